@@ -1,0 +1,524 @@
+//! The streaming bridge: the audio thread's side, the worker's start-up and shutdown.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::thread::{self, JoinHandle, Thread};
+use std::time::Duration;
+
+use rtrb::{Consumer, Producer, RingBuffer};
+
+use super::stats::{EngineStats, StatsSnapshot};
+use super::{StreamProcessor, worker};
+
+/// How the host is running the plugin.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RenderMode {
+    /// Live playback: the audio thread never waits for the worker.
+    Realtime,
+    /// Offline render (bounce/freeze): the audio thread waits for the worker so the result is
+    /// deterministic and equal to the CLI's.
+    Offline,
+}
+
+/// The fixed configuration of one bridge. A change of any field means a new bridge.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BridgeConfig {
+    /// Channels in and out (the bridge keeps the layout).
+    pub channels: usize,
+    /// Sample rate in Hz, used for the worker's load figure.
+    pub sample_rate: f32,
+    /// The largest block the host will pass to one `process()` call.
+    pub max_block_frames: usize,
+}
+
+/// State the audio thread and the worker share, all atomic.
+#[derive(Debug, Default)]
+pub(super) struct Shared {
+    /// Generation of the latest reset asked for by the audio thread.
+    pub(super) reset_request: AtomicU32,
+    /// Generation of the latest reset the worker has carried out.
+    pub(super) reset_ack: AtomicU32,
+    /// Tells the worker to exit.
+    pub(super) shutdown: AtomicBool,
+    /// Counters for the GUI.
+    pub(super) stats: EngineStats,
+}
+
+/// A running bridge: its audio-thread side and the worker thread that serves it. Dropping it stops
+/// and joins the worker, so drop it off the audio thread (in `deactivate()` or with the plugin).
+pub struct Bridge {
+    /// The side the audio thread uses.
+    audio: BridgeAudio,
+    /// The worker thread, joined on drop.
+    worker: Option<JoinHandle<()>>,
+}
+
+impl Bridge {
+    /// Starts a worker thread running `processor` and returns the bridge. Allocates every buffer
+    /// the audio thread will use, so call it from `activate()`, never from `process()`.
+    pub fn start<P: StreamProcessor>(processor: P, config: BridgeConfig) -> std::io::Result<Self> {
+        assert!(config.channels > 0, "a bridge needs at least one channel");
+        let max_block = config.max_block_frames.max(1);
+        let chunk = processor.chunk_frames();
+        // One chunk to fill, one host block for the worker to process it before it is due, and
+        // one more chunk of headroom for scheduling jitter.
+        let bridge_latency = 2 * chunk + max_block;
+        let total_latency = bridge_latency + processor.latency_frames();
+        // Room for everything in flight plus a block, so neither side ever overwrites the other.
+        let ring_frames = bridge_latency + 2 * chunk + 2 * max_block;
+
+        let (input_tx, input_rx) = RingBuffer::new(ring_frames * config.channels);
+        let (output_tx, output_rx) = RingBuffer::new(ring_frames * config.channels);
+        let shared = Arc::new(Shared::default());
+        shared.stats.set_latency(total_latency);
+
+        let worker_shared = Arc::clone(&shared);
+        let worker = thread::Builder::new()
+            .name("mixsmith-bridge".into())
+            .spawn(move || {
+                worker::run(
+                    processor,
+                    input_rx,
+                    output_tx,
+                    &worker_shared,
+                    config.channels,
+                    config.sample_rate,
+                )
+            })?;
+
+        let audio = BridgeAudio {
+            channels: config.channels,
+            max_block,
+            bridge_latency,
+            total_latency,
+            input: input_tx,
+            output: output_rx,
+            dry: DelayLine::new(config.channels, total_latency, max_block),
+            pushed: 0,
+            popped: 0,
+            resetting: false,
+            generation: 0,
+            worker_thread: worker.thread().clone(),
+            shared,
+        };
+        Ok(Self {
+            audio,
+            worker: Some(worker),
+        })
+    }
+
+    /// The latency reported to the host: the bridge's own plus the processor's look-ahead.
+    pub fn latency_frames(&self) -> usize {
+        self.audio.total_latency
+    }
+
+    /// The audio thread's side of the bridge.
+    pub fn audio(&mut self) -> &mut BridgeAudio {
+        &mut self.audio
+    }
+
+    /// The engine counters, shareable with a GUI.
+    pub fn stats(&self) -> StatsSnapshot {
+        self.audio.shared.stats.snapshot()
+    }
+}
+
+impl Drop for Bridge {
+    fn drop(&mut self) {
+        self.audio.shared.shutdown.store(true, Ordering::Release);
+        if let Some(worker) = self.worker.take() {
+            worker.thread().unpark();
+            // A worker that panicked has already stopped; there is nothing left to clean up.
+            let _ = worker.join();
+        }
+    }
+}
+
+/// The audio thread's side of a [`Bridge`]. Every method is allocation-free and lock-free.
+pub struct BridgeAudio {
+    /// Channel count of the stream.
+    channels: usize,
+    /// Largest block processed in one go; longer host blocks are split.
+    max_block: usize,
+    /// Frames between a sample entering the input ring and its processed version being due.
+    bridge_latency: usize,
+    /// `bridge_latency` plus the processor's look-ahead: what the host is told.
+    total_latency: usize,
+    /// Interleaved host input on its way to the worker.
+    input: Producer<f32>,
+    /// Interleaved processed audio on its way back.
+    output: Consumer<f32>,
+    /// The dry signal delayed by `total_latency`, output whenever processed audio is not there.
+    dry: DelayLine,
+    /// Frames pushed to the worker since the stream (re)started.
+    pushed: u64,
+    /// Processed frames taken from the worker since the stream (re)started.
+    popped: u64,
+    /// True between asking the worker to reset and its acknowledgement.
+    resetting: bool,
+    /// Generation of the last reset asked for.
+    generation: u32,
+    /// Handle used to wake the worker when new input is there (a futex wake, never blocking).
+    worker_thread: Thread,
+    /// State shared with the worker.
+    shared: Arc<Shared>,
+}
+
+impl BridgeAudio {
+    /// The latency in frames between input and output.
+    pub fn latency_frames(&self) -> usize {
+        self.total_latency
+    }
+
+    /// The engine counters shared with the worker and the GUI.
+    pub fn stats(&self) -> &EngineStats {
+        &self.shared.stats
+    }
+
+    /// Restarts the stream (a transport jump or a host reset). The worker forgets its history;
+    /// until it has, and for one latency period after, the output is the delayed dry signal.
+    pub fn reset(&mut self) {
+        self.generation = self.generation.wrapping_add(1);
+        self.shared
+            .reset_request
+            .store(self.generation, Ordering::Release);
+        self.resetting = true;
+        self.worker_thread.unpark();
+    }
+
+    /// Processes one host block in place: `channels` holds one slice per channel, all the same
+    /// length. The output is the processed signal delayed by [`Self::latency_frames`].
+    pub fn process(&mut self, channels: &mut [&mut [f32]], mode: RenderMode) {
+        debug_assert_eq!(channels.len(), self.channels);
+        let frames = channels.first().map_or(0, |c| c.len());
+        let mut start = 0;
+        while start < frames {
+            let len = (frames - start).min(self.max_block);
+            self.process_block(channels, start, len, mode);
+            start += len;
+        }
+    }
+
+    fn process_block(
+        &mut self,
+        channels: &mut [&mut [f32]],
+        start: usize,
+        len: usize,
+        mode: RenderMode,
+    ) {
+        self.dry.write(channels, start, len);
+        if self.worker_gone() {
+            self.dry.read_into(channels, start, len);
+            return;
+        }
+        if self.resetting && !self.finish_reset(mode) {
+            self.dry.read_into(channels, start, len);
+            return;
+        }
+
+        if !self.push_input(channels, start, len, mode) {
+            // The worker fell so far behind that its input ring is full: restart the stream.
+            self.shared.stats.count_underrun();
+            self.reset();
+            self.dry.read_into(channels, start, len);
+            return;
+        }
+
+        // Stream positions (since the restart) of the output frames this block needs.
+        let due_start = self.pushed as i64 - len as i64 - self.bridge_latency as i64;
+        let due_end = due_start + len as i64;
+        if due_end <= 0 {
+            // Still inside the first latency period: nothing processed is due yet.
+            self.dry.read_into(channels, start, len);
+            return;
+        }
+        let preroll = (-due_start).max(0) as usize;
+        let first_due = due_start.max(0) as u64;
+        if preroll > 0 {
+            self.dry.read_into(channels, start, preroll);
+        }
+        self.skip_late_frames(first_due);
+        let wanted = len - preroll;
+        if self.popped == first_due && self.wait_for_output(wanted, mode) {
+            self.pop_output(channels, start + preroll, wanted);
+        } else {
+            self.shared.stats.count_underrun();
+            self.dry
+                .read_into_from(channels, start + preroll, wanted, preroll);
+        }
+    }
+
+    /// True when the worker stopped after a failure: the bridge then passes the dry signal.
+    fn worker_gone(&self) -> bool {
+        self.shared.stats.failed()
+    }
+
+    /// Completes a pending reset once the worker acknowledged it. Offline, waits for it.
+    fn finish_reset(&mut self, mode: RenderMode) -> bool {
+        loop {
+            if self.shared.reset_ack.load(Ordering::Acquire) == self.generation {
+                // Everything still in the output ring predates the reset.
+                let stale = self.output.slots();
+                if let Ok(chunk) = self.output.read_chunk(stale) {
+                    chunk.commit_all();
+                }
+                self.pushed = 0;
+                self.popped = 0;
+                self.resetting = false;
+                return true;
+            }
+            if mode == RenderMode::Realtime || self.worker_gone() {
+                return false;
+            }
+            offline_wait();
+        }
+    }
+
+    /// Sends a block to the worker. Offline, waits for room; realtime, fails when there is none.
+    fn push_input(
+        &mut self,
+        channels: &[&mut [f32]],
+        start: usize,
+        len: usize,
+        mode: RenderMode,
+    ) -> bool {
+        let samples = len * self.channels;
+        while self.input.slots() < samples {
+            if mode == RenderMode::Realtime || self.worker_gone() {
+                return false;
+            }
+            offline_wait();
+        }
+        let Ok(chunk) = self.input.write_chunk_uninit(samples) else {
+            return false;
+        };
+        let interleaved =
+            (start..start + len).flat_map(|frame| channels.iter().map(move |ch| ch[frame]));
+        chunk.fill_from_iter(interleaved);
+        self.pushed += len as u64;
+        self.worker_thread.unpark();
+        true
+    }
+
+    /// Drops processed frames that arrived too late to be played.
+    fn skip_late_frames(&mut self, first_due: u64) {
+        let late = first_due.saturating_sub(self.popped) as usize;
+        let available = self.output.slots() / self.channels;
+        let skip = late.min(available);
+        if skip > 0
+            && let Ok(chunk) = self.output.read_chunk(skip * self.channels)
+        {
+            chunk.commit_all();
+            self.popped += skip as u64;
+        }
+    }
+
+    /// Whether `frames` processed frames are ready. Offline, waits until they are.
+    fn wait_for_output(&self, frames: usize, mode: RenderMode) -> bool {
+        let samples = frames * self.channels;
+        loop {
+            if self.output.slots() >= samples {
+                return true;
+            }
+            if mode == RenderMode::Realtime || self.worker_gone() {
+                return false;
+            }
+            offline_wait();
+        }
+    }
+
+    fn pop_output(&mut self, channels: &mut [&mut [f32]], start: usize, frames: usize) {
+        let Ok(chunk) = self.output.read_chunk(frames * self.channels) else {
+            return;
+        };
+        let (first, second) = chunk.as_slices();
+        for (index, sample) in first.iter().chain(second).enumerate() {
+            channels[index % self.channels][start + index / self.channels] = *sample;
+        }
+        chunk.commit_all();
+        self.popped += frames as u64;
+    }
+}
+
+/// Offline renders may block; this is the only place the audio thread ever sleeps.
+fn offline_wait() {
+    thread::sleep(Duration::from_micros(50));
+}
+
+/// A multichannel delay line of fixed length, written once per block and read for any part of it.
+struct DelayLine {
+    /// One circular buffer per channel.
+    buffers: Vec<Vec<f32>>,
+    /// The delay in frames.
+    delay: usize,
+    /// Where the next block's first frame goes.
+    write_pos: usize,
+    /// Frames written by the last `write()`, so reads can find that block's start.
+    last_block: usize,
+}
+
+impl DelayLine {
+    fn new(channels: usize, delay: usize, max_block: usize) -> Self {
+        Self {
+            buffers: vec![vec![0.0; delay + max_block]; channels],
+            delay,
+            write_pos: 0,
+            last_block: 0,
+        }
+    }
+
+    fn write(&mut self, channels: &[&mut [f32]], start: usize, len: usize) {
+        for (buffer, channel) in self.buffers.iter_mut().zip(channels) {
+            let capacity = buffer.len();
+            for (offset, sample) in channel[start..start + len].iter().enumerate() {
+                buffer[(self.write_pos + offset) % capacity] = *sample;
+            }
+        }
+        let capacity = self.buffers[0].len();
+        self.write_pos = (self.write_pos + len) % capacity;
+        self.last_block = len;
+    }
+
+    /// Copies the delayed signal for the first `len` frames of the last written block.
+    fn read_into(&self, channels: &mut [&mut [f32]], start: usize, len: usize) {
+        self.read_into_from(channels, start, len, 0);
+    }
+
+    /// Copies the delayed signal for `len` frames starting `offset` frames into the last written
+    /// block, to `channels[..][start..]`.
+    fn read_into_from(&self, channels: &mut [&mut [f32]], start: usize, len: usize, offset: usize) {
+        for (buffer, channel) in self.buffers.iter().zip(channels.iter_mut()) {
+            let capacity = buffer.len();
+            let block_start = self.write_pos + capacity - self.last_block;
+            let read_start = block_start + capacity - self.delay + offset;
+            for (index, sample) in channel[start..start + len].iter_mut().enumerate() {
+                *sample = buffer[(read_start + index) % capacity];
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::realtime::PassThrough;
+
+    fn ramp(len: usize, from: usize) -> Vec<f32> {
+        (from..from + len)
+            .map(|i| (i as f32 + 1.0) * 1e-4)
+            .collect()
+    }
+
+    /// Runs `blocks` of `block` frames of a stereo ramp through the bridge and returns channel 0.
+    fn run(bridge: &mut Bridge, block: usize, blocks: usize, mode: RenderMode) -> Vec<f32> {
+        let mut out = Vec::new();
+        for index in 0..blocks {
+            let mut left = ramp(block, index * block);
+            let mut right: Vec<f32> = left.iter().map(|s| -s).collect();
+            bridge
+                .audio()
+                .process(&mut [&mut left[..], &mut right[..]], mode);
+            assert!(left.iter().zip(&right).all(|(l, r)| *l == -*r));
+            out.extend_from_slice(&left);
+        }
+        out
+    }
+
+    fn config(max_block: usize) -> BridgeConfig {
+        BridgeConfig {
+            channels: 2,
+            sample_rate: 48_000.0,
+            max_block_frames: max_block,
+        }
+    }
+
+    #[test]
+    fn offline_output_is_input_delayed_by_reported_latency() {
+        for (block, chunk) in [(64, 256), (1, 32), (1000, 128), (512, 512)] {
+            let mut bridge = Bridge::start(PassThrough::new(chunk), config(block)).unwrap();
+            let latency = bridge.latency_frames();
+            let out = run(&mut bridge, block, 40_000 / block, RenderMode::Offline);
+            let expected: Vec<f32> = (0..out.len())
+                .map(|i| {
+                    if i < latency {
+                        0.0
+                    } else {
+                        (i - latency + 1) as f32 * 1e-4
+                    }
+                })
+                .collect();
+            assert_eq!(out, expected, "block {block}, chunk {chunk}");
+            assert_eq!(bridge.stats().underruns, 0);
+        }
+    }
+
+    #[test]
+    fn blocks_longer_than_the_maximum_are_split() {
+        let mut bridge = Bridge::start(PassThrough::new(64), config(100)).unwrap();
+        let latency = bridge.latency_frames();
+        let out = run(&mut bridge, 1000, 10, RenderMode::Offline);
+        assert_eq!(out[latency], 1e-4);
+        assert_eq!(out[latency + 5000], 5001.0 * 1e-4);
+    }
+
+    #[test]
+    fn realtime_without_worker_output_plays_delayed_dry_and_counts_underruns() {
+        /// A processor far slower than real time that negates its input.
+        struct Slow;
+        impl StreamProcessor for Slow {
+            fn chunk_frames(&self) -> usize {
+                64
+            }
+            fn reset(&mut self) {}
+            fn process_chunk(&mut self, input: &[&[f32]], output: &mut [&mut [f32]]) {
+                thread::sleep(Duration::from_millis(200));
+                for (o, i) in output.iter_mut().zip(input) {
+                    for (o, i) in o.iter_mut().zip(i.iter()) {
+                        *o = -*i;
+                    }
+                }
+            }
+        }
+        let mut bridge = Bridge::start(Slow, config(64)).unwrap();
+        let latency = bridge.latency_frames();
+        let out = run(&mut bridge, 64, 50, RenderMode::Realtime);
+        // Every block is either the delayed dry signal or the processed one, never a gap.
+        for (i, sample) in out.iter().enumerate().skip(latency) {
+            let dry = (i - latency + 1) as f32 * 1e-4;
+            assert!(*sample == dry || *sample == -dry, "frame {i}: {sample}");
+        }
+        assert!(bridge.stats().underruns > 0);
+    }
+
+    #[test]
+    fn reset_restarts_the_stream_without_a_gap() {
+        let mut bridge = Bridge::start(PassThrough::new(128), config(256)).unwrap();
+        let latency = bridge.latency_frames();
+        run(&mut bridge, 256, 20, RenderMode::Offline);
+        bridge.audio().reset();
+        let out = run(&mut bridge, 256, 20, RenderMode::Offline);
+        // Right after the reset the dry line keeps the old signal flowing, then the new stream.
+        assert_eq!(out[latency], 1e-4);
+        assert_eq!(out[out.len() - 1], (out.len() - latency) as f32 * 1e-4);
+    }
+
+    #[test]
+    fn a_panicking_processor_leaves_the_dry_signal() {
+        struct Broken;
+        impl StreamProcessor for Broken {
+            fn chunk_frames(&self) -> usize {
+                32
+            }
+            fn reset(&mut self) {}
+            fn process_chunk(&mut self, _: &[&[f32]], _: &mut [&mut [f32]]) {
+                panic!("model exploded");
+            }
+        }
+        let mut bridge = Bridge::start(Broken, config(32)).unwrap();
+        let latency = bridge.latency_frames();
+        let out = run(&mut bridge, 32, 200, RenderMode::Offline);
+        assert!(bridge.stats().worker_failed);
+        let last = out.len() - 1;
+        assert_eq!(out[last], (last - latency + 1) as f32 * 1e-4);
+    }
+}

@@ -1,0 +1,3 @@
+//! The Mixsmith standalone runner.
+
+fn main() {}

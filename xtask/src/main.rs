@@ -1,0 +1,2 @@
+//! Mixsmith developer tasks.
+fn main() {}
