@@ -1,1 +1,221 @@
-//! Mixsmith plugin.
+//! Mixsmith as a CLAP and VST3 plugin (and a standalone runner), on nice-plug.
+//!
+//! The plugin is a thin shell around `mixsmith-core`: `activate()` starts a realtime bridge whose
+//! worker runs the active tool, `process()` moves the host's audio through it without allocating,
+//! locking or blocking, and the egui editor shows the engine's state.
+
+use std::num::NonZeroU32;
+use std::sync::Arc;
+
+use mixsmith_core::realtime::{Bridge, BridgeConfig, EngineStats, PassThrough, RenderMode};
+use nice_plug::prelude::*;
+use nice_plug_egui::EguiEditorState;
+
+mod editor;
+pub mod params;
+pub mod session;
+
+use params::{MixsmithParams, Mode};
+
+/// Frames per chunk the bridge's worker processes in monitor mode.
+const MONITOR_CHUNK_FRAMES: usize = 256;
+
+/// The Mixsmith plugin.
+pub struct Mixsmith {
+    /// Parameters and the persisted session, shared with the editor and the host.
+    params: Arc<MixsmithParams>,
+    /// Engine counters, shared with the editor; they outlive each bridge.
+    stats: Arc<EngineStats>,
+    /// The current sample rate, for the editor's time read-outs.
+    sample_rate: Arc<AtomicF32>,
+    /// The running bridge, created in `activate()` and dropped (its worker joined) in
+    /// `deactivate()`.
+    bridge: Option<Bridge>,
+    /// Whether the host renders in realtime or offline, fixed per activation.
+    render_mode: RenderMode,
+    /// Where the transport should be at the next block if it keeps playing; a different position
+    /// is a jump, which restarts the stream.
+    expected_position: Option<i64>,
+    /// The editor window's size.
+    editor_state: Arc<EguiEditorState>,
+}
+
+impl Default for Mixsmith {
+    fn default() -> Self {
+        Self {
+            params: Arc::new(MixsmithParams::default()),
+            stats: Arc::new(EngineStats::default()),
+            sample_rate: Arc::new(AtomicF32::new(48_000.0)),
+            bridge: None,
+            render_mode: RenderMode::Realtime,
+            expected_position: None,
+            editor_state: editor::default_state(),
+        }
+    }
+}
+
+impl Mixsmith {
+    /// Restarts the stream when the transport jumped since the last block.
+    fn follow_transport(&mut self, transport: &Transport, frames: usize) {
+        let position = transport.pos_samples().filter(|_| transport.playing);
+        if let (Some(now), Some(expected), Some(bridge)) =
+            (position, self.expected_position, self.bridge.as_mut())
+            && now != expected
+        {
+            bridge.audio().reset();
+        }
+        self.expected_position = position.map(|now| now + frames as i64);
+    }
+}
+
+impl Plugin for Mixsmith {
+    const NAME: &'static str = "Mixsmith";
+    const VENDOR: &'static str = "Mixsmith";
+    const URL: &'static str = "https://mixsmith.invalid";
+    const EMAIL: &'static str = "dev@mixsmith.invalid";
+    const VERSION: &'static str = env!("CARGO_PKG_VERSION");
+
+    const AUDIO_IO_LAYOUTS: &'static [AudioIOLayout] = &[
+        AudioIOLayout {
+            main_input_channels: NonZeroU32::new(2),
+            main_output_channels: NonZeroU32::new(2),
+            ..AudioIOLayout::const_default()
+        },
+        AudioIOLayout {
+            main_input_channels: NonZeroU32::new(1),
+            main_output_channels: NonZeroU32::new(1),
+            ..AudioIOLayout::const_default()
+        },
+    ];
+
+    type SysExMessage = ();
+    type BackgroundTask = ();
+    type Editor = nice_plug_egui::EguiEditor<editor::MixsmithEditor>;
+
+    fn params(&self) -> Arc<dyn Params> {
+        self.params.clone()
+    }
+
+    fn editor(&mut self, _async_executor: AsyncExecutor<Self>) -> Option<Self::Editor> {
+        editor::create(
+            self.editor_state.clone(),
+            editor::MixsmithEditor::new(
+                self.params.clone(),
+                self.stats.clone(),
+                self.sample_rate.clone(),
+            ),
+        )
+    }
+
+    fn filter_state(state: &mut PluginState) {
+        if let Some(stored) = state.fields.get_mut(session::SESSION_FIELD) {
+            let migrated = session::migrate_stored(stored);
+            if let Ok(json) = serde_json::to_string(&migrated) {
+                *stored = json;
+            }
+        }
+    }
+
+    fn activate(
+        &mut self,
+        audio_io_layout: &AudioIOLayout,
+        buffer_config: &BufferConfig,
+        context: &mut impl ActivateContext<Self>,
+    ) -> bool {
+        let channels = audio_io_layout
+            .main_output_channels
+            .map_or(2, NonZeroU32::get) as usize;
+        let config = BridgeConfig {
+            channels,
+            sample_rate: buffer_config.sample_rate,
+            max_block_frames: buffer_config.max_buffer_size.max(1) as usize,
+        };
+        let processor = match self.params.mode.value() {
+            Mode::Monitor => PassThrough::new(MONITOR_CHUNK_FRAMES),
+        };
+        // Drop the previous bridge first, joining its worker.
+        self.bridge = None;
+        let bridge = match Bridge::start(processor, config, self.stats.clone()) {
+            Ok(bridge) => bridge,
+            Err(error) => {
+                nice_error!("Mixsmith could not start its worker thread: {error}");
+                return false;
+            }
+        };
+        context.set_latency_samples(bridge.latency_frames() as u32);
+        self.bridge = Some(bridge);
+        self.sample_rate.store(
+            buffer_config.sample_rate,
+            std::sync::atomic::Ordering::Relaxed,
+        );
+        self.render_mode = match buffer_config.process_mode {
+            ProcessMode::Offline => RenderMode::Offline,
+            ProcessMode::Realtime | ProcessMode::Buffered => RenderMode::Realtime,
+        };
+        true
+    }
+
+    fn reset(&mut self) {
+        self.expected_position = None;
+        if let Some(bridge) = self.bridge.as_mut() {
+            bridge.audio().reset();
+        }
+    }
+
+    fn process(
+        &mut self,
+        buffer: &mut Buffer,
+        _aux: &mut AuxiliaryBuffers,
+        context: &mut impl ProcessContext<Self>,
+    ) -> ProcessStatus {
+        let frames = buffer.samples();
+        self.follow_transport(context.transport(), frames);
+        let Some(bridge) = self.bridge.as_mut() else {
+            return ProcessStatus::Normal;
+        };
+        let channels = buffer.as_slice();
+        if self.params.bypass.value() {
+            bridge.audio().process_bypassed(channels, self.render_mode);
+            return ProcessStatus::Normal;
+        }
+        bridge.audio().process(channels, self.render_mode);
+        for frame in 0..frames {
+            let gain = util::db_to_gain(self.params.gain.smoothed.next());
+            for channel in channels.iter_mut() {
+                channel[frame] *= gain;
+            }
+        }
+        ProcessStatus::Normal
+    }
+
+    fn deactivate(&mut self) {
+        self.bridge = None;
+    }
+}
+
+impl ClapPlugin for Mixsmith {
+    const CLAP_ID: &'static str = "com.mixsmith.mixsmith";
+    const CLAP_DESCRIPTION: Option<&'static str> =
+        Some("AI audio toolkit: analysis, mastering, separation, voice and generation");
+    const CLAP_MANUAL_URL: Option<&'static str> = None;
+    const CLAP_SUPPORT_URL: Option<&'static str> = None;
+    const CLAP_FEATURES: &'static [ClapFeature] = &[
+        ClapFeature::AudioEffect,
+        ClapFeature::Stereo,
+        ClapFeature::Mono,
+        ClapFeature::Analyzer,
+        ClapFeature::Mastering,
+    ];
+}
+
+impl Vst3Plugin for Mixsmith {
+    const VST3_CLASS_ID: [u8; 16] = *b"MixsmithToolkit1";
+    const VST3_SUBCATEGORIES: &'static [Vst3SubCategory] = &[
+        Vst3SubCategory::Fx,
+        Vst3SubCategory::Analyzer,
+        Vst3SubCategory::Mastering,
+    ];
+}
+
+nice_export_clap!(Mixsmith);
+nice_export_vst3!(Mixsmith);

@@ -32,7 +32,7 @@ pub struct BridgeConfig {
 }
 
 /// State the audio thread and the worker share, all atomic.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(super) struct Shared {
     /// Generation of the latest reset asked for by the audio thread.
     pub(super) reset_request: AtomicU32,
@@ -41,7 +41,7 @@ pub(super) struct Shared {
     /// Tells the worker to exit.
     pub(super) shutdown: AtomicBool,
     /// Counters for the GUI.
-    pub(super) stats: EngineStats,
+    pub(super) stats: Arc<EngineStats>,
 }
 
 /// A running bridge: its audio-thread side and the worker thread that serves it. Dropping it stops
@@ -55,8 +55,13 @@ pub struct Bridge {
 
 impl Bridge {
     /// Starts a worker thread running `processor` and returns the bridge. Allocates every buffer
-    /// the audio thread will use, so call it from `activate()`, never from `process()`.
-    pub fn start<P: StreamProcessor>(processor: P, config: BridgeConfig) -> std::io::Result<Self> {
+    /// the audio thread will use, so call it from `activate()`, never from `process()`. `stats`
+    /// outlives the bridge, so a GUI can keep reading it across re-activations.
+    pub fn start<P: StreamProcessor>(
+        processor: P,
+        config: BridgeConfig,
+        stats: Arc<EngineStats>,
+    ) -> std::io::Result<Self> {
         assert!(config.channels > 0, "a bridge needs at least one channel");
         let max_block = config.max_block_frames.max(1);
         let chunk = processor.chunk_frames();
@@ -69,7 +74,12 @@ impl Bridge {
 
         let (input_tx, input_rx) = RingBuffer::new(ring_frames * config.channels);
         let (output_tx, output_rx) = RingBuffer::new(ring_frames * config.channels);
-        let shared = Arc::new(Shared::default());
+        let shared = Arc::new(Shared {
+            reset_request: AtomicU32::new(0),
+            reset_ack: AtomicU32::new(0),
+            shutdown: AtomicBool::new(false),
+            stats,
+        });
         shared.stats.set_latency(total_latency);
 
         let worker_shared = Arc::clone(&shared);
@@ -117,7 +127,7 @@ impl Bridge {
         &mut self.audio
     }
 
-    /// The engine counters, shareable with a GUI.
+    /// A snapshot of the engine counters.
     pub fn stats(&self) -> StatsSnapshot {
         self.audio.shared.stats.snapshot()
     }
@@ -189,12 +199,25 @@ impl BridgeAudio {
     /// Processes one host block in place: `channels` holds one slice per channel, all the same
     /// length. The output is the processed signal delayed by [`Self::latency_frames`].
     pub fn process(&mut self, channels: &mut [&mut [f32]], mode: RenderMode) {
+        self.process_with(channels, mode, false);
+    }
+
+    /// Like [`Self::process`], but the output is the dry signal delayed by the same latency. The
+    /// worker keeps running on the input, so switching back is seamless and analysis continues.
+    pub fn process_bypassed(&mut self, channels: &mut [&mut [f32]], mode: RenderMode) {
+        self.process_with(channels, mode, true);
+    }
+
+    fn process_with(&mut self, channels: &mut [&mut [f32]], mode: RenderMode, bypassed: bool) {
         debug_assert_eq!(channels.len(), self.channels);
         let frames = channels.first().map_or(0, |c| c.len());
         let mut start = 0;
         while start < frames {
             let len = (frames - start).min(self.max_block);
             self.process_block(channels, start, len, mode);
+            if bypassed {
+                self.dry.read_into(channels, start, len);
+            }
             start += len;
         }
     }
@@ -435,7 +458,8 @@ mod tests {
     #[test]
     fn offline_output_is_input_delayed_by_reported_latency() {
         for (block, chunk) in [(64, 256), (1, 32), (1000, 128), (512, 512)] {
-            let mut bridge = Bridge::start(PassThrough::new(chunk), config(block)).unwrap();
+            let mut bridge =
+                Bridge::start(PassThrough::new(chunk), config(block), Arc::default()).unwrap();
             let latency = bridge.latency_frames();
             let out = run(&mut bridge, block, 40_000 / block, RenderMode::Offline);
             let expected: Vec<f32> = (0..out.len())
@@ -454,7 +478,7 @@ mod tests {
 
     #[test]
     fn blocks_longer_than_the_maximum_are_split() {
-        let mut bridge = Bridge::start(PassThrough::new(64), config(100)).unwrap();
+        let mut bridge = Bridge::start(PassThrough::new(64), config(100), Arc::default()).unwrap();
         let latency = bridge.latency_frames();
         let out = run(&mut bridge, 1000, 10, RenderMode::Offline);
         assert_eq!(out[latency], 1e-4);
@@ -479,7 +503,7 @@ mod tests {
                 }
             }
         }
-        let mut bridge = Bridge::start(Slow, config(64)).unwrap();
+        let mut bridge = Bridge::start(Slow, config(64), Arc::default()).unwrap();
         let latency = bridge.latency_frames();
         let out = run(&mut bridge, 64, 50, RenderMode::Realtime);
         // Every block is either the delayed dry signal or the processed one, never a gap.
@@ -492,7 +516,7 @@ mod tests {
 
     #[test]
     fn reset_restarts_the_stream_without_a_gap() {
-        let mut bridge = Bridge::start(PassThrough::new(128), config(256)).unwrap();
+        let mut bridge = Bridge::start(PassThrough::new(128), config(256), Arc::default()).unwrap();
         let latency = bridge.latency_frames();
         run(&mut bridge, 256, 20, RenderMode::Offline);
         bridge.audio().reset();
@@ -514,7 +538,7 @@ mod tests {
                 panic!("model exploded");
             }
         }
-        let mut bridge = Bridge::start(Broken, config(32)).unwrap();
+        let mut bridge = Bridge::start(Broken, config(32), Arc::default()).unwrap();
         let latency = bridge.latency_frames();
         let out = run(&mut bridge, 32, 200, RenderMode::Offline);
         assert!(bridge.stats().worker_failed);

@@ -1,0 +1,148 @@
+//! The egui editor: a status bar with the engine's state, a notice banner, and one tab per tool.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use mixsmith_core::realtime::EngineStats;
+use nice_plug::context::gui::GuiContext;
+use nice_plug::editor::dpi::LogicalSize;
+use nice_plug::prelude::AtomicF32;
+use nice_plug_egui::{
+    EguiEditor, EguiEditorState, EguiNiceSettings, Frame, NiceEguiApp, RepaintNotifier, baseview,
+};
+
+use crate::params::MixsmithParams;
+use crate::session::Tab;
+
+mod engine_tab;
+
+/// How often the editor refreshes its live read-outs.
+const REFRESH: Duration = Duration::from_millis(100);
+
+/// The editor's initial size.
+pub(crate) fn default_state() -> Arc<EguiEditorState> {
+    EguiEditorState::from_size(LogicalSize::new(640.0, 420.0), 1.0)
+}
+
+/// Creates the editor for the plugin.
+pub(crate) fn create(
+    state: Arc<EguiEditorState>,
+    app: MixsmithEditor,
+) -> Option<EguiEditor<MixsmithEditor>> {
+    nice_plug_egui::create_egui_editor(
+        state,
+        RepaintNotifier::new(),
+        EguiNiceSettings::new().with_tile("Mixsmith"),
+        app,
+    )
+}
+
+/// The editor application.
+pub struct MixsmithEditor {
+    /// Parameters and session.
+    params: Arc<MixsmithParams>,
+    /// Engine counters written by the audio thread and the worker.
+    stats: Arc<EngineStats>,
+    /// The sample rate of the current activation.
+    sample_rate: Arc<AtomicF32>,
+    /// The host connection, present while the window is open.
+    gui: Option<GuiContext>,
+}
+
+impl MixsmithEditor {
+    pub(crate) fn new(
+        params: Arc<MixsmithParams>,
+        stats: Arc<EngineStats>,
+        sample_rate: Arc<AtomicF32>,
+    ) -> Self {
+        Self {
+            params,
+            stats,
+            sample_rate,
+            gui: None,
+        }
+    }
+
+    fn status_bar(&self, ui: &mut egui::Ui) {
+        let stats = self.stats.snapshot();
+        let sample_rate = self.sample_rate.load(Ordering::Relaxed);
+        ui.horizontal(|ui| {
+            ui.heading("Mixsmith");
+            ui.separator();
+            ui.label(format!(
+                "latency {} frames ({:.1} ms)",
+                stats.latency_frames,
+                f64::from(stats.latency_frames) * 1000.0 / f64::from(sample_rate.max(1.0))
+            ));
+            ui.separator();
+            ui.label(format!("worker load {:.0} %", stats.load * 100.0));
+            ui.separator();
+            let underruns = format!("underruns {}", stats.underruns);
+            if stats.underruns > 0 {
+                ui.colored_label(egui::Color32::YELLOW, underruns);
+            } else {
+                ui.label(underruns);
+            }
+            if stats.worker_failed {
+                ui.separator();
+                ui.colored_label(egui::Color32::RED, "worker stopped: passing dry audio");
+            }
+        });
+    }
+
+    fn notice_banner(&self, ui: &mut egui::Ui) {
+        let Ok(mut session) = self.params.session.write() else {
+            return;
+        };
+        let Some(notice) = session.notice.clone() else {
+            return;
+        };
+        ui.horizontal(|ui| {
+            ui.colored_label(egui::Color32::YELLOW, notice);
+            if ui.button("Dismiss").clicked() {
+                session.notice = None;
+            }
+        });
+    }
+
+    fn tab_bar(&self, ui: &mut egui::Ui) -> Tab {
+        let Ok(mut session) = self.params.session.write() else {
+            return Tab::default();
+        };
+        ui.horizontal(|ui| {
+            ui.selectable_value(&mut session.tab, Tab::Engine, "Engine");
+        });
+        session.tab
+    }
+}
+
+impl NiceEguiApp for MixsmithEditor {
+    fn build(
+        &mut self,
+        _egui_ctx: egui::Context,
+        gui: GuiContext,
+        _frame: &mut Frame,
+    ) -> Result<(), baseview::HandlerError> {
+        self.gui = Some(gui);
+        Ok(())
+    }
+
+    fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut Frame) {
+        ui.ctx().request_repaint_after(REFRESH);
+        let Some(gui) = self.gui.as_ref() else {
+            return;
+        };
+        let setter = gui.param_setter();
+        self.status_bar(ui);
+        self.notice_banner(ui);
+        ui.separator();
+        match self.tab_bar(ui) {
+            Tab::Engine => engine_tab::show(ui, &self.params, &setter),
+        }
+    }
+
+    fn editor_closed(&mut self) {
+        self.gui = None;
+    }
+}

@@ -1,0 +1,122 @@
+//! The plugin's own versioned session state, stored in the host's project beside the parameters.
+//!
+//! nice-plug stores it as a JSON string under `fields.session`. [`migrate_stored`] runs from
+//! `Plugin::filter_state` before anything is loaded: it brings older versions up to date and
+//! replaces a session that cannot be read by the defaults plus a visible [`Session::notice`], so a
+//! damaged project still opens.
+
+use serde::{Deserialize, Serialize};
+
+/// The version written by this build.
+pub const SESSION_VERSION: u32 = 1;
+
+/// The key of the session under the plugin state's `fields`.
+pub const SESSION_FIELD: &str = "session";
+
+/// The editor tabs. A tab appears only once its tool exists.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Tab {
+    /// Engine state: latency, worker load, underruns.
+    #[default]
+    Engine,
+}
+
+/// Everything the plugin remembers besides its parameters.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Session {
+    /// Schema version; see [`SESSION_VERSION`].
+    pub version: u32,
+    /// The editor tab that was open.
+    pub tab: Tab,
+    /// A message for the user about the last state load (e.g. the saved state was damaged), shown
+    /// in the editor until dismissed.
+    pub notice: Option<String>,
+}
+
+impl Default for Session {
+    fn default() -> Self {
+        Self {
+            version: SESSION_VERSION,
+            tab: Tab::default(),
+            notice: None,
+        }
+    }
+}
+
+/// Version 0: written before the session was versioned. Only the tab existed.
+#[derive(Deserialize)]
+struct SessionV0 {
+    tab: Tab,
+}
+
+/// Reads a stored session of any known version. Unreadable input gives the defaults with a
+/// notice explaining what happened; this never fails.
+pub fn migrate_stored(stored: &str) -> Session {
+    match read_versioned(stored) {
+        Ok(session) => session,
+        Err(problem) => Session {
+            notice: Some(format!(
+                "The saved Mixsmith session could not be read ({problem}); defaults were restored."
+            )),
+            ..Session::default()
+        },
+    }
+}
+
+fn read_versioned(stored: &str) -> Result<Session, String> {
+    let value: serde_json::Value = serde_json::from_str(stored).map_err(|e| e.to_string())?;
+    match value.get("version").map(serde_json::Value::as_u64) {
+        None => {
+            let old: SessionV0 = serde_json::from_value(value).map_err(|e| e.to_string())?;
+            Ok(Session {
+                tab: old.tab,
+                ..Session::default()
+            })
+        }
+        Some(Some(version)) if version == u64::from(SESSION_VERSION) => {
+            serde_json::from_value(value).map_err(|e| e.to_string())
+        }
+        Some(Some(version)) => Err(format!(
+            "it was written by a newer Mixsmith (session version {version}, this one reads up to {SESSION_VERSION})"
+        )),
+        Some(None) => Err("its version is not a number".to_owned()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn current_version_round_trips() {
+        let session = Session {
+            notice: Some("hello".into()),
+            ..Session::default()
+        };
+        let stored = serde_json::to_string(&session).unwrap();
+        assert_eq!(migrate_stored(&stored), session);
+    }
+
+    #[test]
+    fn version_zero_migrates_keeping_the_tab() {
+        let session = migrate_stored(r#"{"tab":"Engine"}"#);
+        assert_eq!(session.version, SESSION_VERSION);
+        assert_eq!(session.tab, Tab::Engine);
+        assert_eq!(session.notice, None);
+    }
+
+    #[test]
+    fn unreadable_sessions_fall_back_to_defaults_with_a_notice() {
+        for stored in [
+            "{not json",
+            r#"{"version":99}"#,
+            r#"{"version":"x"}"#,
+            r#"{"tab":7}"#,
+        ] {
+            let session = migrate_stored(stored);
+            assert_eq!(session.tab, Tab::default(), "{stored}");
+            let notice = session.notice.expect(stored);
+            assert!(notice.contains("could not be read"), "{notice}");
+        }
+    }
+}
