@@ -1,2 +1,98 @@
-//! Mixsmith developer tasks.
-fn main() {}
+//! Mixsmith developer tasks, run as `cargo xtask <command>`: set-up, bundling, installation, the CI
+//! test run, a demo and benchmarks. Every path is computed from the workspace root.
+
+mod bench;
+mod bundle;
+mod demo;
+mod fetch;
+mod install;
+mod setup;
+mod test;
+mod util;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+
+/// Mixsmith developer tasks.
+#[derive(Debug, Parser)]
+#[command(name = "cargo xtask", about = "Mixsmith developer tasks")]
+struct Cli {
+    /// The task to run.
+    #[command(subcommand)]
+    command: Task,
+}
+
+/// The tasks.
+#[derive(Debug, Subcommand)]
+enum Task {
+    /// Install missing system packages (as root, with apt-get) and fetch the ONNX Runtime library
+    /// and the basic-pitch model from their PyPI wheels into vendor/. Quick when nothing is missing.
+    Setup,
+    /// Build the plugin and bundle it as target/bundled/Mixsmith.clap and Mixsmith.vst3 with the
+    /// ONNX Runtime library beside the plugin binary. Extra arguments go to `cargo build`
+    /// (e.g. `--features standalone`).
+    Bundle {
+        /// Bundle a debug build into target/test-bundles/ instead (what `test` uses).
+        #[arg(long)]
+        debug: bool,
+        /// Extra `cargo build` arguments.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        cargo_args: Vec<String>,
+    },
+    /// Bundle a release build and copy it to ~/.vst3/ and ~/.clap/Mixsmith/.
+    Install {
+        /// Extra `cargo build` arguments.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        cargo_args: Vec<String>,
+    },
+    /// What CI runs: setup, fmt check, debug test bundles, all tests, clippy -D warnings.
+    Test,
+    /// Build everything, generate a clip, render it through the plugin and analyze it.
+    Demo,
+    /// Run the engine benchmarks and measure bundle sizes (and clean build times).
+    Bench {
+        /// Also time clean debug and release builds of the plugin (about 15 minutes).
+        #[arg(long)]
+        build_times: bool,
+    },
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    let workspace = util::Workspace::locate()?;
+    match cli.command {
+        Task::Setup => setup::run(&workspace),
+        Task::Bundle { debug, cargo_args } => {
+            let variant = if debug {
+                bundle::Variant::Debug
+            } else {
+                bundle::Variant::Release
+            };
+            bundle::bundle(&workspace, variant, &cargo_args).map(drop)
+        }
+        Task::Install { cargo_args } => install::run(&workspace, &cargo_args),
+        Task::Test => test::run(&workspace),
+        Task::Demo => demo::run(&workspace),
+        Task::Bench { build_times } => bench::run(&workspace, build_times),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passes_unknown_flags_through_to_cargo() {
+        let cli = Cli::try_parse_from(["xtask", "bundle", "--features", "standalone"]).unwrap();
+        match cli.command {
+            Task::Bundle { debug, cargo_args } => {
+                assert!(!debug);
+                assert_eq!(cargo_args, ["--features", "standalone"]);
+            }
+            other => panic!("parsed as {other:?}"),
+        }
+        let cli = Cli::try_parse_from(["xtask", "bundle", "--debug", "--features", "x"]).unwrap();
+        assert!(matches!(cli.command, Task::Bundle { debug: true, .. }));
+        assert!(Cli::try_parse_from(["xtask", "frobnicate"]).is_err());
+    }
+}

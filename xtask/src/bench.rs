@@ -1,0 +1,192 @@
+//! `cargo xtask bench`: the engine's criterion benchmarks, the bundle sizes and (opt-in) clean
+//! build times of the plugin.
+
+use crate::bundle::{self, Variant};
+use crate::util::{self, PLUGIN_PACKAGE, Steps, Workspace};
+use anyhow::{Context, Result};
+use serde::Deserialize;
+use std::fs;
+use std::path::Path;
+use std::time::{Instant, SystemTime};
+
+/// `benchmark.json` that criterion writes for each benchmark.
+#[derive(Deserialize)]
+struct BenchmarkId {
+    /// `group/function/value`.
+    full_id: String,
+}
+
+/// `estimates.json` that criterion writes for each benchmark (only the part read here).
+#[derive(Deserialize)]
+struct Estimates {
+    /// Mean time per iteration.
+    mean: Estimate,
+}
+
+/// One criterion estimate, in nanoseconds.
+#[derive(Deserialize)]
+struct Estimate {
+    /// The point estimate.
+    point_estimate: f64,
+}
+
+/// Runs the benchmarks, then measures bundle sizes and, with `build_times`, clean build durations.
+pub fn run(workspace: &Workspace, build_times: bool) -> Result<()> {
+    let mut steps = Steps::default();
+    let started = SystemTime::now();
+    steps.run("cargo bench -p mixsmith-core", || {
+        util::run(workspace.cargo().args(["bench", "-p", "mixsmith-core"]))
+    })?;
+    let figures = steps.run("collect criterion figures", || {
+        criterion_figures(&workspace.target.join("criterion"), started)
+    })?;
+
+    let bundles = steps.run("release bundles", || {
+        bundle::bundle(workspace, Variant::Release, &[])
+    })?;
+    let clap_size = util::tree_size(&bundles.clap)?;
+    let vst3_size = util::tree_size(&bundles.vst3)?;
+    let runtime_size = util::tree_size(&bundles.runtime)?;
+
+    let mut durations = Vec::new();
+    if build_times {
+        for profile in ["debug", "release"] {
+            let duration = steps.run(&format!("clean {profile} build of the plugin"), || {
+                clean_build(workspace, profile)
+            })?;
+            durations.push((profile, duration));
+        }
+    }
+
+    steps.print_summary();
+    println!("---- benchmarks (mean time per iteration, this run) ----");
+    if figures.is_empty() {
+        println!("(no criterion benchmarks ran; add them under core/benches/)");
+    }
+    for (name, nanoseconds) in &figures {
+        println!("{:>14}  {name}", format_nanoseconds(*nanoseconds));
+    }
+    println!("---- bundle sizes ----");
+    println!(
+        "{:>10}  {}",
+        util::format_bytes(clap_size),
+        bundles.clap.display()
+    );
+    println!(
+        "{:>10}  {} (with the runtime inside)",
+        util::format_bytes(vst3_size),
+        bundles.vst3.display()
+    );
+    println!(
+        "{:>10}  {} (of which the ONNX Runtime library)",
+        util::format_bytes(runtime_size),
+        bundles.runtime.display()
+    );
+    for (profile, duration) in durations {
+        println!(
+            "clean {profile} build of {PLUGIN_PACKAGE}: {}",
+            util::format_duration(duration)
+        );
+    }
+    Ok(())
+}
+
+/// Builds the plugin from scratch in `target/bench-clean-<profile>` and removes that folder.
+fn clean_build(workspace: &Workspace, profile: &str) -> Result<std::time::Duration> {
+    let target_dir = workspace.target.join(format!("bench-clean-{profile}"));
+    util::remove_path(&target_dir)?;
+    let mut command = workspace.cargo();
+    command
+        .args(["build", "-p", PLUGIN_PACKAGE])
+        .env("CARGO_TARGET_DIR", &target_dir);
+    if profile == "release" {
+        command.arg("--release");
+    }
+    let started = Instant::now();
+    let result = util::run(&mut command);
+    let duration = started.elapsed();
+    util::remove_path(&target_dir)?;
+    result.map(|()| duration)
+}
+
+/// `(benchmark id, mean ns)` of every criterion benchmark under `dir` written since `since`,
+/// sorted by id.
+fn criterion_figures(dir: &Path, since: SystemTime) -> Result<Vec<(String, f64)>> {
+    let mut figures = Vec::new();
+    if !dir.is_dir() {
+        return Ok(figures);
+    }
+    for entry in walkdir::WalkDir::new(dir) {
+        let entry = entry.with_context(|| format!("could not walk {}", dir.display()))?;
+        let path = entry.path();
+        if path.file_name() != Some("estimates.json".as_ref())
+            || path.parent().and_then(Path::file_name) != Some("new".as_ref())
+        {
+            continue;
+        }
+        let modified = entry.metadata()?.modified()?;
+        if modified < since {
+            continue;
+        }
+        let id_file = path.with_file_name("benchmark.json");
+        let id: BenchmarkId = read_json(&id_file)?;
+        let estimates: Estimates = read_json(path)?;
+        figures.push((id.full_id, estimates.mean.point_estimate));
+    }
+    figures.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(figures)
+}
+
+/// Reads and parses one JSON file, naming it in errors.
+fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
+    let text =
+        fs::read_to_string(path).with_context(|| format!("could not read {}", path.display()))?;
+    serde_json::from_str(&text).with_context(|| format!("could not parse {}", path.display()))
+}
+
+/// `812 ns`, `45.20 µs`, `3.10 ms`, `1.25 s`.
+fn format_nanoseconds(nanoseconds: f64) -> String {
+    if nanoseconds < 1e3 {
+        format!("{nanoseconds:.0} ns")
+    } else if nanoseconds < 1e6 {
+        format!("{:.2} µs", nanoseconds / 1e3)
+    } else if nanoseconds < 1e9 {
+        format!("{:.2} ms", nanoseconds / 1e6)
+    } else {
+        format!("{:.2} s", nanoseconds / 1e9)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_criterion_estimates_written_in_this_run() -> Result<()> {
+        let dir = tempfile::tempdir()?;
+        let before = SystemTime::now() - std::time::Duration::from_secs(5);
+        let bench = dir.path().join("stft/forward_2048/new");
+        fs::create_dir_all(&bench)?;
+        fs::write(
+            bench.join("benchmark.json"),
+            r#"{"group_id":"stft","function_id":"forward_2048","value_str":null,"throughput":null,"full_id":"stft/forward_2048","directory_name":"stft/forward_2048","title":"stft/forward_2048"}"#,
+        )?;
+        fs::write(
+            bench.join("estimates.json"),
+            r#"{"mean":{"confidence_interval":{"confidence_level":0.95,"lower_bound":1.0,"upper_bound":2.0},"point_estimate":45200.0,"standard_error":1.0},"median":{"point_estimate":1.0}}"#,
+        )?;
+        // An older baseline folder is not this run's figure.
+        fs::create_dir_all(dir.path().join("stft/forward_2048/base"))?;
+        let figures = criterion_figures(dir.path(), before)?;
+        assert_eq!(figures, [("stft/forward_2048".to_owned(), 45200.0)]);
+        assert!(
+            criterion_figures(
+                dir.path(),
+                SystemTime::now() + std::time::Duration::from_secs(60)
+            )?
+            .is_empty()
+        );
+        assert_eq!(format_nanoseconds(45200.0), "45.20 µs");
+        Ok(())
+    }
+}

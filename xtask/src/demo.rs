@@ -1,0 +1,313 @@
+//! `cargo xtask demo`: a short walk through what the project can do, from a freshly built plugin
+//! and CLI to files under `target/demo/`.
+//!
+//! The demo is a list of [`DemoStep`]s run in order ([`STEPS`]); a new capability adds its own
+//! step function and one entry to the list.
+
+use crate::bundle::{self, Bundles, Variant};
+use crate::util::{self, Steps, Workspace};
+use anyhow::{Context, Result, ensure};
+use std::f32::consts::TAU;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+/// Sample rate of the generated clip.
+const SAMPLE_RATE: u32 = 48_000;
+
+/// Length of the generated clip in seconds.
+const CLIP_SECONDS: u32 = 10;
+
+/// Output gain (dB) the render step sets on the plugin, so its effect is visible in the peaks.
+const RENDER_GAIN_DB: f32 = -6.0;
+
+/// State shared by the demo steps.
+pub struct Demo<'a> {
+    /// The workspace.
+    workspace: &'a Workspace,
+    /// `target/demo/`.
+    out_dir: PathBuf,
+    /// The release bundles, once built.
+    bundles: Option<Bundles>,
+    /// Lines for the final report ("what is where").
+    report: Vec<String>,
+}
+
+/// One step of the demo.
+pub struct DemoStep {
+    /// What the step does (printed with its duration).
+    pub name: &'static str,
+    /// The step itself.
+    pub run: fn(&mut Demo) -> Result<()>,
+}
+
+/// The demo, in order.
+pub const STEPS: &[DemoStep] = &[
+    DemoStep {
+        name: "bundle the release plugin (CLAP + VST3)",
+        run: build_bundles,
+    },
+    DemoStep {
+        name: "build the CLI (release)",
+        run: build_cli,
+    },
+    DemoStep {
+        name: "generate a 10 s stereo clip (chords + noise bursts)",
+        run: generate_clip,
+    },
+    DemoStep {
+        name: "render the clip through Mixsmith.clap (offline, gain -6 dB)",
+        run: render_through_plugin,
+    },
+    DemoStep {
+        name: "analyze the clip with the CLI",
+        run: analyze_with_cli,
+    },
+];
+
+/// Runs every demo step and prints where everything is.
+pub fn run(workspace: &Workspace) -> Result<()> {
+    let out_dir = workspace.target.join("demo");
+    fs::create_dir_all(&out_dir)
+        .with_context(|| format!("could not create {}", out_dir.display()))?;
+    let mut demo = Demo {
+        workspace,
+        out_dir,
+        bundles: None,
+        report: Vec::new(),
+    };
+    let mut steps = Steps::default();
+    for step in STEPS {
+        steps.run(step.name, || (step.run)(&mut demo))?;
+    }
+    steps.print_summary();
+    println!("---- demo outputs ----");
+    for line in &demo.report {
+        println!("{line}");
+    }
+    Ok(())
+}
+
+impl Demo<'_> {
+    /// The generated input clip.
+    fn clip(&self) -> PathBuf {
+        self.out_dir.join("clip.wav")
+    }
+}
+
+/// Step: release bundles.
+fn build_bundles(demo: &mut Demo) -> Result<()> {
+    let bundles = bundle::bundle(demo.workspace, Variant::Release, &[])?;
+    demo.report
+        .push(format!("CLAP plugin:  {}", bundles.clap.display()));
+    demo.report
+        .push(format!("VST3 plugin:  {}", bundles.vst3.display()));
+    demo.bundles = Some(bundles);
+    Ok(())
+}
+
+/// Step: the `mixsmith` CLI.
+fn build_cli(demo: &mut Demo) -> Result<()> {
+    util::run(
+        demo.workspace
+            .cargo()
+            .args(["build", "--release", "-p", "mixsmith"]),
+    )?;
+    demo.report.push(format!(
+        "CLI:          {}",
+        demo.workspace.target.join("release/mixsmith").display()
+    ));
+    Ok(())
+}
+
+/// Step: the demo clip, written with hound.
+fn generate_clip(demo: &mut Demo) -> Result<()> {
+    let clip = demo.clip();
+    write_wav(&clip, &demo_clip(SAMPLE_RATE, CLIP_SECONDS))?;
+    demo.report.push(format!(
+        "input clip:   {} (peak {:.1} dBFS)",
+        clip.display(),
+        peak_dbfs(&clip)?
+    ));
+    Ok(())
+}
+
+/// Step: offline render through the CLAP plugin with the in-repo host.
+fn render_through_plugin(demo: &mut Demo) -> Result<()> {
+    let plugin = &demo
+        .bundles
+        .as_ref()
+        .context("the bundle step did not run")?
+        .clap;
+    let output = demo.out_dir.join("clip-rendered.wav");
+    let summary = util::run_capture(
+        demo.workspace
+            .cargo()
+            .args([
+                "run",
+                "--release",
+                "-p",
+                "mixsmith-tests",
+                "--bin",
+                "mixsmith-host",
+                "--",
+                "render",
+                "--offline",
+                "--block",
+                "512",
+            ])
+            .arg("--plugin")
+            .arg(plugin)
+            .arg("--input")
+            .arg(demo.clip())
+            .arg("--output")
+            .arg(&output)
+            .arg("--param")
+            .arg(format!("gain={RENDER_GAIN_DB}")),
+    )?;
+    let summary_file = demo.out_dir.join("render.json");
+    fs::write(&summary_file, &summary)
+        .with_context(|| format!("could not write {}", summary_file.display()))?;
+    demo.report.push(format!(
+        "rendered:     {} (peak {:.1} dBFS; host summary in {})",
+        output.display(),
+        peak_dbfs(&output)?,
+        summary_file.display()
+    ));
+    Ok(())
+}
+
+/// Step: `mixsmith analyze --json` on the clip.
+fn analyze_with_cli(demo: &mut Demo) -> Result<()> {
+    let cli = demo.workspace.target.join("release/mixsmith");
+    let report = util::run_capture(
+        std::process::Command::new(&cli)
+            .arg("analyze")
+            .arg(demo.clip())
+            .arg("--json"),
+    )?;
+    let report_file = demo.out_dir.join("analyze.json");
+    fs::write(&report_file, &report)
+        .with_context(|| format!("could not write {}", report_file.display()))?;
+    demo.report
+        .push(format!("analysis:     {}", report_file.display()));
+    Ok(())
+}
+
+/// A stereo test clip: a I-vi-IV-V chord progression (C, Am, F, G, one chord per 2.5 s, slightly
+/// different voicing per channel) with short decaying noise bursts on every beat at 120 BPM.
+/// Interleaved samples, peak below 0.9.
+pub fn demo_clip(sample_rate: u32, seconds: u32) -> Vec<[f32; 2]> {
+    const CHORDS: [[f32; 3]; 4] = [
+        [261.63, 329.63, 392.00], // C
+        [220.00, 261.63, 329.63], // Am
+        [174.61, 220.00, 261.63], // F
+        [196.00, 246.94, 293.66], // G
+    ];
+    let rate = sample_rate as f32;
+    let chord_len = (2.5 * rate) as usize;
+    let beat_len = (0.5 * rate) as usize;
+    let mut noise = XorShift(0x9E37_79B9_7F4A_7C15);
+    (0..(sample_rate * seconds) as usize)
+        .map(|n| {
+            let t = n as f32 / rate;
+            let chord = CHORDS[(n / chord_len) % CHORDS.len()];
+            // Soft attack at each chord change.
+            let since_change = (n % chord_len) as f32 / rate;
+            let envelope = (since_change / 0.02).min(1.0);
+            let mut left = 0.0;
+            let mut right = 0.0;
+            for (i, frequency) in chord.iter().enumerate() {
+                let tone = (TAU * frequency * t).sin() + 0.3 * (TAU * 2.0 * frequency * t).sin();
+                let pan = 0.35 + 0.15 * i as f32;
+                left += tone * (1.0 - pan);
+                right += tone * pan;
+            }
+            let since_beat = (n % beat_len) as f32 / rate;
+            let burst = if since_beat < 0.08 {
+                noise.next() * (-since_beat / 0.015).exp() * 0.5
+            } else {
+                0.0
+            };
+            [
+                0.18 * envelope * left + burst,
+                0.18 * envelope * right + burst,
+            ]
+        })
+        .collect()
+}
+
+/// Small deterministic noise source in -1..1 (the clip is the same on every run).
+struct XorShift(u64);
+
+impl XorShift {
+    /// The next sample.
+    fn next(&mut self) -> f32 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        (self.0 >> 40) as f32 / (1u64 << 23) as f32 - 1.0
+    }
+}
+
+/// Writes 16-bit stereo PCM.
+fn write_wav(path: &Path, frames: &[[f32; 2]]) -> Result<()> {
+    let spec = hound::WavSpec {
+        channels: 2,
+        sample_rate: SAMPLE_RATE,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut writer = hound::WavWriter::create(path, spec)
+        .with_context(|| format!("could not create {}", path.display()))?;
+    for frame in frames {
+        for sample in frame {
+            writer.write_sample((sample.clamp(-1.0, 1.0) * i16::MAX as f32).round() as i16)?;
+        }
+    }
+    writer
+        .finalize()
+        .with_context(|| format!("could not finish {}", path.display()))
+}
+
+/// Sample peak of a WAV file in dBFS (integer or float samples).
+fn peak_dbfs(path: &Path) -> Result<f32> {
+    let mut reader = hound::WavReader::open(path)
+        .with_context(|| format!("could not read {}", path.display()))?;
+    let spec = reader.spec();
+    let peak = match spec.sample_format {
+        hound::SampleFormat::Float => reader
+            .samples::<f32>()
+            .try_fold(0f32, |peak, s| s.map(|s| peak.max(s.abs())))?,
+        hound::SampleFormat::Int => {
+            let full_scale = (1i64 << (spec.bits_per_sample - 1)) as f32;
+            reader.samples::<i32>().try_fold(0f32, |peak, s| {
+                s.map(|s| peak.max(s.abs() as f32 / full_scale))
+            })?
+        }
+    };
+    ensure!(peak > 0.0, "{} is silent", path.display());
+    Ok(20.0 * peak.log10())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn demo_clip_is_ten_seconds_of_loud_but_unclipped_stereo() -> Result<()> {
+        let clip = demo_clip(SAMPLE_RATE, CLIP_SECONDS);
+        assert_eq!(clip.len(), (SAMPLE_RATE * CLIP_SECONDS) as usize);
+        let peak = clip.iter().flatten().fold(0f32, |p, s| p.max(s.abs()));
+        assert!(peak > 0.3 && peak < 0.9, "peak {peak}");
+        let differs = clip.iter().any(|[l, r]| (l - r).abs() > 0.01);
+        assert!(differs, "channels should differ");
+        assert_eq!(clip, demo_clip(SAMPLE_RATE, CLIP_SECONDS), "deterministic");
+
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("clip.wav");
+        write_wav(&path, &clip)?;
+        let measured = peak_dbfs(&path)?;
+        assert!((measured - 20.0 * peak.log10()).abs() < 0.01, "{measured}");
+        Ok(())
+    }
+}

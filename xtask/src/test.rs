@@ -1,0 +1,65 @@
+//! `cargo xtask test`: everything CI runs, in order, stopping at the first failure.
+//!
+//! set-up, formatting check, a debug plugin bundled into `target/test-bundles/` (with allocation
+//! checks in `process()` and the standalone runner), the whole workspace's tests against it, and
+//! clippy with warnings denied. The same features are used for every cargo call so dependencies are
+//! compiled once.
+
+use crate::bundle::{self, Variant};
+use crate::fetch;
+use crate::setup;
+use crate::util::{self, Steps, Workspace};
+use anyhow::Result;
+
+/// Plugin features of the test build.
+const PLUGIN_FEATURES: &str = "assert_process_allocs,standalone";
+
+/// The same features, spelled for workspace-wide cargo commands.
+const WORKSPACE_FEATURES: &str = "mixsmith-plugin/assert_process_allocs,mixsmith-plugin/standalone";
+
+/// Runs every CI step; the error names the step that failed.
+pub fn run(workspace: &Workspace) -> Result<()> {
+    let mut steps = Steps::default();
+    steps.run("setup", || setup::run(workspace))?;
+    steps.run("cargo fmt --check", || {
+        util::run(workspace.cargo().args(["fmt", "--all", "--", "--check"]))
+    })?;
+    let bundles = steps.run("debug plugin bundles (target/test-bundles)", || {
+        bundle::bundle(
+            workspace,
+            Variant::Debug,
+            &["--features".to_owned(), PLUGIN_FEATURES.to_owned()],
+        )
+    })?;
+    let runtime = setup::ensure_file(workspace, fetch::ONNXRUNTIME)?;
+    let basic_pitch = setup::ensure_file(workspace, fetch::BASIC_PITCH)?;
+    steps.run("cargo test --workspace", || {
+        util::run(
+            workspace
+                .cargo()
+                .args(["test", "--workspace", "--features", WORKSPACE_FEATURES])
+                .env("MIXSMITH_BUNDLE_DIR", &bundles.dir)
+                .env(
+                    "MIXSMITH_STANDALONE",
+                    workspace.target.join("debug").join("mixsmith-standalone"),
+                )
+                .env("ORT_DYLIB_PATH", &runtime)
+                .env("MIXSMITH_BASIC_PITCH_ONNX", &basic_pitch),
+        )
+    })?;
+    steps.run("cargo clippy -D warnings", || {
+        util::run(workspace.cargo().args([
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--features",
+            WORKSPACE_FEATURES,
+            "--",
+            "-D",
+            "warnings",
+        ]))
+    })?;
+    steps.print_summary();
+    println!("cargo xtask test: all steps passed");
+    Ok(())
+}
