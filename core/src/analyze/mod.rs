@@ -1,1 +1,140 @@
-//! (in progress)
+//! Analysis of audio: loudness and peaks (BS.1770-4 / EBU R128).
+//!
+//! [`LoudnessMeter`] is the streaming meter shared by the CLI and the plugin;
+//! [`analyze_file`] runs one over a file with the streaming [`AudioReader`] and returns a
+//! [`LoudnessReport`], whose JSON form is what `mixsmith analyze --json` prints.
+
+mod loudness;
+
+#[cfg(test)]
+mod tests;
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::audio::{AudioError, AudioReader};
+
+pub use ebur128::Channel;
+pub use loudness::{LoudnessMeter, MAX_CHANNELS, MeterError};
+
+/// The result of [`analyze_file`].
+///
+/// Serialised as JSON with exactly these field names. Quantities that are undefined (the
+/// loudness of silence or of less than 400 ms of audio, the peak of silence, all `-inf` dB) are
+/// `null` in JSON and `None` here, so the output is always valid JSON.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LoudnessReport {
+    /// Integrated loudness in LUFS.
+    pub lufs: Option<f64>,
+    /// Loudness range in LU (EBU Tech 3342); 0 for programmes too short to measure.
+    pub lra: Option<f64>,
+    /// Highest inter-sample peak over all channels, in dBTP.
+    pub true_peak_dbtp: Option<f64>,
+    /// Highest sample peak over all channels, in dBFS.
+    pub sample_peak_dbfs: Option<f64>,
+    /// Duration in seconds (decoded frames / sample rate).
+    pub duration_s: f64,
+    /// Sample rate in Hz.
+    pub sample_rate: u32,
+    /// Channel count.
+    pub channels: usize,
+    /// NaN or infinite samples in the file, replaced by 0 before metering. Only present in JSON
+    /// when above 0.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub non_finite_samples: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+/// A finite dB value, or `None` for `-inf` / NaN.
+fn finite(x: f64) -> Option<f64> {
+    x.is_finite().then_some(x)
+}
+
+impl LoudnessReport {
+    /// Reads the current state of a meter (`non_finite_samples` is set to 0).
+    pub fn from_meter(meter: &LoudnessMeter) -> Self {
+        Self {
+            lufs: finite(meter.integrated()),
+            lra: finite(meter.loudness_range()),
+            true_peak_dbtp: finite(meter.true_peak_dbtp()),
+            sample_peak_dbfs: finite(meter.sample_peak_dbfs()),
+            duration_s: meter.frames() as f64 / f64::from(meter.sample_rate()),
+            sample_rate: meter.sample_rate(),
+            channels: meter.channels(),
+            non_finite_samples: 0,
+        }
+    }
+}
+
+/// How far [`analyze_file`] has got.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Progress {
+    /// Frames analysed so far.
+    pub frames_done: u64,
+    /// Frames the file announces, when known.
+    pub total_frames: Option<u64>,
+    /// The file's sample rate in Hz.
+    pub sample_rate: u32,
+}
+
+/// Why a file could not be analysed.
+#[derive(Debug, thiserror::Error)]
+pub enum AnalyzeError {
+    /// The file could not be decoded.
+    #[error(transparent)]
+    Audio(#[from] AudioError),
+    /// The file decodes but holds no audio frames, so its loudness is undefined.
+    #[error("{}: no audio frames (duration 0): loudness is undefined", path.display())]
+    NoAudio {
+        /// The file.
+        path: PathBuf,
+    },
+    /// The meter does not support the file's channel count or sample rate.
+    #[error("{}: {source}", path.display())]
+    Meter {
+        /// The file.
+        path: PathBuf,
+        /// What the meter rejected.
+        #[source]
+        source: MeterError,
+    },
+}
+
+/// Measures a file's loudness and peaks in one streaming pass (memory does not grow with the
+/// file's length). `progress` is called after every decoded block.
+pub fn analyze_file(
+    path: impl AsRef<Path>,
+    mut progress: impl FnMut(Progress),
+) -> Result<LoudnessReport, AnalyzeError> {
+    let path = path.as_ref();
+    let mut reader = AudioReader::open(path)?;
+    let spec = reader.spec().clone();
+    let mut meter = LoudnessMeter::new(spec.channels, spec.sample_rate).map_err(|source| {
+        AnalyzeError::Meter {
+            path: path.into(),
+            source,
+        }
+    })?;
+    let meter_error = |source| AnalyzeError::Meter {
+        path: path.into(),
+        source,
+    };
+    while let Some(block) = reader.next_block()? {
+        meter.add_frames(block).map_err(meter_error)?;
+        progress(Progress {
+            frames_done: meter.frames(),
+            total_frames: spec.total_frames,
+            sample_rate: spec.sample_rate,
+        });
+    }
+    if meter.frames() == 0 {
+        return Err(AnalyzeError::NoAudio { path: path.into() });
+    }
+    let mut report = LoudnessReport::from_meter(&meter);
+    report.non_finite_samples = reader.non_finite_samples();
+    Ok(report)
+}
