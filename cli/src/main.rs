@@ -1,1 +1,42 @@
-fn main() {}
+//! `mixsmith`: batch analysis and processing of audio files from a terminal.
+//!
+//! One module per subcommand; each has an `Args` struct (clap derive) and a `run` function.
+//! Errors print as one line, `error: <file>: <problem>`, with exit code 1; usage errors exit
+//! with clap's code 2.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod analyze;
+mod progress;
+
+/// Mixsmith: music AI tools for producers, from the command line.
+#[derive(Debug, Parser)]
+#[command(name = "mixsmith", version, about, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Measure loudness (LUFS, LRA) and peaks (true peak, sample peak) of an audio file.
+    Analyze(analyze::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Analyze(args) => analyze::run(&args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            // One line, whatever the error: join any embedded newlines.
+            let msg = err.to_string().replace('\n', " ");
+            eprintln!("error: {msg}");
+            ExitCode::FAILURE
+        }
+    }
+}

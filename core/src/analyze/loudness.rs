@@ -1,13 +1,17 @@
 //! Loudness and peak metering per ITU-R BS.1770-4 / EBU R128 (EBU Tech 3341 and 3342).
 //!
-//! [`LoudnessMeter`] wraps the `ebur128` crate in histogram mode, so its memory is fixed at
-//! construction and does not grow with the length of the programme: it can meter a 10-hour file
-//! or run for hours inside the plugin on a worker thread. [`LoudnessMeter::add_frames`] does not
-//! allocate.
+//! [`LoudnessMeter`] wraps the `ebur128` crate (K-weighting, momentary and short-term windows,
+//! loudness range in histogram mode, true peak) and gates the integrated loudness itself with
+//! exact block energies in a fixed-size table (see `gating.rs`). All memory is allocated at
+//! construction and does not grow with the length of the programme, so it can meter a 10-hour
+//! file or run for hours inside the plugin on a worker thread. [`LoudnessMeter::add_frames`]
+//! does not allocate.
 
 use std::collections::VecDeque;
 
 use ebur128::{Channel, EbuR128, Mode};
+
+use super::gating::{GatedIntegrator, lufs_to_energy};
 
 /// The most channels `ebur128` accepts.
 pub const MAX_CHANNELS: usize = 64;
@@ -46,6 +50,11 @@ pub struct LoudnessMeter {
     channels: usize,
     sample_rate: u32,
     frames: u64,
+    /// Frames per 100 ms step, as `ebur128` counts them.
+    step: u64,
+    /// Frame count at which the next 400 ms gating block completes.
+    next_gate: u64,
+    gate: GatedIntegrator,
     history: Option<History>,
 }
 
@@ -77,7 +86,7 @@ impl LoudnessMeter {
         if channels == 0 || channels > MAX_CHANNELS {
             return Err(unsupported);
         }
-        let mode = Mode::I | Mode::LRA | Mode::TRUE_PEAK | Mode::SAMPLE_PEAK | Mode::HISTOGRAM;
+        let mode = Mode::LRA | Mode::TRUE_PEAK | Mode::SAMPLE_PEAK | Mode::HISTOGRAM;
         let mut ebu = EbuR128::new(channels as u32, sample_rate, mode).map_err(|_| unsupported)?;
         if channels > 6 {
             for ch in 6..channels {
@@ -85,11 +94,15 @@ impl LoudnessMeter {
                     .expect("channel index is in range");
             }
         }
+        let step = (u64::from(sample_rate) + 5) / 10;
         Ok(Self {
             ebu,
             channels,
             sample_rate,
             frames: 0,
+            step,
+            next_gate: 4 * step,
+            gate: GatedIntegrator::new(),
             history: None,
         })
     }
@@ -161,47 +174,51 @@ impl LoudnessMeter {
         if planes.iter().any(|p| p.len() != frames) {
             return Err(MeterError::Block("channels differ in length".into()));
         }
-        match self.history.as_ref().map(|h| (h.period, h.since)) {
-            None => self.feed(planes)?,
-            Some((period, mut since)) => {
-                let mut pos = 0;
-                while pos < frames {
-                    let n = ((period - since) as usize).min(frames - pos);
-                    let mut part: [&[f32]; MAX_CHANNELS] = [&[]; MAX_CHANNELS];
-                    for (d, p) in part.iter_mut().zip(planes) {
-                        *d = &p[pos..pos + n];
+        let mut pos = 0;
+        while pos < frames {
+            // Stop at every 100 ms gating step and at every history point.
+            let mut n = ((self.next_gate - self.frames) as usize).min(frames - pos);
+            if let Some(h) = &self.history {
+                n = n.min((h.period - h.since) as usize);
+            }
+            let mut part: [&[f32]; MAX_CHANNELS] = [&[]; MAX_CHANNELS];
+            for (d, p) in part.iter_mut().zip(planes) {
+                *d = &p[pos..pos + n];
+            }
+            self.ebu
+                .add_frames_planar_f32(&part[..self.channels])
+                .map_err(|e| MeterError::Block(e.to_string()))?;
+            self.frames += n as u64;
+            pos += n;
+            if self.frames == self.next_gate {
+                // The momentary window is exactly the 400 ms block that just completed.
+                self.gate.add(lufs_to_energy(self.momentary()));
+                self.next_gate += self.step;
+            }
+            if let Some(h) = &mut self.history {
+                h.since += n as u64;
+                if h.since == h.period {
+                    h.since = 0;
+                    if h.values.len() == h.capacity {
+                        h.values.pop_front();
                     }
-                    self.feed(&part[..self.channels])?;
-                    pos += n;
-                    since += n as u64;
-                    if since == period {
-                        since = 0;
-                        let st = self.short_term() as f32;
-                        let h = self.history.as_mut().expect("history is enabled");
-                        if h.values.len() == h.capacity {
-                            h.values.pop_front();
-                        }
-                        h.values.push_back(st);
-                    }
+                    let st = self
+                        .ebu
+                        .loudness_shortterm()
+                        .expect("the meter is built with short-term mode");
+                    h.values.push_back(st as f32);
                 }
-                self.history.as_mut().expect("history is enabled").since = since;
             }
         }
-        Ok(())
-    }
-
-    fn feed(&mut self, planes: &[&[f32]]) -> Result<(), MeterError> {
-        self.ebu
-            .add_frames_planar_f32(planes)
-            .map_err(|e| MeterError::Block(e.to_string()))?;
-        self.frames += planes[0].len() as u64;
         Ok(())
     }
 
     /// Forgets everything fed so far (keeps the channel map and the history settings).
     pub fn reset(&mut self) {
         self.ebu.reset();
+        self.gate.reset();
         self.frames = 0;
+        self.next_gate = 4 * self.step;
         if let Some(h) = &mut self.history {
             h.values.clear();
             h.since = 0;
@@ -225,9 +242,7 @@ impl LoudnessMeter {
     /// Integrated (gated) loudness of everything fed, in LUFS; `-inf` when no 400 ms block
     /// passes the -70 LUFS gate (silence, or less than 400 ms of audio).
     pub fn integrated(&self) -> f64 {
-        self.ebu
-            .loudness_global()
-            .expect("the meter is built with integrated mode")
+        self.gate.integrated()
     }
 
     /// Loudness range (EBU Tech 3342) in LU; 0 when the programme is too short to measure.

@@ -45,7 +45,8 @@ fn tech3341_case1_and_2_stereo_sine_reads_its_level() {
         (-23.0, 96_000),
     ] {
         let m = meter(rate, &segments(rate, &[(20.0, db)]), 4096);
-        assert_near(m.integrated(), db, 0.1, "integrated");
+        // Tech 3341 allows ±0.1 LU; exact gating does much better (a 0.1 LU histogram would not).
+        assert_near(m.integrated(), db, 0.02, "integrated");
         assert_near(m.momentary(), db, 0.1, "momentary");
         assert_near(m.short_term(), db, 0.1, "short-term");
         assert_near(m.sample_peak_dbfs(), db, 0.01, "sample peak");

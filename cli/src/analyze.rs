@@ -1,0 +1,114 @@
+//! `mixsmith analyze IN [--json]`: loudness and peaks of one file.
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use mixsmith_core::analyze::{LoudnessReport, analyze_file};
+
+use crate::progress::frames_bar;
+
+/// Arguments of `mixsmith analyze`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The audio file (WAV, FLAC, MP3, OGG/Vorbis or AIFF).
+    pub input: PathBuf,
+    /// Print one JSON object instead of a table. Undefined values (the loudness or peak of
+    /// silence) are `null`.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Runs the command: analyses the file and prints the report on stdout.
+pub fn run(args: &Args) -> Result<()> {
+    let label = args.input.file_name().map_or_else(
+        || args.input.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    );
+    let mut bar = None;
+    let report = analyze_file(&args.input, |p| {
+        bar.get_or_insert_with(|| frames_bar(&label, p.total_frames, p.sample_rate))
+            .set_position(p.frames_done);
+    });
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    let report = report?;
+    if report.non_finite_samples > 0 {
+        eprintln!(
+            "warning: {}: {} NaN or infinite samples were replaced by 0",
+            args.input.display(),
+            report.non_finite_samples
+        );
+    }
+    if args.json {
+        println!("{}", serde_json::to_string(&report)?);
+    } else {
+        print!("{}", table(&args.input.display().to_string(), &report));
+    }
+    Ok(())
+}
+
+/// The human-readable form of a report.
+fn table(file: &str, r: &LoudnessReport) -> String {
+    let db = |v: Option<f64>, unit: &str| match v {
+        Some(v) => format!("{v:.1} {unit}"),
+        None => "-inf (silent or too short)".to_string(),
+    };
+    let minutes = (r.duration_s / 60.0).floor();
+    let rows = [
+        ("File", file.to_string()),
+        (
+            "Duration",
+            format!(
+                "{}:{:06.3} ({:.3} s)",
+                minutes,
+                r.duration_s - minutes * 60.0,
+                r.duration_s
+            ),
+        ),
+        ("Sample rate", format!("{} Hz", r.sample_rate)),
+        ("Channels", r.channels.to_string()),
+        ("Integrated", db(r.lufs, "LUFS")),
+        (
+            "Loudness range",
+            match r.lra {
+                Some(v) => format!("{v:.1} LU"),
+                None => "n/a".into(),
+            },
+        ),
+        ("True peak", db(r.true_peak_dbtp, "dBTP")),
+        ("Sample peak", db(r.sample_peak_dbfs, "dBFS")),
+    ];
+    let mut out = String::new();
+    for (k, v) in rows {
+        out.push_str(&format!("{k:<16}{v}\n"));
+    }
+    if r.non_finite_samples > 0 {
+        out.push_str(&format!("{:<16}{}\n", "Non-finite", r.non_finite_samples));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_shows_units_and_silence() {
+        let r = LoudnessReport {
+            lufs: Some(-23.04),
+            lra: Some(0.0),
+            true_peak_dbtp: None,
+            sample_peak_dbfs: Some(-20.0),
+            duration_s: 75.5,
+            sample_rate: 48_000,
+            channels: 2,
+            non_finite_samples: 0,
+        };
+        let t = table("x.wav", &r);
+        assert!(t.contains("Integrated      -23.0 LUFS"), "{t}");
+        assert!(t.contains("1:15.500 (75.500 s)"), "{t}");
+        assert!(t.contains("True peak       -inf"), "{t}");
+        assert!(!t.contains("Non-finite"));
+    }
+}
