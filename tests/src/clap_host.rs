@@ -577,6 +577,12 @@ impl ClapPlugin {
                 activation.max_frames
             );
         }
+        if let Some(late) = changes.iter().find(|c| c.frame >= frames) {
+            bail!(
+                "parameter change at frame {} is past the {frames}-frame input",
+                late.frame
+            );
+        }
         let mut changes = changes.to_vec();
         changes.sort_by_key(|c| c.frame);
 

@@ -255,6 +255,12 @@ impl Vst3Plugin {
         if let Some(bad) = blocks.iter().find(|&&b| b == 0 || b > self.max_block) {
             bail!("block of {bad} frames outside 1..={}", self.max_block);
         }
+        if let Some(late) = changes.iter().find(|c| c.frame >= frames) {
+            bail!(
+                "parameter change at frame {} is past the {frames}-frame input",
+                late.frame
+            );
+        }
         let mut changes = changes.to_vec();
         changes.sort_by_key(|c| c.frame);
         let mut next_change = 0;

@@ -135,6 +135,20 @@ fn block_sizes() -> Result<()> {
 }
 isolated_test!(block_sizes);
 
+fn sample_rates_offline() -> Result<()> {
+    let mut host = stereo()?;
+    host.set_offline(true)?;
+    harness::sample_rates(&mut host)
+}
+isolated_test!(sample_rates_offline);
+
+fn block_sizes_offline() -> Result<()> {
+    let mut host = stereo()?;
+    host.set_offline(true)?;
+    harness::block_sizes(&mut host)
+}
+isolated_test!(block_sizes_offline);
+
 /// The plugin offers stereo and mono audio-port configurations; the mono one processes.
 fn mono_layout() -> Result<()> {
     let mut probe = mixsmith_tests::clap_host::ClapPlugin::load_mixsmith(

@@ -98,6 +98,41 @@ fn renders_mono() -> Result<()> {
 }
 
 #[test]
+fn bypass_param_renders_the_dry_signal() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let clap = mixsmith_tests::paths::clap_bundle()?;
+    let input = signal::noise(2, 6_000, 8);
+    let in_path = dir.path().join("in.wav");
+    write_wav(&in_path, &input, 48_000)?;
+    for on in ["1", "on"] {
+        let out_path = dir.path().join(format!("out-{on}.wav"));
+        let bypass = format!("bypass={on}");
+        let (ok, stdout, stderr) = run_tool(&[
+            "render",
+            "--plugin",
+            clap.to_str().context("bundle path")?,
+            "--input",
+            in_path.to_str().context("temp path")?,
+            "--output",
+            out_path.to_str().context("temp path")?,
+            "--offline",
+            "--param",
+            "gain=-12",
+            "--param",
+            &bypass,
+        ])?;
+        ensure!(
+            ok,
+            "mixsmith-host failed\nstdout: {stdout}\nstderr: {stderr}"
+        );
+        let (output, _) = read_wav(&out_path)?;
+        signal::check_delayed(&input, &output, 0, 1.0, 0, 1e-6)
+            .with_context(|| format!("bypass={on} with gain -12 dB should be the dry input"))?;
+    }
+    Ok(())
+}
+
+#[test]
 fn bad_input_gives_a_clear_error() -> Result<()> {
     let dir = tempfile::tempdir()?;
     let missing = dir.path().join("missing.wav");

@@ -116,6 +116,20 @@ fn block_sizes() -> Result<()> {
 }
 isolated_test!(block_sizes);
 
+fn sample_rates_offline() -> Result<()> {
+    let mut host = stereo()?;
+    host.set_offline(true)?;
+    harness::sample_rates(&mut host)
+}
+isolated_test!(sample_rates_offline);
+
+fn block_sizes_offline() -> Result<()> {
+    let mut host = stereo()?;
+    host.set_offline(true)?;
+    harness::block_sizes(&mut host)
+}
+isolated_test!(block_sizes_offline);
+
 /// Mono through VST3 bus arrangements (kMono in and out).
 fn mono_layout() -> Result<()> {
     harness::mono(&mut Vst3UnderTest::new(48_000.0, 512, 1)?)
