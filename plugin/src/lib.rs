@@ -7,7 +7,10 @@
 use std::num::NonZeroU32;
 use std::sync::Arc;
 
-use mixsmith_core::realtime::{Bridge, BridgeConfig, EngineStats, PassThrough, RenderMode};
+use mixsmith_core::analyze::{LiveLoudness, MeteredProcessor};
+use mixsmith_core::realtime::{
+    Bridge, BridgeConfig, EngineStats, PassThrough, RenderMode, StreamProcessor,
+};
 use nice_plug::prelude::*;
 use nice_plug_egui::EguiEditorState;
 
@@ -28,6 +31,8 @@ pub struct Mixsmith {
     stats: Arc<EngineStats>,
     /// The current sample rate, for the editor's time read-outs.
     sample_rate: Arc<AtomicF32>,
+    /// The live loudness readings of the plugin's input, for the Analyze tab.
+    loudness: Arc<LiveLoudness>,
     /// The running bridge, created in `activate()` and dropped (its worker joined) in
     /// `deactivate()`.
     bridge: Option<Bridge>,
@@ -46,6 +51,7 @@ impl Default for Mixsmith {
             params: Arc::new(MixsmithParams::default()),
             stats: Arc::new(EngineStats::default()),
             sample_rate: Arc::new(AtomicF32::new(48_000.0)),
+            loudness: Arc::new(LiveLoudness::default()),
             bridge: None,
             render_mode: RenderMode::Realtime,
             expected_position: None,
@@ -103,6 +109,7 @@ impl Plugin for Mixsmith {
                 self.params.clone(),
                 self.stats.clone(),
                 self.sample_rate.clone(),
+                self.loudness.clone(),
             ),
         )
     }
@@ -130,9 +137,20 @@ impl Plugin for Mixsmith {
             sample_rate: buffer_config.sample_rate,
             max_block_frames: buffer_config.max_buffer_size.max(1) as usize,
         };
-        let processor = match self.params.mode.value() {
-            Mode::Monitor => PassThrough::new(MONITOR_CHUNK_FRAMES),
+        let tool: Box<dyn StreamProcessor> = match self.params.mode.value() {
+            Mode::Monitor => Box::new(PassThrough::new(MONITOR_CHUNK_FRAMES)),
         };
+        // The Analyze tab meters the input whatever the tool. The meter takes 1-64 channels at
+        // any rate a host offers, so failing here means a configuration Mixsmith cannot run.
+        let sample_rate = buffer_config.sample_rate.round() as u32;
+        let processor: Box<dyn StreamProcessor> =
+            match MeteredProcessor::new(tool, channels, sample_rate, self.loudness.clone()) {
+                Ok(metered) => Box::new(metered),
+                Err(error) => {
+                    nice_error!("Mixsmith cannot run this configuration: {error}");
+                    return false;
+                }
+            };
         // Drop the previous bridge first, joining its worker.
         self.bridge = None;
         let bridge = match Bridge::start(processor, config, self.stats.clone()) {

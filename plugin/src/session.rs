@@ -19,6 +19,39 @@ pub enum Tab {
     /// Engine state: latency, worker load, underruns.
     #[default]
     Engine,
+    /// The loudness meter.
+    Analyze,
+}
+
+/// The loudness a producer is aiming for, shown against the integrated loudness.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum LoudnessTarget {
+    /// Streaming services: -14 LUFS.
+    #[default]
+    Streaming,
+    /// EBU R128 broadcast: -23 LUFS.
+    Broadcast,
+}
+
+impl LoudnessTarget {
+    /// Every target, in display order.
+    pub const ALL: [Self; 2] = [Self::Streaming, Self::Broadcast];
+
+    /// The target loudness in LUFS.
+    pub fn lufs(self) -> f64 {
+        match self {
+            Self::Streaming => -14.0,
+            Self::Broadcast => -23.0,
+        }
+    }
+
+    /// A label for the GUI.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Streaming => "Streaming (-14 LUFS)",
+            Self::Broadcast => "Broadcast (-23 LUFS)",
+        }
+    }
 }
 
 /// Everything the plugin remembers besides its parameters.
@@ -28,6 +61,9 @@ pub struct Session {
     pub version: u32,
     /// The editor tab that was open.
     pub tab: Tab,
+    /// The loudness target of the Analyze tab.
+    #[serde(default)]
+    pub loudness_target: LoudnessTarget,
     /// A message for the user about the last state load (e.g. the saved state was damaged), shown
     /// in the editor until dismissed.
     pub notice: Option<String>,
@@ -38,6 +74,7 @@ impl Default for Session {
         Self {
             version: SESSION_VERSION,
             tab: Tab::default(),
+            loudness_target: LoudnessTarget::default(),
             notice: None,
         }
     }
@@ -90,6 +127,8 @@ mod tests {
     #[test]
     fn current_version_round_trips() {
         let session = Session {
+            tab: Tab::Analyze,
+            loudness_target: LoudnessTarget::Broadcast,
             notice: Some("hello".into()),
             ..Session::default()
         };

@@ -5,6 +5,7 @@
 //! [`LoudnessReport`], whose JSON form is what `mixsmith analyze --json` prints.
 
 mod gating;
+mod live;
 mod loudness;
 
 #[cfg(test)]
@@ -17,6 +18,7 @@ use serde::Serialize;
 use crate::audio::{AudioError, AudioReader};
 
 pub use ebur128::Channel;
+pub use live::{LiveLoudness, LoudnessSnapshot, MeteredProcessor};
 pub use loudness::{LoudnessMeter, MAX_CHANNELS, MeterError};
 
 /// The result of [`analyze_file`].

@@ -4,6 +4,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
+use mixsmith_core::analyze::LiveLoudness;
 use mixsmith_core::realtime::EngineStats;
 use nice_plug::context::gui::GuiContext;
 use nice_plug::editor::dpi::LogicalSize;
@@ -15,6 +16,7 @@ use nice_plug_egui::{
 use crate::params::MixsmithParams;
 use crate::session::Tab;
 
+mod analyze_tab;
 mod engine_tab;
 
 /// How often the editor refreshes its live read-outs.
@@ -46,6 +48,8 @@ pub struct MixsmithEditor {
     stats: Arc<EngineStats>,
     /// The sample rate of the current activation.
     sample_rate: Arc<AtomicF32>,
+    /// Live loudness readings from the worker.
+    loudness: Arc<LiveLoudness>,
     /// The host connection, present while the window is open.
     gui: Option<GuiContext>,
 }
@@ -55,11 +59,13 @@ impl MixsmithEditor {
         params: Arc<MixsmithParams>,
         stats: Arc<EngineStats>,
         sample_rate: Arc<AtomicF32>,
+        loudness: Arc<LiveLoudness>,
     ) -> Self {
         Self {
             params,
             stats,
             sample_rate,
+            loudness,
             gui: None,
         }
     }
@@ -112,6 +118,7 @@ impl MixsmithEditor {
         };
         ui.horizontal(|ui| {
             ui.selectable_value(&mut session.tab, Tab::Engine, "Engine");
+            ui.selectable_value(&mut session.tab, Tab::Analyze, "Analyze");
         });
         session.tab
     }
@@ -139,6 +146,7 @@ impl NiceEguiApp for MixsmithEditor {
         ui.separator();
         match self.tab_bar(ui) {
             Tab::Engine => engine_tab::show(ui, &self.params, &setter),
+            Tab::Analyze => analyze_tab::show(ui, &self.params, &self.loudness),
         }
     }
 
