@@ -1,0 +1,133 @@
+//! `analyze_file` (the code behind `mixsmith analyze`) on a 3-minute 44.1 kHz stereo WAV: time
+//! and ratio to real time; then peak memory (VmHWM) of a child process analysing a 3-minute and
+//! a 60-minute file, and their ratio, which stays near 1 because every pass streams.
+//!
+//! The child is this bench binary itself, re-run with `MIXSMITH_BENCH_ANALYZE_CHILD=<file>`: it
+//! analyses the file and prints its VmHWM from /proc/self/status.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use criterion::Criterion;
+use mixsmith_core::analyze::analyze_file;
+
+const CHILD_ENV: &str = "MIXSMITH_BENCH_ANALYZE_CHILD";
+const RATE: u32 = 44_100;
+
+fn vm_hwm_kib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").expect("read /proc/self/status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmHWM in /proc/self/status")
+}
+
+/// Runs the child on `path`; returns (VmHWM in KiB, wall time of the analysis).
+fn child_peak(path: &Path) -> (u64, Duration) {
+    let out = Command::new(std::env::current_exe().expect("own path"))
+        .env(CHILD_ENV, path)
+        .output()
+        .expect("run child");
+    assert!(
+        out.status.success(),
+        "child failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut fields = text.split_whitespace();
+    let kib = fields
+        .next()
+        .and_then(|v| v.parse().ok())
+        .expect("VmHWM from child");
+    let secs: f64 = fields
+        .next()
+        .and_then(|v| v.parse().ok())
+        .expect("time from child");
+    (kib, Duration::from_secs_f64(secs))
+}
+
+fn main() {
+    if let Some(path) = std::env::var_os(CHILD_ENV) {
+        let t = Instant::now();
+        let report = analyze_file(&path, |_| {}).expect("analyze");
+        let secs = t.elapsed().as_secs_f64();
+        std::hint::black_box(report);
+        println!("{} {secs}", vm_hwm_kib());
+        return;
+    }
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let short = dir.path().join("3min.wav");
+    common::write_test_wav(&short, RATE, 180);
+
+    let mut c = Criterion::default()
+        .sample_size(10)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(15))
+        .configure_from_args();
+    c.bench_function("analyze_3min_stereo_44k1_wav", |b| {
+        b.iter(|| analyze_file(&short, |_| {}).expect("analyze"))
+    });
+    c.final_summary();
+
+    let wall = common::best_of(3, || {
+        analyze_file(&short, |_| {}).expect("analyze");
+    });
+    println!(
+        "\nanalyze 180 s: {:.3} s wall, {:.0} x real time (best of 3)",
+        wall.as_secs_f64(),
+        180.0 / wall.as_secs_f64()
+    );
+
+    // The CLI binary itself, when a release build of it sits next to this bench.
+    let cli = std::env::current_exe()
+        .ok()
+        .and_then(|p| Some(p.parent()?.parent()?.join("mixsmith")))
+        .filter(|p| p.exists());
+    match cli {
+        Some(cli) => {
+            let t = common::best_of(3, || {
+                let out = Command::new(&cli)
+                    .args(["analyze", "--json"])
+                    .arg(&short)
+                    .output()
+                    .expect("run mixsmith");
+                assert!(out.status.success());
+            });
+            println!(
+                "mixsmith analyze --json on the 180 s file: {:.3} s wall (whole process), {:.0} x real time",
+                t.as_secs_f64(),
+                180.0 / t.as_secs_f64()
+            );
+        }
+        None => println!(
+            "(build `cargo build --release -p mixsmith` to also time the CLI binary itself)"
+        ),
+    }
+
+    let t = Instant::now();
+    let long = dir.path().join("60min.wav");
+    common::write_test_wav(&long, RATE, 3600);
+    println!(
+        "wrote the 60-minute file ({:.0} MB) in {:.1} s",
+        std::fs::metadata(&long).map(|m| m.len()).unwrap_or(0) as f64 / 1e6,
+        t.elapsed().as_secs_f64()
+    );
+    let (short_kib, short_t) = child_peak(&short);
+    let (long_kib, long_t) = child_peak(&long);
+    std::fs::remove_file(&long).ok();
+    println!(
+        "peak memory (VmHWM of a child running analyze_file): 3 min {:.1} MiB ({:.2} s), \
+         60 min {:.1} MiB ({:.2} s, {:.0} x real time); ratio 60/3 = {:.3}",
+        short_kib as f64 / 1024.0,
+        short_t.as_secs_f64(),
+        long_kib as f64 / 1024.0,
+        long_t.as_secs_f64(),
+        3600.0 / long_t.as_secs_f64(),
+        long_kib as f64 / short_kib as f64
+    );
+}
