@@ -67,6 +67,8 @@ fn history_plot(ui: &mut egui::Ui, snapshot: &LoudnessSnapshot, target: Loudness
         .collect();
     Plot::new("short-term history")
         .height(ui.available_height().max(120.0))
+        .include_x(0.0)
+        .include_x(30.0)
         .include_y(-40.0)
         .include_y(0.0)
         .x_axis_label("seconds")

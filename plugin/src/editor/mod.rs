@@ -141,13 +141,17 @@ impl NiceEguiApp for MixsmithEditor {
             return;
         };
         let setter = gui.param_setter();
-        self.status_bar(ui);
-        self.notice_banner(ui);
-        ui.separator();
-        match self.tab_bar(ui) {
-            Tab::Engine => engine_tab::show(ui, &self.params, &setter),
-            Tab::Analyze => analyze_tab::show(ui, &self.params, &self.loudness),
-        }
+        egui::Frame::new()
+            .inner_margin(egui::Margin::same(8))
+            .show(ui, |ui| {
+                self.status_bar(ui);
+                self.notice_banner(ui);
+                ui.separator();
+                match self.tab_bar(ui) {
+                    Tab::Engine => engine_tab::show(ui, &self.params, &setter),
+                    Tab::Analyze => analyze_tab::show(ui, &self.params, &self.loudness),
+                }
+            });
     }
 
     fn editor_closed(&mut self) {
