@@ -40,6 +40,13 @@ pub fn run(args: &Args) -> Result<()> {
             report.non_finite_samples
         );
     }
+    if report.skipped_packets > 0 {
+        eprintln!(
+            "warning: {}: {} damaged stretch(es) could not be decoded and were skipped",
+            args.input.display(),
+            report.skipped_packets
+        );
+    }
     if args.json {
         println!("{}", serde_json::to_string(&report)?);
     } else {
@@ -104,6 +111,7 @@ mod tests {
             sample_rate: 48_000,
             channels: 2,
             non_finite_samples: 0,
+            skipped_packets: 0,
         };
         let t = table("x.wav", &r);
         assert!(t.contains("Integrated      -23.0 LUFS"), "{t}");

@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod analyze;
+mod master;
 mod progress;
 
 /// Mixsmith: music AI tools for producers, from the command line.
@@ -23,12 +24,15 @@ struct Cli {
 enum Command {
     /// Measure loudness (LUFS, LRA) and peaks (true peak, sample peak) of an audio file.
     Analyze(analyze::Args),
+    /// Master a mix towards a reference: match tone (EQ), width and loudness, true-peak limit.
+    Master(master::Args),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Analyze(args) => analyze::run(&args),
+        Command::Master(args) => master::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -2,6 +2,9 @@
 //! and ratio to real time; then peak memory (VmHWM) of a child process analysing a 3-minute and
 //! a 60-minute file, and their ratio, which stays near 1 because every pass streams.
 //!
+//! It also counts heap allocations made by `LoudnessMeter::add_frames` on a warmed-up stereo
+//! meter (the realtime use inside the plugin), which should be 0.
+//!
 //! The child is this bench binary itself, re-run with `MIXSMITH_BENCH_ANALYZE_CHILD=<file>`: it
 //! analyses the file and prints its VmHWM from /proc/self/status.
 
@@ -12,7 +15,57 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use criterion::Criterion;
-use mixsmith_core::analyze::analyze_file;
+use mixsmith_core::analyze::{LoudnessMeter, analyze_file};
+
+/// Counts allocations so the bench can show that metering does not allocate.
+struct CountingAlloc;
+
+static ALLOCATIONS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+// SAFETY: forwards every call to the system allocator unchanged; only counts.
+unsafe impl std::alloc::GlobalAlloc for CountingAlloc {
+    unsafe fn alloc(&self, layout: std::alloc::Layout) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        // SAFETY: same contract as the caller's.
+        unsafe { std::alloc::System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: std::alloc::Layout) {
+        // SAFETY: same contract as the caller's.
+        unsafe { std::alloc::System.dealloc(ptr, layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: std::alloc::Layout, new_size: usize) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        // SAFETY: same contract as the caller's.
+        unsafe { std::alloc::System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: CountingAlloc = CountingAlloc;
+
+/// Allocations made while feeding 60 s of stereo audio in 512-frame blocks to a meter with
+/// history enabled, after one warm-up block.
+fn meter_allocations() -> u64 {
+    let block: Vec<Vec<f32>> = (0..2)
+        .map(|c| {
+            (0..512)
+                .map(|i| ((i * (c + 3)) as f32 * 0.01).sin() * 0.3)
+                .collect()
+        })
+        .collect();
+    let mut meter = LoudnessMeter::new(2, 48_000).expect("meter");
+    meter.enable_history(0.1, 1024);
+    meter.add_frames(&block).expect("feed");
+    let before = ALLOCATIONS.load(std::sync::atomic::Ordering::Relaxed);
+    for _ in 0..(60 * 48_000 / 512) {
+        meter.add_frames(&block).expect("feed");
+    }
+    let after = ALLOCATIONS.load(std::sync::atomic::Ordering::Relaxed);
+    std::hint::black_box(meter.momentary());
+    after - before
+}
 
 const CHILD_ENV: &str = "MIXSMITH_BENCH_ANALYZE_CHILD";
 const RATE: u32 = 44_100;
@@ -59,6 +112,11 @@ fn main() {
         println!("{} {secs}", vm_hwm_kib());
         return;
     }
+
+    println!(
+        "LoudnessMeter::add_frames, 60 s of stereo in 512-frame blocks: {} allocations",
+        meter_allocations()
+    );
 
     let dir = tempfile::tempdir().expect("temp dir");
     let short = dir.path().join("3min.wav");

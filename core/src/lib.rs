@@ -7,5 +7,7 @@
 
 pub mod analyze;
 pub mod audio;
+pub mod client;
 pub mod inference;
+pub mod master;
 pub mod realtime;

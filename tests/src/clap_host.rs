@@ -33,8 +33,10 @@ use clack_extensions::params::{
 use clack_extensions::render::PluginRender;
 pub use clack_extensions::render::RenderMode;
 use clack_extensions::state::{HostState, HostStateImpl, PluginState};
-use clack_host::events::event_types::ParamValueEvent;
+use clack_host::events::EventFlags;
+use clack_host::events::event_types::{ParamValueEvent, TransportEvent, TransportFlags};
 use clack_host::prelude::*;
+use clack_host::utils::{BeatTime, SecondsTime};
 
 use crate::signal::Planar;
 
@@ -192,6 +194,43 @@ pub struct ParamSummary {
     pub stepped: bool,
 }
 
+/// A playing transport: where the playhead is and the tempo. The host advances the playhead by
+/// every processed frame and sends a `CLAP_EVENT_TRANSPORT` with each block.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Transport {
+    /// The playhead in samples at the start of the next block.
+    pub position: i64,
+    /// Tempo in beats per minute.
+    pub tempo: f64,
+}
+
+impl Transport {
+    /// The transport event for a block starting `offset` frames after the playhead.
+    fn event(&self, offset: usize, sample_rate: f64) -> TransportEvent {
+        let seconds = (self.position + offset as i64) as f64 / sample_rate;
+        TransportEvent {
+            header: EventHeader::new_core(0, EventFlags::empty()),
+            flags: TransportFlags::HAS_TEMPO
+                | TransportFlags::HAS_BEATS_TIMELINE
+                | TransportFlags::HAS_SECONDS_TIMELINE
+                | TransportFlags::HAS_TIME_SIGNATURE
+                | TransportFlags::IS_PLAYING,
+            song_pos_beats: BeatTime::from_float(seconds * self.tempo / 60.0),
+            song_pos_seconds: SecondsTime::from_float(seconds),
+            tempo: self.tempo,
+            tempo_inc: 0.0,
+            loop_start_beats: BeatTime::from_int(0),
+            loop_end_beats: BeatTime::from_int(0),
+            loop_start_seconds: SecondsTime::from_int(0),
+            loop_end_seconds: SecondsTime::from_int(0),
+            bar_start: BeatTime::from_int(0),
+            bar_number: 0,
+            time_signature_numerator: 4,
+            time_signature_denominator: 4,
+        }
+    }
+}
+
 /// A loaded, instantiated CLAP plugin.
 pub struct ClapPlugin {
     /// The audio processor while active (started or stopped).
@@ -206,6 +245,8 @@ pub struct ClapPlugin {
     steady_time: u64,
     /// How many deactivate/activate rounds were done for plugin restart requests.
     restarts_honoured: u32,
+    /// The playing transport, if any (none: free-running, no transport sent).
+    transport: Option<Transport>,
 }
 
 impl ClapPlugin {
@@ -252,6 +293,7 @@ impl ClapPlugin {
             active: None,
             steady_time: 0,
             restarts_honoured: 0,
+            transport: None,
         })
     }
 
@@ -330,6 +372,41 @@ impl ClapPlugin {
         self.active = Some(activation);
         self.steady_time = 0;
         Ok(())
+    }
+
+    /// Starts (or moves) a playing transport at `position` samples; `None` stops sending one.
+    pub fn set_transport(&mut self, transport: Option<Transport>) {
+        self.transport = transport;
+    }
+
+    /// The transport, advanced by everything processed since it was set.
+    pub fn transport(&self) -> Option<Transport> {
+        self.transport
+    }
+
+    /// Stops and restarts processing (`stop_processing` then `start_processing`, on an audio
+    /// thread), as hosts do when playback stops and starts; nice-plug resets the plugin then.
+    pub fn restart_processing(&mut self) -> Result<()> {
+        let processor = self
+            .processor
+            .take()
+            .context("restart_processing needs an active plugin")?;
+        let (processor, result) = std::thread::scope(|s| {
+            s.spawn(move || {
+                let mut processor = processor;
+                processor.ensure_processing_stopped();
+                let result = processor
+                    .start_processing()
+                    .map(drop)
+                    .map_err(|e| anyhow!("start_processing failed: {e}"));
+                (processor, result)
+            })
+            .join()
+            .expect("the audio thread panicked")
+        });
+        self.processor = Some(processor);
+        self.pump_main_thread();
+        result
     }
 
     /// Stops processing (on an audio thread) and deactivates. Does nothing if inactive.
@@ -588,20 +665,20 @@ impl ClapPlugin {
 
         let processor = self.processor.take().context("no audio processor")?;
         let steady_time = self.steady_time;
+        let transport = self.transport;
         let mut output = vec![vec![0.0f32; frames]; output_channels];
 
         let (processor, result) = std::thread::scope(|scope| {
             let worker = scope.spawn(|| {
                 let mut processor = processor;
-                let result = run_blocks(
-                    &mut processor,
-                    input,
-                    &mut output,
+                let plan = RunPlan {
                     blocks,
-                    &changes,
-                    activation.max_frames as usize,
+                    changes: &changes,
+                    max_frames: activation.max_frames as usize,
                     steady_time,
-                );
+                    transport: transport.map(|t| (t, activation.sample_rate)),
+                };
+                let result = run_blocks(&mut processor, input, &mut output, &plan);
                 (processor, result)
             });
             while !worker.is_finished() {
@@ -614,6 +691,9 @@ impl ClapPlugin {
         self.pump_main_thread();
         result?;
         self.steady_time += frames as u64;
+        if let Some(transport) = self.transport.as_mut() {
+            transport.position += frames as i64;
+        }
         Ok(output)
     }
 }
@@ -625,15 +705,33 @@ impl Drop for ClapPlugin {
 }
 
 /// The audio thread's loop: starts processing if needed, then runs every block.
+/// What the audio thread runs: the blocks, their events and timing.
+struct RunPlan<'a> {
+    /// Block lengths, in order.
+    blocks: &'a [usize],
+    /// Parameter changes, sorted by frame.
+    changes: &'a [ParamChange],
+    /// The activation's maximum block.
+    max_frames: usize,
+    /// The steady time of the first frame.
+    steady_time: u64,
+    /// The playing transport at the first frame, with the sample rate.
+    transport: Option<(Transport, f64)>,
+}
+
 fn run_blocks(
     processor: &mut PluginAudioProcessor<MixsmithHost>,
     input: &Planar,
     output: &mut Planar,
-    blocks: &[usize],
-    changes: &[ParamChange],
-    max_frames: usize,
-    steady_time: u64,
+    plan: &RunPlan<'_>,
 ) -> Result<()> {
+    let RunPlan {
+        blocks,
+        changes,
+        max_frames,
+        steady_time,
+        transport,
+    } = *plan;
     let processor = processor
         .ensure_processing_started()
         .map_err(|e| anyhow!("start_processing failed: {e}"))?;
@@ -679,6 +777,7 @@ fn run_blocks(
                 output.iter_mut().map(|c| &mut c[start..end]),
             ),
         }]);
+        let transport_event = transport.map(|(t, rate)| t.event(start, rate));
         processor
             .process(
                 &inputs,
@@ -686,7 +785,7 @@ fn run_blocks(
                 &events.as_input(),
                 &mut out_events.as_output(),
                 Some(steady_time + start as u64),
-                None,
+                transport_event.as_ref(),
             )
             .map_err(|e| anyhow!("process() failed at frame {start} (block of {len}): {e}"))?;
         start = end;

@@ -9,7 +9,7 @@ use std::path::Path;
 
 use anyhow::{Result, anyhow, bail};
 pub use vst3_host::ProcessMode;
-use vst3_host::{AudioBuffers, Plugin, SpeakerArrangement, Vst3Host};
+use vst3_host::{AudioBuffers, Plugin, SpeakerArrangement, TransportPosition, Vst3Host};
 
 use crate::signal::Planar;
 
@@ -171,6 +171,21 @@ impl Vst3Plugin {
             );
         }
         Ok(())
+    }
+
+    /// Plays the transport from `position` samples (the host advances it every block; the
+    /// default tempo is 120 BPM).
+    pub fn play_from(&mut self, position: i64) -> Result<()> {
+        self.plugin
+            .set_playing(true)
+            .map_err(|e| anyhow!("set_playing failed: {e}"))?;
+        let quarter_notes = position as f64 / self.sample_rate * 2.0;
+        self.plugin
+            .set_transport_position(TransportPosition {
+                samples: position,
+                quarter_notes,
+            })
+            .map_err(|e| anyhow!("set_transport_position({position}) failed: {e}"))
     }
 
     /// Sets a parameter by display name to a normalised value (applied at the next block).

@@ -164,3 +164,30 @@ fn mono_layout() -> Result<()> {
     harness::mono(&mut ClapUnderTest::new(48_000.0, 512, 1)?)
 }
 isolated_test!(mono_layout);
+
+fn transport_jumps() -> Result<()> {
+    harness::transport_jumps(&mut stereo()?)
+}
+isolated_test!(transport_jumps);
+
+fn transport_jumps_offline() -> Result<()> {
+    let mut host = stereo()?;
+    host.set_offline(true)?;
+    harness::transport_jumps(&mut host)
+}
+isolated_test!(transport_jumps_offline);
+
+/// Stopping and restarting processing (nice-plug resets the plugin) mid-stream keeps the output
+/// aligned, free-running and with a playing transport.
+fn processing_restart() -> Result<()> {
+    let mut host = stereo()?;
+    harness::check_continuous(&mut host, 3, &mut |host: &mut ClapUnderTest, _| {
+        host.plugin.restart_processing()
+    })?;
+    harness::flush(&mut host)?;
+    host.play_from(0)?;
+    harness::check_continuous(&mut host, 3, &mut |host: &mut ClapUnderTest, _| {
+        host.plugin.restart_processing()
+    })
+}
+isolated_test!(processing_restart);

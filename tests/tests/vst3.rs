@@ -135,3 +135,15 @@ fn mono_layout() -> Result<()> {
     harness::mono(&mut Vst3UnderTest::new(48_000.0, 512, 1)?)
 }
 isolated_test!(mono_layout);
+
+fn transport_jumps() -> Result<()> {
+    harness::transport_jumps(&mut stereo()?)
+}
+isolated_test!(transport_jumps);
+
+fn transport_jumps_offline() -> Result<()> {
+    let mut host = stereo()?;
+    host.set_offline(true)?;
+    harness::transport_jumps(&mut host)
+}
+isolated_test!(transport_jumps_offline);

@@ -5,7 +5,8 @@
 //! exact block energies in a fixed-size table (see `gating.rs`). All memory is allocated at
 //! construction and does not grow with the length of the programme, so it can meter a 10-hour
 //! file or run for hours inside the plugin on a worker thread. [`LoudnessMeter::add_frames`]
-//! does not allocate.
+//! does not allocate for up to 16 channels (ebur128's true-peak stage keeps per-call peaks in a
+//! 16-entry inline array).
 
 use std::collections::VecDeque;
 
@@ -156,7 +157,8 @@ impl LoudnessMeter {
         self.frames
     }
 
-    /// Feeds one planar block (one slice per channel, equal lengths). Does not allocate.
+    /// Feeds one planar block (one slice per channel, equal lengths). Does not allocate for up
+    /// to 16 channels.
     pub fn add_frames<S: AsRef<[f32]>>(&mut self, block: &[S]) -> Result<(), MeterError> {
         if block.len() != self.channels {
             return Err(MeterError::Block(format!(

@@ -46,6 +46,10 @@ pub struct LoudnessReport {
     /// when above 0.
     #[serde(skip_serializing_if = "is_zero")]
     pub non_finite_samples: u64,
+    /// Damaged stretches that could not be decoded and were skipped (see
+    /// [`AudioReader::skipped_packets`]). Only present in JSON when above 0.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub skipped_packets: u64,
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -58,7 +62,7 @@ fn finite(x: f64) -> Option<f64> {
 }
 
 impl LoudnessReport {
-    /// Reads the current state of a meter (`non_finite_samples` is set to 0).
+    /// Reads the current state of a meter (the decoder counts are set to 0).
     pub fn from_meter(meter: &LoudnessMeter) -> Self {
         Self {
             lufs: finite(meter.integrated()),
@@ -69,6 +73,7 @@ impl LoudnessReport {
             sample_rate: meter.sample_rate(),
             channels: meter.channels(),
             non_finite_samples: 0,
+            skipped_packets: 0,
         }
     }
 }
@@ -139,5 +144,6 @@ pub fn analyze_file(
     }
     let mut report = LoudnessReport::from_meter(&meter);
     report.non_finite_samples = reader.non_finite_samples();
+    report.skipped_packets = reader.skipped_packets();
     Ok(report)
 }

@@ -12,7 +12,12 @@
 //!   format"), a known container whose contents are malformed is [`AudioError::Corrupt`];
 //! - a file that ends before the frame count its header announces (e.g. a WAV cut in half)
 //!   delivers every frame that is present and then returns [`AudioError::Truncated`] from the
-//!   next call, so a caller can keep the partial audio or treat the file as broken;
+//!   next call, so a caller can keep the partial audio or treat the file as broken; when frames
+//!   are missing because packets failed to decode (damaged FLAC or MP3 frames), the error is
+//!   [`AudioError::Corrupt`] instead. A few damaged packets within the length tolerance are
+//!   skipped and counted in [`AudioReader::skipped_packets`]. Formats that do not announce a
+//!   length (MP3 without a Xing/LAME header, some OGG files) cannot be checked for truncation,
+//!   and damaged bytes inside PCM data decode as noise: nothing can tell them from audio;
 //! - NaN and infinite samples (possible in float WAV files) are replaced by 0 and counted in
 //!   [`AudioReader::non_finite_samples`]; they never reach the caller.
 
@@ -86,6 +91,10 @@ pub struct AudioReader {
     frames_decoded: u64,
     non_finite: u64,
     decode_errors: u64,
+    /// Places where the demuxer skipped ahead over damaged data (a gap in packet timestamps).
+    gaps: u64,
+    /// Timestamp the next packet should have if nothing was skipped.
+    next_ts: Option<u64>,
     consecutive_errors: u32,
     finished: bool,
 }
@@ -188,6 +197,8 @@ impl AudioReader {
             frames_decoded: 0,
             non_finite: 0,
             decode_errors: 0,
+            gaps: 0,
+            next_ts: None,
             consecutive_errors: 0,
             finished: false,
         };
@@ -223,10 +234,12 @@ impl AudioReader {
         self.non_finite
     }
 
-    /// Packets that failed to decode and were skipped (lossy streams may hold a few damaged
-    /// frames; too many in a row make the stream [`AudioError::Corrupt`]).
-    pub fn decode_errors(&self) -> u64 {
-        self.decode_errors
+    /// Damaged stretches skipped so far: packets that failed to decode plus places where the
+    /// demuxer had to skip damaged data to find the next packet. A few are tolerated in lossy
+    /// streams; too many in a row, or frames missing at the end because of them, make the
+    /// stream [`AudioError::Corrupt`].
+    pub fn skipped_packets(&self) -> u64 {
+        self.decode_errors + self.gaps
     }
 
     /// The next block of planar samples (one slice per channel, all of the same length, never
@@ -324,6 +337,12 @@ impl AudioReader {
         if packet.track_id() != self.track_id {
             return Ok(());
         }
+        if let Some(expected) = self.next_ts
+            && packet.ts() > expected
+        {
+            self.gaps += 1;
+        }
+        self.next_ts = Some(packet.ts() + packet.dur());
         if packet.buf().is_empty() {
             // The container announced more data than the file holds.
             return self.end_of_stream();
@@ -385,6 +404,16 @@ impl AudioReader {
         if let Some(expected) = self.spec.total_frames {
             // Lossy decoders may deliver a packet or two less than the container's estimate.
             let tolerance = if self.lossless { 0 } else { 4096 };
+            if self.frames_decoded + tolerance < expected && self.skipped_packets() > 0 {
+                return Err(AudioError::Corrupt {
+                    path: self.path.clone(),
+                    reason: format!(
+                        "{} damaged stretch(es) could not be decoded ({} of {expected} frames decoded)",
+                        self.skipped_packets(),
+                        self.frames_decoded
+                    ),
+                });
+            }
             if self.frames_decoded + tolerance < expected {
                 return Err(AudioError::Truncated {
                     path: self.path.clone(),

@@ -36,12 +36,13 @@ pub enum AudioError {
         /// What is wrong with it, as reported by the demuxer or decoder.
         reason: String,
     },
-    /// The file ends before the number of frames its header announces.
+    /// The file ends before the number of frames its header announces. (Damage inside an MP3
+    /// stream, which its demuxer skips without a trace, also shows up this way.)
     ///
     /// The frames that were present have already been delivered when this error is returned:
     /// a reader yields every decodable block first and reports the truncation at the end.
     #[error(
-        "{}: truncated: the header announces {expected_frames} frames but the file holds only {decoded_frames}",
+        "{}: truncated: the header announces {expected_frames} frames but only {decoded_frames} could be decoded",
         path.display()
     )]
     Truncated {

@@ -180,13 +180,7 @@ fn truncated_flac_is_reported() {
     let cut = dir.path().join("cut.flac");
     std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
     let err = read_file(&cut).unwrap_err();
-    assert!(
-        matches!(
-            err,
-            AudioError::Truncated { .. } | AudioError::Corrupt { .. }
-        ),
-        "{err:?}"
-    );
+    assert!(matches!(err, AudioError::Truncated { .. }), "{err:?}");
 }
 
 #[test]
@@ -333,4 +327,27 @@ fn writer_clamps_integers_and_zeroes_non_finite() {
     let b = AudioBuffer::from_planar(44_100, vec![vec![1.5, -0.25]]).unwrap();
     write_wav(&path, 44_100, b.channels(), SampleFormat::Float32);
     assert_eq!(read_file(&path).unwrap(), b);
+}
+
+#[test]
+fn damaged_flac_is_corrupt_not_truncated() {
+    let dir = tmp();
+    let (wav, _) = sine_wav(dir.path(), "src.wav");
+    let flac = dir.path().join("full.flac");
+    encode(Encoder::Flac, &wav, &flac);
+    let mut bytes = std::fs::read(&flac).unwrap();
+    let n = bytes.len();
+    // Overwrite a stretch in the middle with a deterministic pseudo-random pattern.
+    let mut x = 0x9e37_79b9u32;
+    for b in &mut bytes[n / 3..n / 3 + n / 10] {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        *b = x as u8;
+    }
+    let damaged = dir.path().join("damaged.flac");
+    std::fs::write(&damaged, &bytes).unwrap();
+    let err = read_file(&damaged).unwrap_err();
+    assert!(matches!(err, AudioError::Corrupt { .. }), "{err:?}");
+    assert!(err.to_string().contains("damaged stretch"), "{err}");
 }

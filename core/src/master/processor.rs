@@ -1,0 +1,197 @@
+//! [`Mastering`]: the match applied as a stream (the plugin's realtime path and the CLI's
+//! render are the same code).
+
+use super::fir::{PartitionedConvolver, design_linear_phase, fir_latency};
+use super::limiter::{LimiterStats, TruePeakLimiter};
+use super::{MasterError, MatchProfile, MatchSettings};
+use crate::realtime::StreamProcessor;
+
+/// Default chunk size for the plugin's bridge.
+pub const DEFAULT_CHUNK_FRAMES: usize = 512;
+
+/// Applies a [`MatchProfile`]: mid and side linear-phase FIRs (uniformly partitioned FFT
+/// convolution) carrying the tone match scaled by the amount, the width change and the loudness
+/// gain, then the true-peak limiter. Mono input uses the mid filter only.
+///
+/// Allocation-free per chunk after construction. Its output is its input delayed by
+/// [`StreamProcessor::latency_frames`] (FIR delay plus limiter lookahead), whatever the chunk
+/// size, so a render in any chunk size equals any other to float rounding.
+#[derive(Debug)]
+pub struct Mastering {
+    chunk: usize,
+    channels: usize,
+    mid: PartitionedConvolver,
+    side: Option<PartitionedConvolver>,
+    limiter: TruePeakLimiter,
+    mid_in: Vec<f32>,
+    side_in: Vec<f32>,
+    mid_out: Vec<f32>,
+    side_out: Vec<f32>,
+    latency: usize,
+    gain_db: f64,
+    non_finite: u64,
+}
+
+impl Mastering {
+    /// Builds the processor for `channels` (1 or 2) at `sample_rate`, working in chunks of
+    /// `chunk_frames`. Designs the filters, so call it off the audio thread.
+    pub fn new(
+        profile: &MatchProfile,
+        settings: &MatchSettings,
+        sample_rate: u32,
+        channels: usize,
+        chunk_frames: usize,
+    ) -> Result<Self, MasterError> {
+        let gain = if settings.match_loudness {
+            profile.loudness_gain_db(settings.amount)
+        } else {
+            0.0
+        };
+        Self::with_gain(profile, settings, sample_rate, channels, chunk_frames, gain)
+    }
+
+    /// Like [`Mastering::new`] with an explicit loudness gain in dB.
+    pub fn with_gain(
+        profile: &MatchProfile,
+        settings: &MatchSettings,
+        sample_rate: u32,
+        channels: usize,
+        chunk_frames: usize,
+        gain_db: f64,
+    ) -> Result<Self, MasterError> {
+        settings.validate()?;
+        profile.validate()?;
+        if !(1..=2).contains(&channels) {
+            return Err(MasterError::UnsupportedChannels {
+                name: "mastering input".into(),
+                channels,
+            });
+        }
+        if !(1000..=768_000).contains(&sample_rate) {
+            return Err(MasterError::UnsupportedRate {
+                name: "mastering input".into(),
+                sample_rate,
+            });
+        }
+        if chunk_frames == 0 {
+            return Err(MasterError::InvalidSettings {
+                field: "chunk_frames",
+                reason: "must be positive".into(),
+            });
+        }
+        let amount = f64::from(settings.amount);
+        let width = if settings.match_width && profile.side_matched {
+            f64::from(profile.width_db)
+        } else {
+            0.0
+        };
+        let gain = if gain_db.is_finite() { gain_db } else { 0.0 };
+        let mid_taps = design_linear_phase(|f| amount * profile.mid_db_at(f) + gain, sample_rate);
+        let mid = PartitionedConvolver::new(&mid_taps, chunk_frames);
+        let side = (channels == 2).then(|| {
+            let taps = design_linear_phase(
+                |f| amount * (profile.side_db_at(f) + width) + gain,
+                sample_rate,
+            );
+            PartitionedConvolver::new(&taps, chunk_frames)
+        });
+        let limiter = TruePeakLimiter::new(
+            channels,
+            sample_rate,
+            settings.ceiling_dbtp,
+            settings.limiter_release_ms,
+            settings.limiter,
+        );
+        Ok(Self {
+            chunk: chunk_frames,
+            channels,
+            latency: fir_latency(sample_rate) + limiter.latency(),
+            mid,
+            side,
+            limiter,
+            mid_in: vec![0.0; chunk_frames],
+            side_in: vec![0.0; chunk_frames],
+            mid_out: vec![0.0; chunk_frames],
+            side_out: vec![0.0; chunk_frames],
+            gain_db: gain,
+            non_finite: 0,
+        })
+    }
+
+    /// Channel count.
+    pub fn channels(&self) -> usize {
+        self.channels
+    }
+
+    /// The loudness gain applied, in dB.
+    pub fn gain_db(&self) -> f64 {
+        self.gain_db
+    }
+
+    /// What the limiter did since construction or the last reset.
+    pub fn limiter_stats(&self) -> LimiterStats {
+        self.limiter.stats()
+    }
+
+    /// NaN or infinite input samples replaced by 0 so far.
+    pub fn non_finite_samples(&self) -> u64 {
+        self.non_finite
+    }
+}
+
+impl StreamProcessor for Mastering {
+    fn chunk_frames(&self) -> usize {
+        self.chunk
+    }
+
+    fn latency_frames(&self) -> usize {
+        self.latency
+    }
+
+    fn reset(&mut self) {
+        self.mid.reset();
+        if let Some(side) = &mut self.side {
+            side.reset();
+        }
+        self.limiter.reset();
+    }
+
+    fn process_chunk(&mut self, input: &[&[f32]], output: &mut [&mut [f32]]) {
+        let n = self.chunk;
+        let mut bad = 0u64;
+        let mut clean = |x: f32| {
+            if x.is_finite() {
+                x
+            } else {
+                bad += 1;
+                0.0
+            }
+        };
+        if self.channels == 2 {
+            let pairs = input[0][..n].iter().zip(&input[1][..n]);
+            for ((m, s), (l, r)) in self.mid_in.iter_mut().zip(&mut self.side_in).zip(pairs) {
+                let (l, r) = (clean(*l), clean(*r));
+                *m = 0.5 * (l + r);
+                *s = 0.5 * (l - r);
+            }
+        } else {
+            for (m, x) in self.mid_in.iter_mut().zip(&input[0][..n]) {
+                *m = clean(*x);
+            }
+        }
+        self.non_finite += bad;
+        self.mid.process(&self.mid_in, &mut self.mid_out);
+        if let Some(side) = &mut self.side {
+            side.process(&self.side_in, &mut self.side_out);
+            let (left, rest) = output.split_at_mut(1);
+            for i in 0..n {
+                let (m, s) = (self.mid_out[i], self.side_out[i]);
+                left[0][i] = m + s;
+                rest[0][i] = m - s;
+            }
+        } else {
+            output[0][..n].copy_from_slice(&self.mid_out);
+        }
+        self.limiter.process(&mut output[..self.channels]);
+    }
+}
