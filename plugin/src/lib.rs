@@ -8,20 +8,19 @@ use std::num::NonZeroU32;
 use std::sync::Arc;
 
 use mixsmith_core::analyze::{LiveLoudness, MeteredProcessor};
-use mixsmith_core::realtime::{
-    Bridge, BridgeConfig, EngineStats, PassThrough, RenderMode, StreamProcessor,
-};
+use mixsmith_core::realtime::{Bridge, BridgeConfig, EngineStats, RenderMode};
 use nice_plug::prelude::*;
 use nice_plug_egui::EguiEditorState;
 
 mod editor;
+mod learn;
 pub mod params;
 pub mod session;
+mod tools;
 
+use learn::MasterLink;
 use params::{MixsmithParams, Mode};
-
-/// Frames per chunk the bridge's worker processes in monitor mode.
-const MONITOR_CHUNK_FRAMES: usize = 256;
+use tools::ToolSlot;
 
 /// The Mixsmith plugin.
 pub struct Mixsmith {
@@ -33,6 +32,8 @@ pub struct Mixsmith {
     sample_rate: Arc<AtomicF32>,
     /// The live loudness readings of the plugin's input, for the Analyze tab.
     loudness: Arc<LiveLoudness>,
+    /// Mastering's link between the editor and the running tool slot.
+    master: Arc<MasterLink>,
     /// The running bridge, created in `activate()` and dropped (its worker joined) in
     /// `deactivate()`.
     bridge: Option<Bridge>,
@@ -52,6 +53,7 @@ impl Default for Mixsmith {
             stats: Arc::new(EngineStats::default()),
             sample_rate: Arc::new(AtomicF32::new(48_000.0)),
             loudness: Arc::new(LiveLoudness::default()),
+            master: Arc::new(MasterLink::default()),
             bridge: None,
             render_mode: RenderMode::Realtime,
             expected_position: None,
@@ -61,6 +63,28 @@ impl Default for Mixsmith {
 }
 
 impl Mixsmith {
+    /// Builds the mastering processor from the stored match. A stored match that cannot be used
+    /// (damaged, or from an incompatible version) is reported in the editor and mastering stays
+    /// off until the user learns again.
+    fn restore_master(
+        &self,
+        sample_rate: u32,
+        channels: usize,
+    ) -> Option<mixsmith_core::master::Mastering> {
+        let Ok(mut session) = self.params.session.write() else {
+            return None;
+        };
+        match self.master.build(&session.master, sample_rate, channels) {
+            Ok(master) => master,
+            Err(error) => {
+                session.notice = Some(format!(
+                    "The saved mastering match could not be used ({error}); learn it again."
+                ));
+                None
+            }
+        }
+    }
+
     /// Restarts the stream when the transport jumped since the last block.
     fn follow_transport(&mut self, transport: &Transport, frames: usize) {
         let position = transport.pos_samples().filter(|_| transport.playing);
@@ -110,6 +134,7 @@ impl Plugin for Mixsmith {
                 self.stats.clone(),
                 self.sample_rate.clone(),
                 self.loudness.clone(),
+                self.master.clone(),
             ),
         )
     }
@@ -137,15 +162,21 @@ impl Plugin for Mixsmith {
             sample_rate: buffer_config.sample_rate,
             max_block_frames: buffer_config.max_buffer_size.max(1) as usize,
         };
-        let tool: Box<dyn StreamProcessor> = match self.params.mode.value() {
-            Mode::Monitor => Box::new(PassThrough::new(MONITOR_CHUNK_FRAMES)),
-        };
+        let sample_rate = buffer_config.sample_rate.round() as u32;
+        let master = self.restore_master(sample_rate, channels);
+        let params = self.params.clone();
+        let (slot, installer) = ToolSlot::new(
+            move || params.mode.value(),
+            master,
+            channels,
+            sample_rate,
+            self.master.capture.clone(),
+        );
         // The Analyze tab meters the input whatever the tool. The meter takes 1-64 channels at
         // any rate a host offers, so failing here means a configuration Mixsmith cannot run.
-        let sample_rate = buffer_config.sample_rate.round() as u32;
-        let processor: Box<dyn StreamProcessor> =
-            match MeteredProcessor::new(tool, channels, sample_rate, self.loudness.clone()) {
-                Ok(metered) => Box::new(metered),
+        let processor =
+            match MeteredProcessor::new(slot, channels, sample_rate, self.loudness.clone()) {
+                Ok(metered) => metered,
                 Err(error) => {
                     nice_error!("Mixsmith cannot run this configuration: {error}");
                     return false;
@@ -162,6 +193,7 @@ impl Plugin for Mixsmith {
         };
         context.set_latency_samples(bridge.latency_frames() as u32);
         self.bridge = Some(bridge);
+        self.master.attach(sample_rate, channels, installer);
         self.sample_rate.store(
             buffer_config.sample_rate,
             std::sync::atomic::Ordering::Relaxed,
@@ -196,6 +228,14 @@ impl Plugin for Mixsmith {
             bridge.audio().process_bypassed(channels, self.render_mode);
             return ProcessStatus::Normal;
         }
+        if self.params.compare.value() && self.params.mode.value() == Mode::Master {
+            bridge.audio().process_bypassed(channels, self.render_mode);
+            let gain = self.master.compare_gain();
+            for channel in channels.iter_mut() {
+                channel.iter_mut().for_each(|sample| *sample *= gain);
+            }
+            return ProcessStatus::Normal;
+        }
         bridge.audio().process(channels, self.render_mode);
         for frame in 0..frames {
             let gain = util::db_to_gain(self.params.gain.smoothed.next());
@@ -207,6 +247,7 @@ impl Plugin for Mixsmith {
     }
 
     fn deactivate(&mut self) {
+        self.master.detach();
         self.bridge = None;
     }
 }

@@ -12,6 +12,9 @@ pub enum Mode {
     /// Pass-through through the realtime bridge: the engine runs, the sound does not change.
     #[id = "monitor"]
     Monitor,
+    /// Reference mastering: the learned match (tone, width, loudness) and the limiter.
+    #[id = "master"]
+    Master,
 }
 
 /// Host-visible parameters, plus the session persisted with them.
@@ -26,6 +29,10 @@ pub struct MixsmithParams {
     /// The active tool.
     #[id = "mode"]
     pub mode: EnumParam<Mode>,
+    /// Level-matched A/B in Master mode: the dry signal at the master's loudness gain, so the
+    /// comparison is about tone and dynamics, not level.
+    #[id = "compare"]
+    pub compare: BoolParam,
     /// The versioned session (see [`crate::session`]); shared with the editor.
     #[persist = "session"]
     pub session: Arc<RwLock<Session>>,
@@ -47,6 +54,7 @@ impl Default for MixsmithParams {
             .with_unit(" dB"),
             bypass: BoolParam::new("Bypass", false).make_bypass(),
             mode: EnumParam::new("Mode", Mode::Monitor),
+            compare: BoolParam::new("A/B Original", false),
             session: Arc::new(RwLock::new(Session::default())),
         }
     }

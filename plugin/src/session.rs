@@ -5,6 +5,7 @@
 //! replaces a session that cannot be read by the defaults plus a visible [`Session::notice`], so a
 //! damaged project still opens.
 
+use mixsmith_core::master::{MatchProfile, MatchSettings};
 use serde::{Deserialize, Serialize};
 
 /// The version written by this build.
@@ -21,6 +22,23 @@ pub enum Tab {
     Engine,
     /// The loudness meter.
     Analyze,
+    /// Reference mastering.
+    Master,
+}
+
+/// What the Master tab remembers: the reference, the settings and the learned match, so a
+/// reopened project sounds the same without learning again.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct MasterSession {
+    /// Path of the reference file.
+    pub reference: String,
+    /// Path of a target file to learn from instead of capturing the host's playback.
+    pub target_file: String,
+    /// Amount, smoothing, ceiling, limiter.
+    pub settings: MatchSettings,
+    /// The learned match.
+    pub profile: Option<MatchProfile>,
 }
 
 /// The loudness a producer is aiming for, shown against the integrated loudness.
@@ -64,6 +82,9 @@ pub struct Session {
     /// The loudness target of the Analyze tab.
     #[serde(default)]
     pub loudness_target: LoudnessTarget,
+    /// The Master tab's reference, settings and match.
+    #[serde(default)]
+    pub master: MasterSession,
     /// A message for the user about the last state load (e.g. the saved state was damaged), shown
     /// in the editor until dismissed.
     pub notice: Option<String>,
@@ -75,6 +96,7 @@ impl Default for Session {
             version: SESSION_VERSION,
             tab: Tab::default(),
             loudness_target: LoudnessTarget::default(),
+            master: MasterSession::default(),
             notice: None,
         }
     }

@@ -276,10 +276,10 @@ pub fn check_impulse(
     blocks: &dyn Fn(usize, usize) -> Vec<usize>,
 ) -> Result<u32> {
     let latency = host.latency()?;
-    let expected = spec::expected_latency(host.max_block() as u32);
+    let expected = spec::expected_latency(host.max_block() as u32, host.sample_rate());
     ensure!(
         latency == expected,
-        "{}: reported latency {latency}, the spec says 2*256 + max block {} = {expected}",
+        "{}: reported latency {latency}, the spec says 2*512 + max block {} + mastering = {expected}",
         host.format(),
         host.max_block()
     );
@@ -405,8 +405,11 @@ pub fn delay_and_gain(host: &mut dyn TestHost, offline: bool) -> Result<()> {
 pub fn gain_automation(host: &mut dyn TestHost) -> Result<()> {
     let block = host.max_block();
     let smooth = spec::smoothing_frames(host.sample_rate());
-    let (first, second) = (10 * block, 24 * block);
-    let frames = 36 * block;
+    // Changes land after the first latency period, so every segment is measurable, and on
+    // block boundaries, where nice-plug applies them.
+    let base = (host.latency()? as usize).div_ceil(block) * block;
+    let (first, second) = (base + 10 * block, base + 24 * block);
+    let frames = base + 36 * block;
     let changes = [
         Change {
             frame: first,
@@ -463,8 +466,9 @@ pub fn gain_automation(host: &mut dyn TestHost) -> Result<()> {
 pub fn bypass(host: &mut dyn TestHost) -> Result<()> {
     let block = host.max_block();
     let smooth = spec::smoothing_frames(host.sample_rate());
-    let (on, off) = (12 * block, 24 * block);
-    let frames = 36 * block;
+    let base = (host.latency()? as usize).div_ceil(block) * block;
+    let (on, off) = (base + 12 * block, base + 24 * block);
+    let frames = base + 36 * block;
     let quiet = spec::db_to_amplitude(-12.0);
     check_segments(
         host,

@@ -1,9 +1,11 @@
 //! The plugin facts from the plugin spec that the tests check against.
 
+use mixsmith_core::master::{TruePeakLimiter, fir_latency};
+
 /// The CLAP plugin id.
 pub const CLAP_ID: &str = "com.mixsmith.mixsmith";
-/// The bridge's chunk size in monitor mode.
-pub const BRIDGE_CHUNK_FRAMES: u32 = 256;
+/// The bridge's chunk size (the mastering convolver's partition).
+pub const BRIDGE_CHUNK_FRAMES: u32 = 512;
 /// The gain parameter's range in dB.
 pub const GAIN_RANGE_DB: (f64, f64) = (-24.0, 24.0);
 /// The gain smoother's length in seconds.
@@ -20,9 +22,13 @@ pub fn param_hash(id: &str) -> u32 {
     }) & !(1 << 31)
 }
 
-/// The latency the plugin must report for a maximum block size.
-pub fn expected_latency(max_block: u32) -> u32 {
-    2 * BRIDGE_CHUNK_FRAMES + max_block
+/// The latency the plugin must report for a maximum block size at a sample rate: the bridge's
+/// `2 * chunk + max block`, plus the latency every mode reserves so that switching to Master
+/// never moves the audio (mastering's linear-phase FIR delay plus the limiter's look-ahead).
+pub fn expected_latency(max_block: u32, sample_rate: f64) -> u32 {
+    let rate = sample_rate.round() as u32;
+    let limiter = TruePeakLimiter::new(1, rate, -1.0, 200.0, false);
+    2 * BRIDGE_CHUNK_FRAMES + max_block + (fir_latency(rate) + limiter.latency()) as u32
 }
 
 /// The normalised (0..1) value of a gain in dB; the range is linear in dB.
@@ -54,7 +60,12 @@ mod tests {
 
     #[test]
     fn latency_and_gain_mapping_follow_the_spec() {
-        assert_eq!(expected_latency(512), 1024);
+        assert_eq!(
+            expected_latency(512, 48_000.0),
+            1536 + (fir_latency(48_000)
+                + TruePeakLimiter::new(1, 48_000, -1.0, 200.0, false).latency())
+                as u32
+        );
         assert_eq!(gain_normalized(0.0), 0.5);
         assert_eq!(gain_normalized(-24.0), 0.0);
         assert!((db_to_amplitude(-6.0) - 0.501_187).abs() < 1e-5);

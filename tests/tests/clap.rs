@@ -45,7 +45,7 @@ fn activation_and_params() -> Result<()> {
         host.plugin.latency_change_notifications()
     ));
     ensure!(
-        host.latency()? == mixsmith_tests::spec::expected_latency(512),
+        host.latency()? == mixsmith_tests::spec::expected_latency(512, host.sample_rate()),
         "latency {} after activation",
         host.latency()?
     );

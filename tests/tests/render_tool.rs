@@ -54,14 +54,15 @@ fn render_and_check(dir: &Path, input: &Planar, offline: bool, block: usize) -> 
     let frames = input[0].len();
     ensure!(summary["frames"] == frames, "summary {summary}");
     ensure!(
-        summary["latency"] == spec::expected_latency(block as u32),
+        summary["latency"] == spec::expected_latency(block as u32, 44_100.0),
         "summary {summary}"
     );
     ensure!(
         summary["mode"] == if offline { "offline" } else { "realtime" },
         "summary {summary}"
     );
-    let expected_blocks = (frames + spec::expected_latency(block as u32) as usize).div_ceil(block);
+    let expected_blocks =
+        (frames + spec::expected_latency(block as u32, 44_100.0) as usize).div_ceil(block);
     ensure!(summary["blocks"] == expected_blocks, "summary {summary}");
     ensure!(summary["seconds"].as_f64().is_some(), "summary {summary}");
 

@@ -49,7 +49,7 @@ fn activation_and_params() -> Result<()> {
         host.plugin.restarts_serviced()
     ));
     ensure!(
-        host.latency()? == spec::expected_latency(512),
+        host.latency()? == spec::expected_latency(512, host.sample_rate()),
         "latency {} after start",
         host.latency()?
     );

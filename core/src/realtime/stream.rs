@@ -68,7 +68,8 @@ impl Bridge {
         // One chunk to fill, one host block for the worker to process it before it is due, and
         // one more chunk of headroom for scheduling jitter.
         let bridge_latency = 2 * chunk + max_block;
-        let total_latency = bridge_latency + processor.latency_frames();
+        let warmup = processor.latency_frames();
+        let total_latency = bridge_latency + warmup;
         // Room for everything in flight plus a block, so neither side ever overwrites the other.
         let ring_frames = bridge_latency + 2 * chunk + 2 * max_block;
 
@@ -99,6 +100,7 @@ impl Bridge {
         let audio = BridgeAudio {
             channels: config.channels,
             max_block,
+            warmup,
             bridge_latency,
             total_latency,
             input: input_tx,
@@ -150,6 +152,9 @@ pub struct BridgeAudio {
     channels: usize,
     /// Largest block processed in one go; longer host blocks are split.
     max_block: usize,
+    /// The processor's look-ahead: after a (re)start its first this many output frames depend
+    /// on input from before the start, so the delayed dry signal stands in for them.
+    warmup: usize,
     /// Frames between a sample entering the input ring and its processed version being due.
     bridge_latency: usize,
     /// `bridge_latency` plus the processor's look-ahead: what the host is told.
@@ -250,13 +255,16 @@ impl BridgeAudio {
         // Stream positions (since the restart) of the output frames this block needs.
         let due_start = self.pushed as i64 - len as i64 - self.bridge_latency as i64;
         let due_end = due_start + len as i64;
-        if due_end <= 0 {
-            // Still inside the first latency period: nothing processed is due yet.
+        let warmup = self.warmup as i64;
+        if due_end <= warmup {
+            // Still inside the first latency period: nothing processed is due yet, and what the
+            // worker delivers for the warm-up is never played, so free its room in the ring.
+            self.skip_late_frames(self.warmup as u64);
             self.dry.read_into(channels, start, len);
             return;
         }
-        let preroll = (-due_start).max(0) as usize;
-        let first_due = due_start.max(0) as u64;
+        let preroll = (warmup - due_start).max(0) as usize;
+        let first_due = due_start.max(warmup) as u64;
         if preroll > 0 {
             self.dry.read_into(channels, start, preroll);
         }
@@ -524,6 +532,91 @@ mod tests {
         // Right after the reset the dry line keeps the old signal flowing, then the new stream.
         assert_eq!(out[latency], 1e-4);
         assert_eq!(out[out.len() - 1], (out.len() - latency) as f32 * 1e-4);
+    }
+
+    /// A look-ahead processor: its output is its input delayed by `LOOKAHEAD`, and whatever it
+    /// outputs before it has seen that much input after a reset is garbage.
+    struct LookAhead {
+        history: Vec<Vec<f32>>,
+        seen: usize,
+    }
+
+    const LOOKAHEAD: usize = 300;
+
+    impl StreamProcessor for LookAhead {
+        fn chunk_frames(&self) -> usize {
+            128
+        }
+        fn latency_frames(&self) -> usize {
+            LOOKAHEAD
+        }
+        fn reset(&mut self) {
+            self.history.iter_mut().for_each(Vec::clear);
+            self.seen = 0;
+        }
+        fn process_chunk(&mut self, input: &[&[f32]], output: &mut [&mut [f32]]) {
+            for ((history, inp), out) in self.history.iter_mut().zip(input).zip(output.iter_mut()) {
+                history.extend_from_slice(inp);
+                for (offset, sample) in out.iter_mut().enumerate() {
+                    let index = self.seen + offset;
+                    *sample = if index < LOOKAHEAD {
+                        999.0
+                    } else {
+                        history[index - LOOKAHEAD]
+                    };
+                }
+            }
+            self.seen += input[0].len();
+        }
+    }
+
+    #[test]
+    fn look_ahead_warm_up_is_covered_by_the_dry_signal_after_every_restart() {
+        let processor = LookAhead {
+            history: vec![Vec::new(), Vec::new()],
+            seen: 0,
+        };
+        let mut bridge = Bridge::start(processor, config(64), Arc::default()).unwrap();
+        let latency = bridge.latency_frames();
+        let first = run(&mut bridge, 64, 100, RenderMode::Offline);
+        bridge.audio().reset();
+        let second = run(&mut bridge, 64, 100, RenderMode::Offline);
+        let expected: Vec<f32> = (0..first.len())
+            .map(|i| {
+                if i < latency {
+                    0.0
+                } else {
+                    (i - latency + 1) as f32 * 1e-4
+                }
+            })
+            .collect();
+        assert_eq!(first, expected);
+        // After the restart the dry line continues the old stream, then the new one follows.
+        assert!(second.iter().all(|s| *s != 999.0));
+        assert_eq!(second[latency..], expected[latency..]);
+    }
+
+    #[test]
+    fn a_warm_up_longer_than_the_rings_does_not_stall_offline() {
+        struct LongLookAhead;
+        impl StreamProcessor for LongLookAhead {
+            fn chunk_frames(&self) -> usize {
+                16
+            }
+            fn latency_frames(&self) -> usize {
+                5000
+            }
+            fn reset(&mut self) {}
+            fn process_chunk(&mut self, input: &[&[f32]], output: &mut [&mut [f32]]) {
+                for (o, i) in output.iter_mut().zip(input) {
+                    o.copy_from_slice(i);
+                }
+            }
+        }
+        let mut bridge = Bridge::start(LongLookAhead, config(1), Arc::default()).unwrap();
+        let out = run(&mut bridge, 1, 8000, RenderMode::Offline);
+        assert_eq!(out.len(), 8000);
+        assert_eq!(bridge.stats().underruns, 0);
     }
 
     #[test]

@@ -13,11 +13,13 @@ use nice_plug_egui::{
     EguiEditor, EguiEditorState, EguiNiceSettings, Frame, NiceEguiApp, RepaintNotifier, baseview,
 };
 
+use crate::learn::MasterLink;
 use crate::params::MixsmithParams;
 use crate::session::Tab;
 
 mod analyze_tab;
 mod engine_tab;
+mod master_tab;
 
 /// How often the editor refreshes its live read-outs.
 const REFRESH: Duration = Duration::from_millis(100);
@@ -50,6 +52,10 @@ pub struct MixsmithEditor {
     sample_rate: Arc<AtomicF32>,
     /// Live loudness readings from the worker.
     loudness: Arc<LiveLoudness>,
+    /// Mastering's link to the running engine.
+    master: Arc<MasterLink>,
+    /// The Master tab's state between frames.
+    master_tab: master_tab::MasterTab,
     /// The host connection, present while the window is open.
     gui: Option<GuiContext>,
 }
@@ -60,12 +66,15 @@ impl MixsmithEditor {
         stats: Arc<EngineStats>,
         sample_rate: Arc<AtomicF32>,
         loudness: Arc<LiveLoudness>,
+        master: Arc<MasterLink>,
     ) -> Self {
         Self {
             params,
             stats,
             sample_rate,
             loudness,
+            master,
+            master_tab: master_tab::MasterTab::default(),
             gui: None,
         }
     }
@@ -119,6 +128,7 @@ impl MixsmithEditor {
         ui.horizontal(|ui| {
             ui.selectable_value(&mut session.tab, Tab::Engine, "Engine");
             ui.selectable_value(&mut session.tab, Tab::Analyze, "Analyze");
+            ui.selectable_value(&mut session.tab, Tab::Master, "Master");
         });
         session.tab
     }
@@ -137,7 +147,8 @@ impl NiceEguiApp for MixsmithEditor {
 
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut Frame) {
         ui.ctx().request_repaint_after(REFRESH);
-        let Some(gui) = self.gui.as_ref() else {
+        // A cheap handle clone, so the tabs may borrow `self` mutably.
+        let Some(gui) = self.gui.clone() else {
             return;
         };
         let setter = gui.param_setter();
@@ -150,6 +161,13 @@ impl NiceEguiApp for MixsmithEditor {
                 match self.tab_bar(ui) {
                     Tab::Engine => engine_tab::show(ui, &self.params, &setter),
                     Tab::Analyze => analyze_tab::show(ui, &self.params, &self.loudness),
+                    Tab::Master => self.master_tab.show(
+                        ui,
+                        &self.params,
+                        &setter,
+                        &self.master,
+                        self.sample_rate.load(Ordering::Relaxed),
+                    ),
                 }
             });
     }
