@@ -281,7 +281,7 @@ mod tests {
         let (profile, settings) = learned();
         let target = noise(5 * RATE as usize, 1, 0.02);
 
-        let mut cli = vec![Vec::new(), Vec::new()];
+        let mut cli = [Vec::new(), Vec::new()];
         render(
             &profile,
             &settings,
