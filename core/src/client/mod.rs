@@ -53,5 +53,5 @@ pub use provider::{Provider, ProviderKind, provider_for};
 pub use request::{GenerateRequest, JobRequest, Purpose, Reference};
 pub use secret::ApiKey;
 pub use sse::{SseEvent, SseReader};
-pub use store::{JobPhase, JobRecord, JobStore, default_jobs_dir};
+pub use store::{JobLock, JobPhase, JobRecord, JobStore, SavedFile, default_jobs_dir};
 pub use task::{Output, OutputKind, RemoteTask, TaskState, TaskStatus};
