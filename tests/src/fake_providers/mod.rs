@@ -614,3 +614,21 @@ pub fn files_in(dir: &std::path::Path) -> Vec<String> {
     v.sort();
     v
 }
+
+/// The `mixsmith` CLI binary: `MIXSMITH_CLI` if set, else `<workspace>/target/debug/mixsmith`
+/// (built by `cargo test --workspace` / `cargo xtask test`, or `cargo build -p mixsmith`).
+pub fn cli_binary() -> std::path::PathBuf {
+    let path = match std::env::var_os("MIXSMITH_CLI") {
+        Some(p) if !p.is_empty() => std::path::PathBuf::from(p),
+        _ => crate::paths::workspace_root()
+            .join("target")
+            .join("debug")
+            .join("mixsmith"),
+    };
+    assert!(
+        path.is_file(),
+        "CLI binary {} not found: run `cargo build -p mixsmith` (cargo xtask test builds it)",
+        path.display()
+    );
+    path
+}
