@@ -96,13 +96,13 @@ pub fn run(args: &Args) -> Result<()> {
                 if r.phase.is_terminal() {
                     bail!("job {} is already {:?}", r.id, r.phase);
                 }
-                if !clients.contains_key(&r.provider) {
-                    clients.insert(
-                        r.provider,
-                        args.cloud.client(r.provider, Some(&r.base_url))?,
-                    );
-                }
-                handles.push(clients[&r.provider].resume(&r.id)?);
+                let client = match clients.entry(r.provider) {
+                    std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+                    std::collections::hash_map::Entry::Vacant(e) => {
+                        e.insert(args.cloud.client(r.provider, Some(&r.base_url))?)
+                    }
+                };
+                handles.push(client.resume(&r.id)?);
             }
             cloud::follow(handles, args.cloud.verbose)
         }

@@ -273,3 +273,34 @@ fn figures_sse_against_polling() {
         "polling: submit + failed stream + 9 polls"
     );
 }
+
+/// The plan's concurrency cap: with `max_concurrent = 1` the second job is submitted only after
+/// the first one has finished downloading.
+#[test]
+fn the_concurrency_cap_holds_jobs_back() {
+    let server = FakeServer::start(
+        Behavior {
+            polls_until_done: 3,
+            ..Default::default()
+        },
+        fake::routes,
+    );
+    let tc = test_client(&server, K, |t| t.max_concurrent = 1);
+    let a = tc.client.start(song(), &tc.out).unwrap();
+    let b = tc.client.start(song(), &tc.out).unwrap();
+    completed(&a.wait());
+    completed(&b.wait());
+    let log = server.log();
+    let submits: Vec<usize> = log
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| l.path == "/api/v1/music/generate")
+        .map(|(i, _)| i)
+        .collect();
+    let first_download = log
+        .iter()
+        .position(|l| l.path.starts_with("/files/"))
+        .unwrap();
+    assert_eq!(submits.len(), 2);
+    assert!(submits[1] > first_download, "{log:#?}");
+}
