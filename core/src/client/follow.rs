@@ -289,6 +289,7 @@ impl Client {
             cancel_requested: cancel_requested.clone(),
             snapshot: snapshot.clone(),
             _lock: lock,
+            deadline: Instant::now() + self.http.tuning().job_deadline,
         };
         let thread = std::thread::Builder::new()
             .name(format!("mixsmith-job-{id}"))
@@ -314,6 +315,8 @@ struct Follower {
     snapshot: Arc<ArcSwap<JobSnapshot>>,
     /// Held while the job is followed.
     _lock: super::store::JobLock,
+    /// Following gives up after this instant (`job_deadline` after this follower started).
+    deadline: Instant,
 }
 
 impl Follower {
@@ -476,12 +479,12 @@ impl Follower {
             return Ok(st.clone());
         }
         let tuning = self.client.http.tuning().clone();
-        let deadline = Instant::now() + tuning.job_deadline;
+        let deadline = self.deadline;
         let mut broken = 0u32;
         loop {
             self.check_remote_cancel()?;
             if Instant::now() > deadline {
-                return Err(self.deadline_error(task, deadline));
+                return Err(self.deadline_error(task));
             }
             let opened = self.client.provider.progress_stream(
                 &self.client.http,
@@ -550,7 +553,7 @@ impl Follower {
         self.poll_until_done(task)
     }
 
-    fn deadline_error(&self, task: &RemoteTask, _deadline: Instant) -> ClientError {
+    fn deadline_error(&self, task: &RemoteTask) -> ClientError {
         ClientError::Timeout {
             provider: self.client.kind(),
             what: format!("task {} to finish", task.id),
@@ -561,7 +564,7 @@ impl Follower {
     /// Polls with back-off until the task is terminal.
     fn poll_until_done(&mut self, task: &RemoteTask) -> Result<TaskStatus, ClientError> {
         let tuning = self.client.http.tuning().clone();
-        let deadline = Instant::now() + tuning.job_deadline;
+        let deadline = self.deadline;
         let mut interval = tuning.poll_interval;
         let mut transient = 0u32;
         loop {
@@ -598,7 +601,7 @@ impl Follower {
                 Err(e) => return Err(e),
             }
             if Instant::now() + interval > deadline {
-                return Err(self.deadline_error(task, deadline));
+                return Err(self.deadline_error(task));
             }
             self.abort.sleep(interval)?;
         }
