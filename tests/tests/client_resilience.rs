@@ -176,3 +176,15 @@ fn cancel_from_the_handle_and_from_another_process() {
     );
     assert!(files_in(&tc.out).is_empty());
 }
+
+#[test]
+fn results_over_the_size_cap_are_refused() {
+    let server = FakeServer::start(Behavior::default(), suno::routes);
+    let tc = test_client(&server, ProviderKind::Suno, |t| {
+        t.max_download_bytes = 1000;
+        t.max_retries = 0;
+    });
+    let message = failed(run_job(&tc, suno_song()).0);
+    assert!(message.contains("byte cap"), "{message}");
+    assert!(files_in(&tc.out).is_empty(), "{:?}", files_in(&tc.out));
+}
