@@ -89,7 +89,17 @@ async fn status(State(s): State<Arc<Shared>>, Path(id): Path<String>) -> Respons
     }
 }
 
-async fn progress(State(s): State<Arc<Shared>>, Path(id): Path<String>) -> Response {
+async fn progress(
+    State(s): State<Arc<Shared>>,
+    Path(id): Path<String>,
+    headers: axum::http::HeaderMap,
+) -> Response {
+    s.last_event_ids.lock().unwrap().push(
+        headers
+            .get("last-event-id")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string),
+    );
     let (mode, gap) = {
         let b = s.behavior.lock().unwrap();
         (b.sse.clone(), b.sse_event_gap)

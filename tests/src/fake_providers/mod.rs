@@ -162,6 +162,8 @@ pub struct Shared {
     pub origin: Mutex<String>,
     /// SSE connections opened.
     pub sse_connections: Mutex<u32>,
+    /// The `Last-Event-ID` header of each SSE connection (`None` when absent).
+    pub last_event_ids: Mutex<Vec<Option<String>>>,
     /// When the first request arrived (for storms).
     pub first_request: Mutex<Option<Instant>>,
 }
@@ -236,6 +238,7 @@ impl FakeServer {
             downloads: Mutex::new(HashMap::new()),
             origin: Mutex::new(String::new()),
             sse_connections: Mutex::new(0),
+            last_event_ids: Mutex::new(Vec::new()),
             first_request: Mutex::new(None),
         });
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
@@ -311,6 +314,11 @@ impl FakeServer {
     /// SSE connections opened.
     pub fn sse_connections(&self) -> u32 {
         *self.shared.sse_connections.lock().unwrap()
+    }
+
+    /// The `Last-Event-ID` sent with each SSE connection.
+    pub fn last_event_ids(&self) -> Vec<Option<String>> {
+        self.shared.last_event_ids.lock().unwrap().clone()
     }
 
     /// The submitted bodies, oldest first.
