@@ -9,7 +9,12 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod analyze;
+mod cloud;
+mod generate;
+mod hanolab;
+mod jobs;
 mod master;
+mod musicapi;
 mod progress;
 
 /// Mixsmith: music AI tools for producers, from the command line.
@@ -26,6 +31,14 @@ enum Command {
     Analyze(analyze::Args),
     /// Master a mix towards a reference: match tone (EQ), width and loudness, true-peak limit.
     Master(master::Args),
+    /// Generate music with a cloud provider (hanolab, musicapi, suno, minimax).
+    Generate(Box<generate::Args>),
+    /// List, resume or cancel stored cloud jobs.
+    Jobs(jobs::Args),
+    /// HanoLab voice and toolkit operations (cloud).
+    Hanolab(hanolab::Args),
+    /// MusicAPI operations: extend, cover, concat, upload, persona, lyrics, bpm, stems, ...
+    Musicapi(musicapi::Args),
 }
 
 fn main() -> ExitCode {
@@ -33,6 +46,10 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Analyze(args) => analyze::run(&args),
         Command::Master(args) => master::run(&args),
+        Command::Generate(args) => generate::run(&args),
+        Command::Jobs(args) => jobs::run(&args),
+        Command::Hanolab(args) => hanolab::run(&args),
+        Command::Musicapi(args) => musicapi::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -12,8 +12,10 @@
 //!   whole process on an allocation in `process()`.
 //! - [`render`]: rendering a WAV through the CLAP plugin (the `mixsmith-host` tool).
 //! - [`state`]: reading and editing nice-plug's JSON plugin state.
+//! - [`fake_providers`]: local fake cloud providers (axum) for the client tests.
 
 pub mod clap_host;
+pub mod fake_providers;
 pub mod harness;
 pub mod isolate;
 pub mod paths;

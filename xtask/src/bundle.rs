@@ -6,6 +6,7 @@ use crate::setup;
 use crate::util::{self, PLUGIN_PACKAGE, Workspace};
 use anyhow::{Context, Result, ensure};
 use std::ffi::OsStr;
+use std::fs;
 use std::path::{Path, PathBuf};
 
 /// Bundle name from `bundler.toml`.
@@ -13,6 +14,9 @@ const BUNDLE_NAME: &str = "Mixsmith";
 
 /// Folder of the plugin binary inside the VST3 bundle on x86-64 Linux.
 const VST3_BINARY_DIR: &str = "Contents/x86_64-linux";
+
+/// The plugin library cargo builds (`lib` + package name with underscores + `.so`).
+const PLUGIN_LIBRARY: &str = "libmixsmith_plugin.so";
 
 /// The standalone runner's binary (feature `standalone`); the nice-plug bundler does not copy it
 /// because its name differs from the package's.
@@ -23,7 +27,8 @@ const STANDALONE_BINARY: &str = "mixsmith-standalone";
 pub enum Variant {
     /// Release build, bundles stay in `target/bundled/`.
     Release,
-    /// Debug build (for tests), bundles copied into `target/test-bundles/`.
+    /// Debug (dev profile) build for the tests, bundled into `target/test-bundles/`;
+    /// `target/bundled/` is left alone.
     Debug,
 }
 
@@ -36,7 +41,8 @@ pub struct Bundles {
     pub clap: PathBuf,
     /// `<dir>/Mixsmith.vst3` (a folder).
     pub vst3: PathBuf,
-    /// The standalone runner, when built with the `standalone` feature.
+    /// The standalone runner, when a release build has the `standalone` feature (debug test runs
+    /// use `target/debug/mixsmith-standalone` directly).
     pub standalone: Option<PathBuf>,
     /// The ONNX Runtime library beside the `.clap` (a copy is also inside the `.vst3`).
     pub runtime: PathBuf,
@@ -94,53 +100,10 @@ pub fn bundle(workspace: &Workspace, variant: Variant, cargo_args: &[String]) ->
     if variant == Variant::Release {
         args.insert(0, "--release".to_owned());
     }
-    let standalone = enables_standalone(cargo_args);
-
-    // The bundler never deletes what an earlier run left: start from empty outputs.
-    let bundled = Bundles::in_dir(workspace.target.join("bundled"), standalone, runtime_name);
-    for stale in [&bundled.clap, &bundled.vst3] {
-        util::remove_path(stale)?;
-    }
-    util::remove_path(&bundled.runtime)?;
-    util::remove_path(&bundled.dir.join(STANDALONE_BINARY))?;
-
     nice_plug_xtask::build(&[PLUGIN_PACKAGE.to_owned()], &args)?;
-    nice_plug_xtask::bundle(&workspace.target, PLUGIN_PACKAGE, &args, false)?;
-    ensure!(
-        bundled.clap.is_file() && bundled.vst3_binary_dir().is_dir(),
-        "the bundler did not produce {} and {}",
-        bundled.clap.display(),
-        bundled.vst3.display()
-    );
-    if let Some(standalone) = &bundled.standalone {
-        let profile = match variant {
-            Variant::Release => "release",
-            Variant::Debug => "debug",
-        };
-        util::copy_file(
-            &workspace.target.join(profile).join(STANDALONE_BINARY),
-            standalone,
-        )?;
-        set_executable(standalone)?;
-    }
-
     let bundles = match variant {
-        Variant::Release => bundled,
-        Variant::Debug => {
-            let test_bundles = Bundles::in_dir(
-                workspace.target.join("test-bundles"),
-                standalone,
-                runtime_name,
-            );
-            util::remove_path(&test_bundles.dir)?;
-            util::copy_file(&bundled.clap, &test_bundles.clap)?;
-            util::copy_dir(&bundled.vst3, &test_bundles.vst3)?;
-            if let (Some(from), Some(to)) = (&bundled.standalone, &test_bundles.standalone) {
-                util::copy_file(from, to)?;
-                set_executable(to)?;
-            }
-            test_bundles
-        }
+        Variant::Release => bundle_release(workspace, &args, runtime_name)?,
+        Variant::Debug => bundle_debug(workspace, &args, runtime_name)?,
     };
     util::copy_file(&runtime, &bundles.runtime)?;
     util::copy_file(&runtime, &bundles.vst3_binary_dir().join(runtime_name))?;
@@ -151,6 +114,68 @@ pub fn bundle(workspace: &Workspace, variant: Variant, cargo_args: &[String]) ->
         runtime_name.to_string_lossy()
     );
     Ok(bundles)
+}
+
+/// Bundles the release build into `target/bundled/`, plus the standalone runner when its feature
+/// is on.
+fn bundle_release(workspace: &Workspace, args: &[String], runtime_name: &OsStr) -> Result<Bundles> {
+    let standalone = enables_standalone(args);
+    let bundles = Bundles::in_dir(workspace.target.join("bundled"), standalone, runtime_name);
+    // The bundler never deletes what an earlier run left: start from empty outputs.
+    for stale in [&bundles.clap, &bundles.vst3, &bundles.runtime] {
+        util::remove_path(stale)?;
+    }
+    util::remove_path(&bundles.dir.join(STANDALONE_BINARY))?;
+    nice_plug_xtask::bundle(&workspace.target, PLUGIN_PACKAGE, args, false)?;
+    check_bundled(&bundles)?;
+    if let Some(standalone) = &bundles.standalone {
+        util::copy_file(
+            &workspace.target.join("release").join(STANDALONE_BINARY),
+            standalone,
+        )?;
+        set_executable(standalone)?;
+    }
+    Ok(bundles)
+}
+
+/// Bundles the debug build into `target/test-bundles/` without touching `target/bundled/`: the
+/// bundler is pointed at a staging folder whose `debug/` holds a link to the built library, and
+/// the staging folder's `bundled/` becomes `target/test-bundles/`.
+fn bundle_debug(workspace: &Workspace, args: &[String], runtime_name: &OsStr) -> Result<Bundles> {
+    let stage = workspace.target.join("xtask-debug-stage");
+    util::remove_path(&stage)?;
+    let library = workspace.target.join("debug").join(PLUGIN_LIBRARY);
+    let staged_library = stage.join("debug").join(PLUGIN_LIBRARY);
+    fs::create_dir_all(stage.join("debug"))
+        .with_context(|| format!("could not create {}", stage.display()))?;
+    std::os::unix::fs::symlink(&library, &staged_library)
+        .with_context(|| format!("could not link {}", staged_library.display()))?;
+    nice_plug_xtask::bundle(&stage, PLUGIN_PACKAGE, args, false)?;
+    let staged = Bundles::in_dir(stage.join("bundled"), false, runtime_name);
+    check_bundled(&staged)?;
+
+    let bundles = Bundles::in_dir(workspace.target.join("test-bundles"), false, runtime_name);
+    util::remove_path(&bundles.dir)?;
+    fs::rename(&staged.dir, &bundles.dir).with_context(|| {
+        format!(
+            "could not move {} to {}",
+            staged.dir.display(),
+            bundles.dir.display()
+        )
+    })?;
+    util::remove_path(&stage)?;
+    Ok(bundles)
+}
+
+/// Fails unless the bundler produced both bundles.
+fn check_bundled(bundles: &Bundles) -> Result<()> {
+    ensure!(
+        bundles.clap.is_file() && bundles.vst3_binary_dir().is_dir(),
+        "the bundler did not produce {} and {}",
+        bundles.clap.display(),
+        bundles.vst3.display()
+    );
+    Ok(())
 }
 
 /// Adds the executable bits (copies keep them, but be explicit about the runner).

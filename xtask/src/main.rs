@@ -57,8 +57,20 @@ enum Task {
     },
 }
 
-fn main() -> Result<()> {
-    let cli = Cli::parse();
+/// Runs the task; on failure prints the error with its causes (without a backtrace, which only
+/// shows xtask's own frames) and exits with status 1.
+fn main() {
+    if let Err(error) = run(Cli::parse()) {
+        eprintln!("error: {error}");
+        for cause in error.chain().skip(1) {
+            eprintln!("  caused by: {cause}");
+        }
+        std::process::exit(1);
+    }
+}
+
+/// Dispatches to the task.
+fn run(cli: Cli) -> Result<()> {
     let workspace = util::Workspace::locate()?;
     match cli.command {
         Task::Setup => setup::run(&workspace),

@@ -1,9 +1,9 @@
 //! `cargo xtask test`: everything CI runs, in order, stopping at the first failure.
 //!
-//! set-up, formatting check, a debug plugin bundled into `target/test-bundles/` (with allocation
-//! checks in `process()` and the standalone runner), the whole workspace's tests against it, and
-//! clippy with warnings denied. The same features are used for every cargo call so dependencies are
-//! compiled once.
+//! set-up, formatting check, a debug build of the workspace with the plugin bundled into
+//! `target/test-bundles/` (with allocation checks in `process()` and the standalone runner), the
+//! whole workspace's tests against it, and clippy with warnings denied. The same features are used
+//! for every cargo call so dependencies are compiled once (clippy checks them once more).
 
 use crate::bundle::{self, Variant};
 use crate::fetch;
@@ -11,11 +11,18 @@ use crate::setup;
 use crate::util::{self, Steps, Workspace};
 use anyhow::Result;
 
-/// Plugin features of the test build.
-const PLUGIN_FEATURES: &str = "assert_process_allocs,standalone";
-
-/// The same features, spelled for workspace-wide cargo commands.
+/// The plugin features of the test build, spelled for workspace-wide cargo commands.
 const WORKSPACE_FEATURES: &str = "mixsmith-plugin/assert_process_allocs,mixsmith-plugin/standalone";
+
+/// The debug build: the whole workspace with every target and the test features, so that cargo
+/// resolves the same features as `cargo test --workspace` (dev-dependencies included) and the test
+/// step finds everything built, the plugin library included.
+const BUILD_ARGS: [&str; 4] = [
+    "--workspace",
+    "--all-targets",
+    "--features",
+    WORKSPACE_FEATURES,
+];
 
 /// Runs every CI step; the error names the step that failed.
 pub fn run(workspace: &Workspace) -> Result<()> {
@@ -24,12 +31,8 @@ pub fn run(workspace: &Workspace) -> Result<()> {
     steps.run("cargo fmt --check", || {
         util::run(workspace.cargo().args(["fmt", "--all", "--", "--check"]))
     })?;
-    let bundles = steps.run("debug plugin bundles (target/test-bundles)", || {
-        bundle::bundle(
-            workspace,
-            Variant::Debug,
-            &["--features".to_owned(), PLUGIN_FEATURES.to_owned()],
-        )
+    let bundles = steps.run("debug build + plugin bundles (target/test-bundles)", || {
+        bundle::bundle(workspace, Variant::Debug, &BUILD_ARGS.map(str::to_owned))
     })?;
     let runtime = setup::ensure_file(workspace, fetch::ONNXRUNTIME)?;
     let basic_pitch = setup::ensure_file(workspace, fetch::BASIC_PITCH)?;

@@ -221,6 +221,68 @@ impl ClientError {
         }
     }
 
+    /// Replaces every occurrence of `secret` in the messages (a server that echoes the key in
+    /// an error must not make it reach a log).
+    pub(crate) fn redacted(self, secret: &str) -> Self {
+        if secret.is_empty() {
+            return self;
+        }
+        let r = |s: String| s.replace(secret, "***");
+        match self {
+            ClientError::Api {
+                provider,
+                status,
+                code,
+                message,
+                kind,
+                retry_after,
+            } => ClientError::Api {
+                provider,
+                status,
+                code: r(code),
+                message: r(message),
+                kind,
+                retry_after,
+            },
+            ClientError::Malformed {
+                provider,
+                what,
+                message,
+            } => ClientError::Malformed {
+                provider,
+                what,
+                message: r(message),
+            },
+            ClientError::Network {
+                provider,
+                what,
+                message,
+            } => ClientError::Network {
+                provider,
+                what,
+                message: r(message),
+            },
+            ClientError::Download { url, message } => ClientError::Download {
+                url: r(url),
+                message: r(message),
+            },
+            ClientError::TaskFailed {
+                provider,
+                task_id,
+                code,
+                message,
+                moderation,
+            } => ClientError::TaskFailed {
+                provider,
+                task_id,
+                code: code.map(r),
+                message: r(message),
+                moderation,
+            },
+            other => other,
+        }
+    }
+
     /// Whether following a job may go on after this error (transient network or server trouble).
     pub fn is_transient(&self) -> bool {
         match self {

@@ -232,7 +232,7 @@ impl Client {
             updated_unix: now,
         };
         self.store.save(&mut record)?;
-        Ok(self.spawn(record))
+        self.spawn(record)
     }
 
     /// Resumes a stored job (after a restart).
@@ -251,7 +251,7 @@ impl Client {
                 message: format!("job is already {:?}", record.phase).to_lowercase(),
             });
         }
-        Ok(self.spawn(record))
+        self.spawn(record)
     }
 
     /// The unfinished jobs of this provider in the store.
@@ -263,7 +263,13 @@ impl Client {
             .collect())
     }
 
-    fn spawn(&self, record: JobRecord) -> JobHandle {
+    fn spawn(&self, record: JobRecord) -> Result<JobHandle, ClientError> {
+        let Some(lock) = self.store.try_lock(&record.id)? else {
+            return Err(ClientError::Store {
+                path: self.store.path_of(&record.id),
+                message: "this job is already being followed (by this or another process)".into(),
+            });
+        };
         let (tx, rx) = unbounded();
         let abort = CancelFlag::new();
         let cancel_requested = Arc::new(AtomicBool::new(false));
@@ -282,19 +288,21 @@ impl Client {
             abort: abort.clone(),
             cancel_requested: cancel_requested.clone(),
             snapshot: snapshot.clone(),
+            _lock: lock,
+            deadline: Instant::now() + self.http.tuning().job_deadline,
         };
         let thread = std::thread::Builder::new()
             .name(format!("mixsmith-job-{id}"))
             .spawn(move || follower.run())
             .ok();
-        JobHandle {
+        Ok(JobHandle {
             id,
             events: rx,
             abort,
             cancel_requested,
             snapshot,
             thread,
-        }
+        })
     }
 }
 
@@ -305,10 +313,18 @@ struct Follower {
     abort: CancelFlag,
     cancel_requested: Arc<AtomicBool>,
     snapshot: Arc<ArcSwap<JobSnapshot>>,
+    /// Held while the job is followed.
+    _lock: super::store::JobLock,
+    /// Following gives up after this instant (`job_deadline` after this follower started).
+    deadline: Instant,
 }
 
 impl Follower {
     fn emit(&self, e: JobEvent) {
+        let e = match e {
+            JobEvent::Note(n) => JobEvent::Note(self.client.http.redact_str(&n)),
+            other => other,
+        };
         let _ = self.tx.send(e);
     }
 
@@ -342,7 +358,7 @@ impl Follower {
     }
 
     fn run(&mut self) -> JobOutcome {
-        let result = self.run_inner();
+        let result = self.run_inner().map_err(|e| self.client.http.redact(e));
         let outcome = match result {
             Ok(files) => JobOutcome::Completed { files },
             Err(ClientError::Cancelled) if self.cancel_requested.load(Ordering::SeqCst) => {
@@ -382,12 +398,6 @@ impl Follower {
 
     fn run_inner(&mut self) -> Result<Vec<PathBuf>, ClientError> {
         let _permit = self.client.cap.acquire(&self.abort)?;
-        let Some(_lock) = self.client.store.try_lock(&self.record.id)? else {
-            return Err(ClientError::Store {
-                path: self.client.store.path_of(&self.record.id),
-                message: "another process is following this job".into(),
-            });
-        };
         self.check_remote_cancel()?;
         let task = match self.record.task.clone() {
             Some(t) => t,
@@ -469,12 +479,12 @@ impl Follower {
             return Ok(st.clone());
         }
         let tuning = self.client.http.tuning().clone();
-        let deadline = Instant::now() + tuning.job_deadline;
+        let deadline = self.deadline;
         let mut broken = 0u32;
         loop {
             self.check_remote_cancel()?;
             if Instant::now() > deadline {
-                return Err(self.deadline_error(task, deadline));
+                return Err(self.deadline_error(task));
             }
             let opened = self.client.provider.progress_stream(
                 &self.client.http,
@@ -543,7 +553,7 @@ impl Follower {
         self.poll_until_done(task)
     }
 
-    fn deadline_error(&self, task: &RemoteTask, _deadline: Instant) -> ClientError {
+    fn deadline_error(&self, task: &RemoteTask) -> ClientError {
         ClientError::Timeout {
             provider: self.client.kind(),
             what: format!("task {} to finish", task.id),
@@ -554,7 +564,7 @@ impl Follower {
     /// Polls with back-off until the task is terminal.
     fn poll_until_done(&mut self, task: &RemoteTask) -> Result<TaskStatus, ClientError> {
         let tuning = self.client.http.tuning().clone();
-        let deadline = Instant::now() + tuning.job_deadline;
+        let deadline = self.deadline;
         let mut interval = tuning.poll_interval;
         let mut transient = 0u32;
         loop {
@@ -591,7 +601,7 @@ impl Follower {
                 Err(e) => return Err(e),
             }
             if Instant::now() + interval > deadline {
-                return Err(self.deadline_error(task, deadline));
+                return Err(self.deadline_error(task));
             }
             self.abort.sleep(interval)?;
         }

@@ -263,7 +263,7 @@ impl Http {
             });
             let err = match result {
                 Ok(v) => return Ok(v),
-                Err(e) => e,
+                Err(e) => self.redact(e),
             };
             let wait = match &err {
                 ClientError::Api {
@@ -344,6 +344,21 @@ impl Http {
                 what: what.to_string(),
                 message,
             }
+        }
+    }
+
+    /// Removes the key from an error's messages.
+    pub(crate) fn redact(&self, e: ClientError) -> ClientError {
+        e.redacted(self.key.reveal_for_redaction())
+    }
+
+    /// Removes the key from a text.
+    pub(crate) fn redact_str(&self, s: &str) -> String {
+        let key = self.key.reveal_for_redaction();
+        if key.is_empty() {
+            s.to_string()
+        } else {
+            s.replace(key, "***")
         }
     }
 

@@ -16,6 +16,31 @@
 //! [`JobHandle`] is observed through a channel of [`JobEvent`]s and an atomically updated
 //! snapshot.
 //!
+//! ```no_run
+//! use mixsmith_core::client::{
+//!     Client, ClientConfig, GenerateRequest, JobEvent, JobRequest, JobStore, ProviderKind,
+//! };
+//! # fn main() -> Result<(), mixsmith_core::client::ClientError> {
+//! // Once per provider (e.g. when the Generate tab opens), off the audio thread:
+//! let config = ClientConfig::load_default()?.provider(ProviderKind::Suno, None)?;
+//! let client = Client::new(&config, JobStore::open_default()?)?;
+//! // Validation errors come back at once and name the field; nothing is sent then.
+//! let request = JobRequest::Generate(GenerateRequest {
+//!     prompt: Some("a calm piano piece".into()),
+//!     ..Default::default()
+//! });
+//! let handle = client.start(request, std::path::Path::new("/tmp/generated"))?;
+//! // A GUI reads `handle.snapshot()` each frame (lock-free) or drains the channel:
+//! for event in handle.events().try_iter() {
+//!     if let JobEvent::Saved { path } = event {
+//!         println!("{}", path.display());
+//!     }
+//! }
+//! // Dropping the handle stops following (resumable later with `client.resume(id)`);
+//! // `handle.cancel()` cancels the job.
+//! # Ok(()) }
+//! ```
+//!
 //! Keys ([`ApiKey`]) come from `MIXSMITH_<PROVIDER>_API_KEY` or the user config file (refused
 //! unless its mode is 0600); they are redacted in `Debug`, never serialized and never put into job
 //! records, events or error messages. Only HTTPS is spoken, except to loopback hosts.
@@ -53,5 +78,5 @@ pub use provider::{Provider, ProviderKind, provider_for};
 pub use request::{GenerateRequest, JobRequest, Purpose, Reference};
 pub use secret::ApiKey;
 pub use sse::{SseEvent, SseReader};
-pub use store::{JobPhase, JobRecord, JobStore, default_jobs_dir};
+pub use store::{JobLock, JobPhase, JobRecord, JobStore, SavedFile, default_jobs_dir};
 pub use task::{Output, OutputKind, RemoteTask, TaskState, TaskStatus};

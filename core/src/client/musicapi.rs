@@ -502,7 +502,13 @@ fn collect_outputs(obj: &Value, fallback_name: &str, out: &mut Vec<Output>) {
     let base = str_at(obj, &["/title"])
         .filter(|t| !t.trim().is_empty())
         .map(|t| match str_at(obj, &["/clip_id", "/id"]) {
-            Some(id) => format!("{t}-{}", id.chars().take(8).collect::<String>()),
+            Some(id) => {
+                let count = id.chars().count();
+                format!(
+                    "{t}-{}",
+                    id.chars().skip(count.saturating_sub(8)).collect::<String>()
+                )
+            }
             None => t,
         })
         .or_else(|| str_at(obj, &["/clip_id", "/id"]))

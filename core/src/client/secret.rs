@@ -18,6 +18,11 @@ impl ApiKey {
         self.0.is_empty()
     }
 
+    /// The key itself, for redaction only.
+    pub(crate) fn reveal_for_redaction(&self) -> &str {
+        &self.0
+    }
+
     /// The `Authorization` header value. Only the HTTP layer calls this.
     pub(crate) fn bearer(&self) -> String {
         format!("Bearer {}", self.0)

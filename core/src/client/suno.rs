@@ -252,7 +252,7 @@ pub(crate) fn task_status(v: &Value) -> Result<TaskStatus, ClientError> {
             };
             let id = str_at(song, &["/id"]).unwrap_or_else(|| format!("{}", i + 1));
             let name = match str_at(song, &["/title"]) {
-                Some(t) => format!("{t}-{}", id.chars().take(8).collect::<String>()),
+                Some(t) => format!("{t}-{}", tail(&id, 8)),
                 None => id,
             };
             st.outputs.push(Output {
@@ -275,6 +275,12 @@ pub(crate) fn task_status(v: &Value) -> Result<TaskStatus, ClientError> {
         st.moderation = word == "SENSITIVE_WORD_ERROR";
     }
     Ok(st)
+}
+
+/// The last `n` characters (ids often share their first ones).
+fn tail(s: &str, n: usize) -> String {
+    let count = s.chars().count();
+    s.chars().skip(count.saturating_sub(n)).collect()
 }
 
 impl Provider for Suno {

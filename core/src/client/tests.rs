@@ -435,3 +435,23 @@ fn rate_limiter_spaces_requests_and_honours_defer() {
     c.cancel();
     assert!(matches!(l.acquire(&c), Err(ClientError::Cancelled)));
 }
+
+#[test]
+fn retry_after_as_seconds_or_http_date() {
+    use reqwest::header::{HeaderMap, HeaderValue, RETRY_AFTER};
+    let mut h = HeaderMap::new();
+    h.insert(RETRY_AFTER, HeaderValue::from_static("3"));
+    assert_eq!(
+        super::http::parse_retry_after(&h),
+        Some(Duration::from_secs(3))
+    );
+    let later = std::time::SystemTime::now() + Duration::from_secs(120);
+    h.insert(
+        RETRY_AFTER,
+        HeaderValue::from_str(&httpdate::fmt_http_date(later)).unwrap(),
+    );
+    let d = super::http::parse_retry_after(&h).unwrap();
+    assert!(d > Duration::from_secs(100) && d <= Duration::from_secs(120));
+    h.insert(RETRY_AFTER, HeaderValue::from_static("soon"));
+    assert_eq!(super::http::parse_retry_after(&h), None);
+}
