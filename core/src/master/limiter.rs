@@ -1,27 +1,31 @@
 //! A linked true-peak lookahead limiter.
 //!
 //! Peaks are detected between samples by polyphase interpolation (4x below 96 kHz, 2x above,
-//! as ITU-R BS.1770 describes for true-peak meters). The gain needed to keep each sample
-//! interval under the ceiling is held for the lookahead time (a sliding minimum), released
-//! exponentially, then smoothed by a moving average as long as the lookahead, so the gain reaches
-//! the level a peak needs exactly when the (delayed) peak arrives, never later: the attack is a
-//! smooth ramp, not a step, and the output never exceeds the ceiling. All channels share one gain
-//! so the stereo image does not shift.
+//! see [`PeakDetector`]). The gain needed to keep each sample interval under the ceiling is held
+//! for the lookahead time (a sliding minimum), released exponentially, then smoothed by a moving
+//! average as long as the lookahead, so the gain reaches the level a peak needs exactly when the
+//! (delayed) peak arrives, never later: the attack is a smooth ramp, not a step, and the output
+//! never exceeds the ceiling. All channels share one gain so the stereo image does not shift.
 
 use std::collections::VecDeque;
+
+use super::peak::PeakDetector;
 
 /// Lookahead (and attack ramp) in seconds.
 pub const LOOKAHEAD_SECONDS: f64 = 0.005;
 /// The limiter aims this many dB under the ceiling, to absorb the difference between its
 /// interpolator and any true-peak meter's.
 const MARGIN_DB: f64 = 0.06;
+/// Frames processed per pass of the limiter's inner loops (stack buffers, no allocation).
+const SUB_BLOCK: usize = 256;
 
 /// What the limiter did so far.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct LimiterStats {
     /// Largest gain reduction in dB (0 = never limited).
     pub max_gain_reduction_db: f32,
-    /// Gain reduction in dB summed over frames (divide by `frames` for the mean).
+    /// Gain reduction in dB summed over frames (divide by `frames` for the mean; sampled every
+    /// 16th frame).
     pub sum_gain_reduction_db: f64,
     /// Frames processed.
     pub frames: u64,
@@ -35,11 +39,7 @@ pub struct TruePeakLimiter {
     enabled: bool,
     threshold: f32,
     ceiling: f32,
-    /// Polyphase interpolation filters, `[phase][tap]`.
-    phases: Vec<Vec<f32>>,
-    /// Per channel: the last `taps` input samples, stored twice for contiguous reads.
-    history: Vec<Vec<f32>>,
-    history_pos: usize,
+    detector: PeakDetector,
     previous_peak: f32,
     lookahead: usize,
     /// Monotonic queue of (time, required gain) for the sliding minimum.
@@ -69,14 +69,9 @@ impl TruePeakLimiter {
         release_ms: f32,
         enabled: bool,
     ) -> Self {
-        let (factor, taps) = if sample_rate < 96_000 {
-            (4, 12)
-        } else {
-            (2, 24)
-        };
-        let phases = interpolation_phases(factor, taps);
+        let detector = PeakDetector::new(channels, sample_rate);
         let lookahead = ((LOOKAHEAD_SECONDS * f64::from(sample_rate)).round() as usize).max(1);
-        let delay = taps / 2 + lookahead - 1;
+        let delay = detector.delay() + lookahead - 1;
         let ceiling = 10f64.powf(f64::from(ceiling_dbtp) / 20.0);
         let release_s = f64::from(release_ms).max(1.0) / 1000.0;
         let mut hold = VecDeque::with_capacity(lookahead + 2);
@@ -85,9 +80,7 @@ impl TruePeakLimiter {
             enabled,
             threshold: (ceiling * 10f64.powf(-MARGIN_DB / 20.0)) as f32,
             ceiling: ceiling as f32,
-            history: vec![vec![0.0; 2 * (taps + 1)]; channels],
-            history_pos: 0,
-            phases,
+            detector,
             previous_peak: 0.0,
             lookahead,
             hold,
@@ -116,9 +109,8 @@ impl TruePeakLimiter {
 
     /// Forgets all history.
     pub fn reset(&mut self) {
-        self.history.iter_mut().for_each(|h| h.fill(0.0));
+        self.detector.reset();
         self.delay_lines.iter_mut().for_each(|d| d.fill(0.0));
-        self.history_pos = 0;
         self.delay_pos = 0;
         self.previous_peak = 0.0;
         self.hold.clear();
@@ -134,58 +126,91 @@ impl TruePeakLimiter {
     /// Limits `channels` in place (all slices the same length, one per channel).
     pub fn process(&mut self, channels: &mut [&mut [f32]]) {
         let frames = channels.first().map_or(0, |c| c.len());
-        for i in 0..frames {
-            let gain = if self.enabled {
-                self.next_gain(channels, i)
-            } else {
-                1.0
-            };
-            let pos = self.delay_pos;
-            for (ch, line) in channels.iter_mut().zip(&mut self.delay_lines) {
-                let x = ch[i];
-                line[pos] = x;
-                let delayed = line[(pos + 1) % line.len()];
-                let mut y = delayed * gain;
-                if self.enabled {
-                    // Never needed by construction; a last guard against a bug becoming a clip.
-                    y = y.clamp(-self.ceiling, self.ceiling);
-                }
-                ch[i] = y;
-            }
-            self.delay_pos = (pos + 1) % (self.delay + 1);
-            if self.enabled {
-                let gr = -20.0 * gain.log10();
-                self.stats.max_gain_reduction_db = self.stats.max_gain_reduction_db.max(gr);
-                self.stats.sum_gain_reduction_db += f64::from(gr);
-                if gr > 0.1 {
-                    self.stats.limited_frames += 1;
-                }
-            }
-            self.stats.frames += 1;
+        let mut start = 0;
+        while start < frames {
+            let n = (frames - start).min(SUB_BLOCK);
+            self.process_sub_block(channels, start, n);
+            start += n;
         }
     }
 
-    /// Pushes frame `i` into the detector and returns the gain for the frame leaving the delay.
-    fn next_gain(&mut self, channels: &[&mut [f32]], i: usize) -> f32 {
-        let taps = self.phases[0].len();
-        let pos = self.history_pos;
-        let mut peak = 0.0f32;
-        for (ch, hist) in channels.iter().zip(&mut self.history) {
-            hist[pos] = ch[i];
-            hist[pos + taps] = ch[i];
-            // Newest sample at `pos + taps`, going back in time to `pos + 1`.
-            let window = &hist[pos + 1..pos + taps + 1];
-            for phase in &self.phases {
-                // phase[k] multiplies the sample k steps back: window is oldest-first.
-                let y: f32 = phase
-                    .iter()
-                    .zip(window.iter().rev())
-                    .map(|(h, x)| h * x)
-                    .sum();
-                peak = peak.max(y.abs());
+    /// Three passes over at most [`SUB_BLOCK`] frames: peaks, gains, delayed output.
+    fn process_sub_block(&mut self, channels: &mut [&mut [f32]], start: usize, n: usize) {
+        let mut gains = [1.0f32; SUB_BLOCK];
+        let gains = &mut gains[..n];
+        if self.enabled {
+            self.detector
+                .push_block(channels, start, gains, self.threshold);
+            let loud = gains.iter().any(|p| *p > self.threshold);
+            if !loud && self.at_rest() {
+                // Nothing to limit and nothing to release: the gain stays at exactly 1.
+                gains.fill(1.0);
+                self.time += n as u64;
+                self.hold.clear();
+                self.hold.push_back((self.time, 1.0));
+                self.previous_peak = 0.0;
+            } else {
+                for g in gains.iter_mut() {
+                    *g = self.next_gain(*g);
+                }
             }
         }
-        self.history_pos = (pos + 1) % taps;
+        let line_len = self.delay + 1;
+        for (ch, line) in channels.iter_mut().zip(&mut self.delay_lines) {
+            let mut pos = self.delay_pos;
+            for (x, g) in ch[start..start + n].iter_mut().zip(gains.iter()) {
+                let read = if pos + 1 == line_len { 0 } else { pos + 1 };
+                line[pos] = *x;
+                let y = line[read] * g;
+                // Never needed by construction; a last guard against a bug becoming a clip.
+                *x = if self.enabled {
+                    y.clamp(-self.ceiling, self.ceiling)
+                } else {
+                    y
+                };
+                pos = read;
+            }
+        }
+        self.delay_pos = (self.delay_pos + n) % line_len;
+        if self.enabled {
+            let limited_below = 10f32.powf(-0.1 / 20.0);
+            let min_gain = gains.iter().fold(1.0f32, |m, g| m.min(*g));
+            if min_gain < 1.0 {
+                self.stats.limited_frames +=
+                    gains.iter().filter(|g| **g < limited_below).count() as u64;
+                // The mean is sampled every 16th frame: a logarithm per frame would cost more
+                // than the rest of the limiter.
+                let offset = (16 - self.stats.frames % 16) as usize % 16;
+                for g in gains.iter().skip(offset).step_by(16) {
+                    self.stats.sum_gain_reduction_db += 16.0 * f64::from(-20.0 * g.log10());
+                }
+                let max_gr = -20.0 * min_gain.log10();
+                self.stats.max_gain_reduction_db = self.stats.max_gain_reduction_db.max(max_gr);
+            }
+        }
+        self.stats.frames += n as u64;
+    }
+
+    /// True when the gain is back at 1 everywhere (released, nothing held, ramp flat). Snaps a
+    /// nearly released envelope to exactly 1 so the fast path can take over.
+    fn at_rest(&mut self) -> bool {
+        if 1.0 - self.envelope < 1e-7 && self.hold.len() == 1 {
+            let held = self.hold.front().map_or(1.0, |&(_, v)| v);
+            if held >= 1.0 && self.ramp.iter().all(|r| 1.0 - r < 1e-7) {
+                self.envelope = 1.0;
+                self.ramp.fill(1.0);
+                self.ramp_sum = self.lookahead as f64;
+            }
+        }
+        self.envelope >= 1.0
+            && self.ramp_sum >= self.lookahead as f64
+            && self.hold.iter().all(|&(_, v)| v >= 1.0)
+    }
+
+    /// Takes the peak of the newest detector interval and returns the gain for the frame
+    /// leaving the delay.
+    #[inline]
+    fn next_gain(&mut self, peak: f32) -> f32 {
         let need = peak.max(self.previous_peak);
         self.previous_peak = peak;
         let required = if need > self.threshold {
@@ -216,37 +241,12 @@ impl TruePeakLimiter {
         // Moving average over the lookahead: a smooth ramp that is never above `held`.
         self.ramp_sum += self.envelope - self.ramp[self.ramp_pos];
         self.ramp[self.ramp_pos] = self.envelope;
-        self.ramp_pos = (self.ramp_pos + 1) % self.lookahead;
+        self.ramp_pos += 1;
+        if self.ramp_pos == self.lookahead {
+            self.ramp_pos = 0;
+        }
         (self.ramp_sum / self.lookahead as f64).min(1.0) as f32
     }
-}
-
-/// Hann-windowed sinc interpolator split into `factor` phases of `taps + 1` coefficients. Phase
-/// 0 is a pure delay of `taps / 2` samples; phase p interpolates `p / factor` of a sample later.
-fn interpolation_phases(factor: usize, taps: usize) -> Vec<Vec<f32>> {
-    let len = factor * taps;
-    let centre = len as f64 / 2.0;
-    let proto: Vec<f64> = (0..=len)
-        .map(|m| {
-            let x = (m as f64 - centre) / factor as f64;
-            let sinc = if x == 0.0 {
-                1.0
-            } else {
-                (std::f64::consts::PI * x).sin() / (std::f64::consts::PI * x)
-            };
-            let w = 0.5 - 0.5 * (std::f64::consts::TAU * m as f64 / len as f64).cos();
-            sinc * w
-        })
-        .collect();
-    // Phase p at input time n is the upsampled output at factor * n + p, which sits at time
-    // n - taps / 2 + p / factor; its tap k multiplies x[n - k].
-    (0..factor)
-        .map(|p| {
-            (0..=taps)
-                .map(|k| proto.get(factor * k + p).copied().unwrap_or(0.0) as f32)
-                .collect()
-        })
-        .collect()
 }
 
 #[cfg(test)]
@@ -280,28 +280,6 @@ mod tests {
             start = end;
         }
         channels
-    }
-
-    #[test]
-    fn phases_interpolate_a_sine() {
-        // A sine well below Nyquist: every phase's output matches the sine at its time offset.
-        let (factor, taps) = (4, 12);
-        let phases = interpolation_phases(factor, taps);
-        let f = 0.05;
-        let x: Vec<f64> = (0..200)
-            .map(|n| (std::f64::consts::TAU * f * n as f64).sin())
-            .collect();
-        let n = 100;
-        for (p, phase) in phases.iter().enumerate() {
-            let y: f64 = phase
-                .iter()
-                .enumerate()
-                .map(|(k, h)| f64::from(*h) * x[n - k])
-                .sum();
-            let t = n as f64 - (taps / 2) as f64 + p as f64 / factor as f64;
-            let want = (std::f64::consts::TAU * f * t).sin();
-            assert!((y - want).abs() < 0.01, "phase {p}: {y} vs {want}");
-        }
     }
 
     #[test]

@@ -1,10 +1,12 @@
-//! Loudness and true-peak figures, measured with the shared [`LoudnessMeter`] so a report
-//! agrees with `mixsmith analyze`.
+//! Loudness and true-peak figures: BS.1770 integrated loudness by `ebur128` (the K-weighting
+//! and gating `mixsmith analyze` uses) and true peak by the limiter's own detector, which is
+//! several times cheaper than a general meter with loudness range and peak histories.
 
+use ebur128::{EbuR128, Mode};
 use serde::{Deserialize, Serialize};
 
 use super::MasterError;
-use crate::analyze::LoudnessMeter;
+use super::peak::PeakDetector;
 
 /// Loudness figures of one signal.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
@@ -18,30 +20,53 @@ pub struct LoudnessFigures {
 
 /// A streaming meter of integrated loudness and true peak.
 pub(crate) struct Meter {
-    inner: LoudnessMeter,
+    loudness: EbuR128,
+    peaks: PeakDetector,
+    peak: f32,
+    channels: usize,
 }
 
 impl Meter {
-    /// A meter for `channels` at `sample_rate`.
+    /// A meter for `channels` (1 or 2) at `sample_rate`.
     pub(crate) fn new(channels: usize, sample_rate: u32) -> Result<Self, MasterError> {
-        let inner = LoudnessMeter::new(channels, sample_rate)
-            .map_err(|e| MasterError::Loudness(e.to_string()))?;
-        Ok(Self { inner })
+        let loudness = EbuR128::new(channels as u32, sample_rate, Mode::I).map_err(|e| {
+            MasterError::Loudness(format!("{channels} channels at {sample_rate} Hz: {e}"))
+        })?;
+        Ok(Self {
+            loudness,
+            peaks: PeakDetector::new(channels, sample_rate),
+            peak: 0.0,
+            channels,
+        })
     }
 
-    /// Adds a planar block.
+    /// Adds a planar block (one slice per channel, equal lengths).
     pub(crate) fn add<S: AsRef<[f32]>>(&mut self, block: &[S]) -> Result<(), MasterError> {
-        self.inner
-            .add_frames(block)
-            .map_err(|e| MasterError::Loudness(e.to_string()))
+        let mut planes: [&[f32]; 2] = [&[], &[]];
+        for (p, c) in planes.iter_mut().zip(block) {
+            *p = c.as_ref();
+        }
+        if block.len() != self.channels || planes[0].is_empty() {
+            return Ok(());
+        }
+        self.loudness
+            .add_frames_planar_f32(&planes[..self.channels])
+            .map_err(|e| MasterError::Loudness(e.to_string()))?;
+        self.peak = self.peaks.scan(&planes[..self.channels], self.peak);
+        Ok(())
     }
 
-    /// The figures so far.
-    pub(crate) fn figures(&self) -> LoudnessFigures {
-        let finite = |v: f64| v.is_finite().then_some(v);
+    /// The figures of everything added.
+    pub(crate) fn figures(&mut self) -> LoudnessFigures {
+        self.peak = self.peak.max(self.peaks.flush());
+        let integrated = self
+            .loudness
+            .loudness_global()
+            .ok()
+            .filter(|l| l.is_finite() && *l > -70.0);
         LoudnessFigures {
-            integrated_lufs: finite(self.inner.integrated()).filter(|l| *l > -70.0),
-            true_peak_dbtp: finite(self.inner.true_peak_dbtp()),
+            integrated_lufs: integrated,
+            true_peak_dbtp: (self.peak > 0.0).then(|| 20.0 * f64::from(self.peak).log10()),
         }
     }
 }

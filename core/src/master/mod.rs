@@ -32,6 +32,7 @@ mod error;
 mod fir;
 mod limiter;
 mod loudness;
+mod peak;
 mod processor;
 mod profile;
 mod render;

@@ -8,6 +8,9 @@ use crate::realtime::StreamProcessor;
 /// Where rendered blocks go: one `Vec` per channel, all the same length.
 pub type BlockSink<'a> = dyn FnMut(&[Vec<f32>]) -> Result<(), MasterError> + 'a;
 
+/// Blocks in flight between the render and its meter thread.
+const PIPELINE_BLOCKS: usize = 4;
+
 /// Chunk size the CLI renders with. Any chunk size gives the same output to float rounding.
 pub const RENDER_CHUNK_FRAMES: usize = 4096;
 
@@ -77,55 +80,87 @@ pub(crate) fn render_with_gain(
         .map(|_| Vec::with_capacity(chunk_frames))
         .collect();
     let mut output = vec![vec![0.0f32; chunk_frames]; channels];
-    let mut emit: Vec<Vec<f32>> = (0..channels)
-        .map(|_| Vec::with_capacity(chunk_frames))
-        .collect();
     let mut skip = processor.latency_frames();
     let (mut read, mut emitted) = (0u64, 0u64);
     let mut input_done = false;
-    loop {
-        let n = if input_done {
-            input.iter_mut().for_each(Vec::clear);
-            0
-        } else {
-            source.read(&mut input, chunk_frames)?
-        };
-        if n < chunk_frames {
-            input_done = true;
-        }
-        read += n as u64;
-        for c in &mut input {
-            c.resize(chunk_frames, 0.0);
-        }
-        {
-            let ins: Vec<&[f32]> = input.iter().map(Vec::as_slice).collect();
-            let mut outs: Vec<&mut [f32]> = output.iter_mut().map(Vec::as_mut_slice).collect();
-            processor.process_chunk(&ins, &mut outs);
-        }
-        let start = skip.min(chunk_frames);
-        skip -= start;
-        let count = ((chunk_frames - start) as u64).min(read - emitted) as usize;
-        if count > 0 {
-            for (e, o) in emit.iter_mut().zip(&output) {
-                e.clear();
-                e.extend_from_slice(&o[start..start + count]);
-            }
-            meter.add(&emit)?;
-            if let Some(sink) = sink.as_mut() {
-                sink(&emit)?;
-            }
-            emitted += count as u64;
-        }
-        if let Some(total) = total {
-            progress((emitted as f64 / total.max(1) as f64).min(1.0) as f32);
-        }
-        if input_done && emitted >= read {
-            break;
-        }
+    // The meter runs on a second thread, fed with recycled blocks, while this one decodes,
+    // processes and writes.
+    let (full_tx, full_rx) = crossbeam_channel::bounded::<Vec<Vec<f32>>>(PIPELINE_BLOCKS);
+    let (free_tx, free_rx) = crossbeam_channel::bounded::<Vec<Vec<f32>>>(PIPELINE_BLOCKS);
+    for _ in 0..PIPELINE_BLOCKS {
+        let block = (0..channels)
+            .map(|_| Vec::with_capacity(chunk_frames))
+            .collect();
+        let _ = free_tx.send(block);
     }
+    let figures = std::thread::scope(|scope| -> Result<_, MasterError> {
+        let metering = scope.spawn(move || -> Result<_, MasterError> {
+            for block in full_rx {
+                meter.add(&block)?;
+                // The producer may have stopped after an error; nothing to recycle then.
+                let _ = free_tx.send(block);
+            }
+            Ok(meter.figures())
+        });
+        let produced = (|| -> Result<(), MasterError> {
+            loop {
+                let n = if input_done {
+                    input.iter_mut().for_each(Vec::clear);
+                    0
+                } else {
+                    source.read(&mut input, chunk_frames)?
+                };
+                if n < chunk_frames {
+                    input_done = true;
+                }
+                read += n as u64;
+                for c in &mut input {
+                    c.resize(chunk_frames, 0.0);
+                }
+                {
+                    let ins: Vec<&[f32]> = input.iter().map(Vec::as_slice).collect();
+                    let mut outs: Vec<&mut [f32]> =
+                        output.iter_mut().map(Vec::as_mut_slice).collect();
+                    processor.process_chunk(&ins, &mut outs);
+                }
+                let start = skip.min(chunk_frames);
+                skip -= start;
+                let count = ((chunk_frames - start) as u64).min(read - emitted) as usize;
+                if count > 0 {
+                    let Ok(mut emit) = free_rx.recv() else {
+                        // The meter stopped: its error is reported below.
+                        return Ok(());
+                    };
+                    for (e, o) in emit.iter_mut().zip(&output) {
+                        e.clear();
+                        e.extend_from_slice(&o[start..start + count]);
+                    }
+                    if let Some(sink) = sink.as_mut() {
+                        sink(&emit)?;
+                    }
+                    if full_tx.send(emit).is_err() {
+                        return Ok(());
+                    }
+                    emitted += count as u64;
+                }
+                if let Some(total) = total {
+                    progress((emitted as f64 / total.max(1) as f64).min(1.0) as f32);
+                }
+                if input_done && emitted >= read {
+                    return Ok(());
+                }
+            }
+        })();
+        drop(full_tx);
+        let figures = metering
+            .join()
+            .unwrap_or_else(|_| Err(MasterError::Loudness("the meter thread panicked".into())));
+        produced?;
+        figures
+    })?;
     progress(1.0);
     Ok(RenderSummary {
-        output: meter.figures(),
+        output: figures,
         frames: emitted,
         sample_rate: rate,
         channels,
