@@ -5,14 +5,17 @@
 //! locking or blocking, and the egui editor shows the engine's state.
 
 use std::num::NonZeroU32;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use mixsmith_core::analyze::{LiveLoudness, MeteredProcessor};
+use mixsmith_core::realtime::clip::{ClipPlayer, ClipSender, clip_channel};
 use mixsmith_core::realtime::{Bridge, BridgeConfig, EngineStats, RenderMode};
 use nice_plug::prelude::*;
 use nice_plug_egui::EguiEditorState;
 
 mod editor;
+mod generate;
 mod learn;
 pub mod params;
 pub mod session;
@@ -34,6 +37,13 @@ pub struct Mixsmith {
     loudness: Arc<LiveLoudness>,
     /// Mastering's link between the editor and the running tool slot.
     master: Arc<MasterLink>,
+    /// Plays an auditioned generated clip in sync with the transport (audio thread side).
+    clip_player: ClipPlayer,
+    /// Publishes auditioned clips (the editor's side of `clip_player`).
+    clip_sender: Arc<Mutex<ClipSender>>,
+    /// The transport position the host is hearing now (the block's position minus the
+    /// latency), for placing an auditioned clip; written by the audio thread.
+    heard_position: Arc<AtomicI64>,
     /// The running bridge, created in `activate()` and dropped (its worker joined) in
     /// `deactivate()`.
     bridge: Option<Bridge>,
@@ -48,12 +58,16 @@ pub struct Mixsmith {
 
 impl Default for Mixsmith {
     fn default() -> Self {
+        let (clip_sender, clip_player) = clip_channel();
         Self {
             params: Arc::new(MixsmithParams::default()),
             stats: Arc::new(EngineStats::default()),
             sample_rate: Arc::new(AtomicF32::new(48_000.0)),
             loudness: Arc::new(LiveLoudness::default()),
             master: Arc::new(MasterLink::default()),
+            clip_player,
+            clip_sender: Arc::new(Mutex::new(clip_sender)),
+            heard_position: Arc::new(AtomicI64::new(0)),
             bridge: None,
             render_mode: RenderMode::Realtime,
             expected_position: None,
@@ -135,6 +149,8 @@ impl Plugin for Mixsmith {
                 self.sample_rate.clone(),
                 self.loudness.clone(),
                 self.master.clone(),
+                self.clip_sender.clone(),
+                self.heard_position.clone(),
             ),
         )
     }
@@ -194,10 +210,8 @@ impl Plugin for Mixsmith {
         context.set_latency_samples(bridge.latency_frames() as u32);
         self.bridge = Some(bridge);
         self.master.attach(sample_rate, channels, installer);
-        self.sample_rate.store(
-            buffer_config.sample_rate,
-            std::sync::atomic::Ordering::Relaxed,
-        );
+        self.sample_rate
+            .store(buffer_config.sample_rate, Ordering::Relaxed);
         self.render_mode = match buffer_config.process_mode {
             ProcessMode::Offline => RenderMode::Offline,
             ProcessMode::Realtime | ProcessMode::Buffered => RenderMode::Realtime,
@@ -237,6 +251,17 @@ impl Plugin for Mixsmith {
             return ProcessStatus::Normal;
         }
         bridge.audio().process(channels, self.render_mode);
+        // An auditioned clip replaces the output while the transport plays over it. The host
+        // delays our output by the latency, so the clip is read at the position heard now.
+        let heard = context
+            .transport()
+            .pos_samples()
+            .filter(|_| context.transport().playing)
+            .map(|position| position - bridge.latency_frames() as i64);
+        if let Some(position) = heard {
+            self.heard_position.store(position, Ordering::Relaxed);
+        }
+        self.clip_player.render(heard, channels);
         for frame in 0..frames {
             let gain = util::db_to_gain(self.params.gain.smoothed.next());
             for channel in channels.iter_mut() {

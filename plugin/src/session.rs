@@ -24,6 +24,60 @@ pub enum Tab {
     Analyze,
     /// Reference mastering.
     Master,
+    /// Cloud generation (client mode).
+    Generate,
+}
+
+/// What the Generate tab remembers: the last request's fields and the output folder. No API key
+/// is ever stored here: keys come from the environment or the user's config file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct GenerateSession {
+    /// Provider id (`hanolab`, `musicapi`, `suno`, `minimax`).
+    pub provider: String,
+    /// Description prompt.
+    pub prompt: String,
+    /// Lyrics.
+    pub lyrics: String,
+    /// Style tags.
+    pub style: String,
+    /// Tags to avoid.
+    pub negative: String,
+    /// Song title (Suno custom mode).
+    pub title: String,
+    /// No vocals.
+    pub instrumental: bool,
+    /// Length in seconds, 0 for the provider's default.
+    pub duration_s: f32,
+    /// Provider model name, empty for the provider's default.
+    pub model: String,
+    /// Where finished clips are saved.
+    pub output_dir: String,
+}
+
+impl Default for GenerateSession {
+    fn default() -> Self {
+        Self {
+            provider: "suno".to_owned(),
+            prompt: String::new(),
+            lyrics: String::new(),
+            style: String::new(),
+            negative: String::new(),
+            title: String::new(),
+            instrumental: false,
+            duration_s: 0.0,
+            model: String::new(),
+            output_dir: default_output_dir(),
+        }
+    }
+}
+
+/// `~/Music/Mixsmith` (the user's audio folder), or the data folder where there is none.
+fn default_output_dir() -> String {
+    dirs::audio_dir()
+        .or_else(dirs::data_dir)
+        .map(|dir| dir.join("Mixsmith").display().to_string())
+        .unwrap_or_else(|| "Mixsmith".to_owned())
 }
 
 /// What the Master tab remembers: the reference, the settings and the learned match, so a
@@ -85,6 +139,9 @@ pub struct Session {
     /// The Master tab's reference, settings and match.
     #[serde(default)]
     pub master: MasterSession,
+    /// The Generate tab's last request.
+    #[serde(default)]
+    pub generate: GenerateSession,
     /// A message for the user about the last state load (e.g. the saved state was damaged), shown
     /// in the editor until dismissed.
     pub notice: Option<String>,
@@ -97,6 +154,7 @@ impl Default for Session {
             tab: Tab::default(),
             loudness_target: LoudnessTarget::default(),
             master: MasterSession::default(),
+            generate: GenerateSession::default(),
             notice: None,
         }
     }

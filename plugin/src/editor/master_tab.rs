@@ -51,13 +51,13 @@ impl MasterTab {
 
         egui::Grid::new("master-io").num_columns(3).show(ui, |ui| {
             ui.label("Reference");
-            ui.text_edit_singleline(&mut master.reference);
+            ui.add(egui::TextEdit::singleline(&mut master.reference).desired_width(360.0));
             if ui.button("Browse…").clicked() {
                 self.open_dialog(PathField::Reference);
             }
             ui.end_row();
             ui.label("Mix file (optional)");
-            ui.text_edit_singleline(&mut master.target_file);
+            ui.add(egui::TextEdit::singleline(&mut master.target_file).desired_width(360.0));
             if ui.button("Browse…").clicked() {
                 self.open_dialog(PathField::Target);
             }

@@ -1,11 +1,12 @@
 //! The egui editor: a status bar with the engine's state, a notice banner, and one tab per tool.
 
-use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use mixsmith_core::analyze::LiveLoudness;
 use mixsmith_core::realtime::EngineStats;
+use mixsmith_core::realtime::clip::ClipSender;
 use nice_plug::context::gui::GuiContext;
 use nice_plug::editor::dpi::LogicalSize;
 use nice_plug::prelude::AtomicF32;
@@ -13,12 +14,14 @@ use nice_plug_egui::{
     EguiEditor, EguiEditorState, EguiNiceSettings, Frame, NiceEguiApp, RepaintNotifier, baseview,
 };
 
+use crate::generate::Generator;
 use crate::learn::MasterLink;
 use crate::params::MixsmithParams;
 use crate::session::Tab;
 
 mod analyze_tab;
 mod engine_tab;
+mod generate_tab;
 mod master_tab;
 
 /// How often the editor refreshes its live read-outs.
@@ -56,6 +59,10 @@ pub struct MixsmithEditor {
     master: Arc<MasterLink>,
     /// The Master tab's state between frames.
     master_tab: master_tab::MasterTab,
+    /// Cloud jobs and audition for the Generate tab.
+    generator: Generator,
+    /// The transport position the host is hearing, for placing auditioned clips.
+    heard_position: Arc<AtomicI64>,
     /// The host connection, present while the window is open.
     gui: Option<GuiContext>,
 }
@@ -67,6 +74,8 @@ impl MixsmithEditor {
         sample_rate: Arc<AtomicF32>,
         loudness: Arc<LiveLoudness>,
         master: Arc<MasterLink>,
+        clips: Arc<Mutex<ClipSender>>,
+        heard_position: Arc<AtomicI64>,
     ) -> Self {
         Self {
             params,
@@ -75,6 +84,8 @@ impl MixsmithEditor {
             loudness,
             master,
             master_tab: master_tab::MasterTab::default(),
+            generator: Generator::new(clips),
+            heard_position,
             gui: None,
         }
     }
@@ -129,8 +140,24 @@ impl MixsmithEditor {
             ui.selectable_value(&mut session.tab, Tab::Engine, "Engine");
             ui.selectable_value(&mut session.tab, Tab::Analyze, "Analyze");
             ui.selectable_value(&mut session.tab, Tab::Master, "Master");
+            ui.selectable_value(&mut session.tab, Tab::Generate, "Generate");
         });
         session.tab
+    }
+}
+
+impl MixsmithEditor {
+    fn generate_tab(&mut self, ui: &mut egui::Ui) {
+        let Ok(mut session) = self.params.session.write() else {
+            return;
+        };
+        generate_tab::show(
+            ui,
+            &mut self.generator,
+            &mut session.generate,
+            self.heard_position.load(Ordering::Relaxed),
+            self.sample_rate.load(Ordering::Relaxed).round() as u32,
+        );
     }
 }
 
@@ -168,6 +195,7 @@ impl NiceEguiApp for MixsmithEditor {
                         &self.master,
                         self.sample_rate.load(Ordering::Relaxed),
                     ),
+                    Tab::Generate => self.generate_tab(ui),
                 }
             });
     }
