@@ -268,9 +268,9 @@ impl BridgeAudio {
         if preroll > 0 {
             self.dry.read_into(channels, start, preroll);
         }
-        self.skip_late_frames(first_due);
         let wanted = len - preroll;
-        if self.popped == first_due && self.wait_for_output(wanted, mode) {
+        if self.wait_for_output(first_due + wanted as u64, mode) {
+            self.skip_late_frames(first_due);
             self.pop_output(channels, start + preroll, wanted);
         } else {
             self.shared.stats.count_underrun();
@@ -344,11 +344,12 @@ impl BridgeAudio {
         }
     }
 
-    /// Whether `frames` processed frames are ready. Offline, waits until they are.
-    fn wait_for_output(&self, frames: usize, mode: RenderMode) -> bool {
-        let samples = frames * self.channels;
+    /// Whether the processed frames up to stream position `end` (exclusive) have arrived.
+    /// Offline, waits until they have.
+    fn wait_for_output(&self, end: u64, mode: RenderMode) -> bool {
         loop {
-            if self.output.slots() >= samples {
+            let arrived = self.popped + (self.output.slots() / self.channels) as u64;
+            if arrived >= end {
                 return true;
             }
             if mode == RenderMode::Realtime || self.worker_gone() {
@@ -555,6 +556,8 @@ mod tests {
             self.seen = 0;
         }
         fn process_chunk(&mut self, input: &[&[f32]], output: &mut [&mut [f32]]) {
+            // Slow enough that offline blocks must wait for it, warm-up included.
+            thread::sleep(Duration::from_millis(1));
             for ((history, inp), out) in self.history.iter_mut().zip(input).zip(output.iter_mut()) {
                 history.extend_from_slice(inp);
                 for (offset, sample) in out.iter_mut().enumerate() {
@@ -591,6 +594,11 @@ mod tests {
             })
             .collect();
         assert_eq!(first, expected);
+        assert_eq!(
+            bridge.stats().underruns,
+            0,
+            "offline never falls back to dry"
+        );
         // After the restart the dry line continues the old stream, then the new one follows.
         assert!(second.iter().all(|s| *s != 999.0));
         assert_eq!(second[latency..], expected[latency..]);
