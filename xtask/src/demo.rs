@@ -59,7 +59,7 @@ pub const STEPS: &[DemoStep] = &[
         run: render_through_plugin,
     },
     DemoStep {
-        name: "analyze the clip with the CLI",
+        name: "analyze the clip and the rendered clip with the CLI",
         run: analyze_with_cli,
     },
 ];
@@ -176,20 +176,37 @@ fn render_through_plugin(demo: &mut Demo) -> Result<()> {
     Ok(())
 }
 
-/// Step: `mixsmith analyze --json` on the clip.
+/// Step: `mixsmith analyze --json` on the clip and on the rendered clip; prints their loudness.
 fn analyze_with_cli(demo: &mut Demo) -> Result<()> {
     let cli = demo.workspace.target.join("release/mixsmith");
-    let report = util::run_capture(
-        std::process::Command::new(&cli)
-            .arg("analyze")
-            .arg(demo.clip())
-            .arg("--json"),
-    )?;
-    let report_file = demo.out_dir.join("analyze.json");
-    fs::write(&report_file, &report)
-        .with_context(|| format!("could not write {}", report_file.display()))?;
-    demo.report
-        .push(format!("analysis:     {}", report_file.display()));
+    let mut loudness = Vec::new();
+    for (input, name) in [
+        (demo.clip(), "analyze.json"),
+        (
+            demo.out_dir.join("clip-rendered.wav"),
+            "analyze-rendered.json",
+        ),
+    ] {
+        let report = util::run_capture(
+            std::process::Command::new(&cli)
+                .arg("analyze")
+                .arg(&input)
+                .arg("--json"),
+        )?;
+        let report_file = demo.out_dir.join(name);
+        fs::write(&report_file, &report)
+            .with_context(|| format!("could not write {}", report_file.display()))?;
+        let lufs = serde_json::from_str::<serde_json::Value>(&report)
+            .ok()
+            .and_then(|json| json["lufs"].as_f64());
+        loudness.push(lufs.map_or_else(|| "?".to_owned(), |l| format!("{l:.1} LUFS")));
+        demo.report
+            .push(format!("analysis:     {}", report_file.display()));
+    }
+    demo.report.push(format!(
+        "loudness:     {} in, {} rendered (gain {RENDER_GAIN_DB} dB)",
+        loudness[0], loudness[1]
+    ));
     Ok(())
 }
 
