@@ -217,6 +217,39 @@ mod tests {
     }
 
     #[test]
+    fn the_stored_session_has_no_place_for_secrets() {
+        let mut session = Session::default();
+        session.generate.prompt = "a calm piano piece".into();
+        let json: serde_json::Value = serde_json::to_value(&session).unwrap();
+        let mut keys = Vec::new();
+        collect_keys(&json, &mut keys);
+        for key in keys {
+            let key = key.to_ascii_lowercase();
+            assert!(
+                !["key", "token", "secret", "password", "auth"]
+                    .iter()
+                    .any(|word| key.contains(word)),
+                "session field `{key}` could hold a credential"
+            );
+        }
+    }
+
+    fn collect_keys(value: &serde_json::Value, keys: &mut Vec<String>) {
+        match value {
+            serde_json::Value::Object(map) => {
+                for (key, value) in map {
+                    keys.push(key.clone());
+                    collect_keys(value, keys);
+                }
+            }
+            serde_json::Value::Array(items) => {
+                items.iter().for_each(|item| collect_keys(item, keys));
+            }
+            _ => {}
+        }
+    }
+
+    #[test]
     fn version_zero_migrates_keeping_the_tab() {
         let session = migrate_stored(r#"{"tab":"Engine"}"#);
         assert_eq!(session.version, SESSION_VERSION);
