@@ -44,11 +44,7 @@ pub fn render(
     sink: &mut BlockSink<'_>,
     progress: &mut dyn FnMut(f32),
 ) -> Result<RenderSummary, MasterError> {
-    let gain = if settings.match_loudness {
-        profile.loudness_gain_db(settings.amount)
-    } else {
-        0.0
-    };
+    let gain = profile.output_gain_db(settings);
     render_with_gain(
         profile,
         settings,
