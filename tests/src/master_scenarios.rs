@@ -843,3 +843,64 @@ pub fn match_loaded_while_active(open: Open<'_>) -> Result<()> {
     )?;
     Ok(())
 }
+
+/// A damaged match loaded while a good one is running: the good one stops (Master mode passes
+/// the dry signal delayed by the latency, not the previous match) and the session carries a
+/// notice.
+pub fn damaged_match_loaded_while_active(open: Open<'_>) -> Result<()> {
+    let fixture = MasterFixture::new(48_000)?;
+    let blob = profile_state(open, &fixture)?;
+    let mut host = open(48_000.0, 512, Some(&blob))?;
+    host.set_offline(true)?;
+    let latency = host.latency()? as usize;
+    // The good match runs first.
+    let input = padded(&fixture.input, latency);
+    let plan = signal::fixed_blocks(input[0].len(), host.max_block());
+    let output = host.process(&input, &plan, &[master_on()])?;
+    check_mastered(&output, latency, &fixture, "before the damaged state")?;
+
+    let mut profile = serde_json::to_value(&fixture.profile)?;
+    profile["side_curve_db"]
+        .as_array_mut()
+        .context("the profile has no side_curve_db array")?
+        .truncate(3);
+    let (damaged, _) = with_profile(&state::parse(&blob)?, &profile)?;
+    host.load_state(&state::to_bytes(&damaged)?)
+        .context("a state with a damaged match must still load")?;
+    // Silence long enough for the load to reach the engine and the old signal to leave.
+    let lead = latency + 2 * host.max_block();
+    flush_silence(host.as_mut(), lead)?;
+    let output = host.process(&input, &plan, &[master_on()])?;
+    signal::check_delayed(&input, &output, latency, 1.0, 0, TOLERANCE).with_context(|| {
+        format!(
+            "{}: after loading a damaged match while active, Master mode should pass the dry \
+             signal (not keep the previous match)",
+            host.format()
+        )
+    })?;
+    let session = state::session(&state::parse(&host.save_state()?)?)?;
+    match session["notice"].as_str() {
+        Some(notice) if !notice.is_empty() => {
+            figure(format!(
+                "{} damaged match loaded while active: {notice}",
+                host.format()
+            ));
+            Ok(())
+        }
+        _ => bail!(
+            "{}: after loading a damaged match while active the session has no notice: {session}",
+            host.format()
+        ),
+    }
+}
+
+/// Processes `frames` of silence in maximum-size blocks, discarding the output.
+fn flush_silence(host: &mut dyn TestHost, frames: usize) -> Result<()> {
+    let silence = vec![vec![0.0; frames]; host.channels()];
+    host.process(
+        &silence,
+        &signal::fixed_blocks(frames, host.max_block()),
+        &[],
+    )?;
+    Ok(())
+}

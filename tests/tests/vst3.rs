@@ -185,3 +185,8 @@ fn master_match_loaded_while_active() -> Result<()> {
     master_scenarios::match_loaded_while_active(&open)
 }
 isolated_test!(master_match_loaded_while_active);
+
+fn master_damaged_match_loaded_while_active() -> Result<()> {
+    master_scenarios::damaged_match_loaded_while_active(&open)
+}
+isolated_test!(master_damaged_match_loaded_while_active);
