@@ -40,6 +40,10 @@ pub struct Args {
     /// Do not limit (peaks may then exceed the ceiling and clip an integer file).
     #[arg(long)]
     pub no_limiter: bool,
+    /// When the limiter keeps the master quieter than the reference, push more gain into it
+    /// (up to 12 dB more limiting) until the loudness matches. Takes a few more passes.
+    #[arg(long)]
+    pub loudness_priority: bool,
     /// Keep the input's loudness (match tone and width only).
     #[arg(long)]
     pub no_loudness: bool,
@@ -67,6 +71,7 @@ impl Args {
             limiter_release_ms: self.release,
             match_loudness: !self.no_loudness,
             match_width: !self.no_width,
+            loudness_priority: self.loudness_priority,
         };
         settings.validate()?;
         Ok(settings)
@@ -223,12 +228,13 @@ mod tests {
             "--ceiling",
             "-2",
             "--no-limiter",
+            "--loudness-priority",
         ]);
         let s = cli.args.settings().unwrap();
         assert_eq!(s.amount, 0.5);
         assert!((s.smoothing_octaves - 1.0 / 6.0).abs() < 1e-7);
         assert_eq!(s.ceiling_dbtp, -2.0);
-        assert!(!s.limiter);
+        assert!(!s.limiter && s.loudness_priority);
         let bad = Cli::parse_from(["x", "a", "-r", "b", "-o", "c", "--amount", "150"]);
         assert!(
             bad.args

@@ -120,9 +120,19 @@ fn third_octaves(path: &Path) -> Vec<f64> {
 }
 
 /// Learn + render file to file, as `mixsmith master` does. Returns the wall time.
-fn mixsmith_master(target: &Path, reference: &Path, out: &Path) -> Duration {
+fn mixsmith_master(
+    target: &Path,
+    reference: &Path,
+    out: &Path,
+    ceiling_dbtp: f32,
+    loudness_priority: bool,
+) -> Duration {
     let start = Instant::now();
-    let settings = MatchSettings::default();
+    let settings = MatchSettings {
+        ceiling_dbtp,
+        loudness_priority,
+        ..MatchSettings::default()
+    };
     let mut t = FileSource::open(target).expect("open target");
     let mut r = FileSource::open(reference).expect("open reference");
     let profile = learn(&mut t, &mut r, &settings, &mut |_| {}).expect("learn");
@@ -207,7 +217,7 @@ fn comparison() {
         band_distance_db(&third_octaves(&target), &ref_bands)
     );
 
-    let ours_time = mixsmith_master(&target, &reference, &ours);
+    let ours_time = mixsmith_master(&target, &reference, &ours, -1.0, false);
     let ours_quality = (
         band_distance_db(&third_octaves(&ours), &ref_bands),
         lufs(&ours) - ref_lufs,
@@ -217,6 +227,26 @@ fn comparison() {
         ours_time.as_secs_f64(),
         ours_quality.0,
         ours_quality.1
+    );
+
+    // Like for like with matchering's limiter, which stops at full scale (sample peak).
+    let loud = dir.join("mixsmith-ceiling0.wav");
+    let loud_time = mixsmith_master(&target, &reference, &loud, 0.0, false);
+    println!(
+        "master: mixsmith   wall {:>7.2} s  1/3-oct distance {:.2} dB  LUFS error {:+.2} LU  (--ceiling 0)",
+        loud_time.as_secs_f64(),
+        band_distance_db(&third_octaves(&loud), &ref_bands),
+        lufs(&loud) - ref_lufs
+    );
+
+    // Loudness priority: the limiter is pushed until the output reaches the reference.
+    let pushed = dir.join("mixsmith-priority.wav");
+    let pushed_time = mixsmith_master(&target, &reference, &pushed, -1.0, true);
+    println!(
+        "master: mixsmith   wall {:>7.2} s  1/3-oct distance {:.2} dB  LUFS error {:+.2} LU  (--loudness-priority)",
+        pushed_time.as_secs_f64(),
+        band_distance_db(&third_octaves(&pushed), &ref_bands),
+        lufs(&pushed) - ref_lufs
     );
 
     let python =

@@ -56,15 +56,36 @@ pub struct Mixsmith {
     editor_state: Arc<EguiEditorState>,
 }
 
+/// The notice shown when a stored match cannot be used.
+fn unusable_match_notice(error: &str) -> String {
+    format!("The saved mastering match could not be used ({error}); learn it again.")
+}
+
 impl Default for Mixsmith {
     fn default() -> Self {
         let (clip_sender, clip_player) = clip_channel();
+        let params = Arc::new(MixsmithParams::default());
+        let master = Arc::new(MasterLink::default());
+        // A state loaded while the plugin is active (a preset recall, an undo) carries its own
+        // match: install it on the running engine, as activation does. Inactive, this does
+        // nothing and the next activation builds it.
+        let link = Arc::clone(&master);
+        params
+            .session
+            .set_on_load(move |session| match link.install(&session.master) {
+                Ok(()) => None,
+                Err(error) => {
+                    // Do not leave the previous match running for a session that has another.
+                    let _ = link.install(&session::MasterSession::default());
+                    Some(unusable_match_notice(&error))
+                }
+            });
         Self {
-            params: Arc::new(MixsmithParams::default()),
+            params,
             stats: Arc::new(EngineStats::default()),
             sample_rate: Arc::new(AtomicF32::new(48_000.0)),
             loudness: Arc::new(LiveLoudness::default()),
-            master: Arc::new(MasterLink::default()),
+            master,
             clip_player,
             clip_sender: Arc::new(Mutex::new(clip_sender)),
             heard_position: Arc::new(AtomicI64::new(0)),
@@ -91,9 +112,7 @@ impl Mixsmith {
         match self.master.build(&session.master, sample_rate, channels) {
             Ok(master) => master,
             Err(error) => {
-                session.notice = Some(format!(
-                    "The saved mastering match could not be used ({error}); learn it again."
-                ));
+                session.notice = Some(unusable_match_notice(&error));
                 None
             }
         }

@@ -1,10 +1,61 @@
 //! The plugin's parameters and persisted fields.
 
-use std::sync::{Arc, RwLock};
+use std::ops::Deref;
+use std::sync::{OnceLock, PoisonError, RwLock};
 
+use nice_plug::params::persist::PersistentField;
 use nice_plug::prelude::*;
 
 use crate::session::Session;
+
+/// What runs when the host loads a state: gets the loaded session and may return a notice for
+/// the user (e.g. the stored match could not be used).
+type OnLoad = Box<dyn Fn(&Session) -> Option<String> + Send + Sync>;
+
+/// The persisted session (read and written like the `RwLock` it derefs to), plus a hook run
+/// whenever the host loads a state into it. nice-plug does not re-activate the plugin when a
+/// CLAP host loads a state while it is active, so the hook is how the loaded match reaches the
+/// running engine.
+#[derive(Default)]
+pub struct SessionField {
+    /// The session.
+    session: RwLock<Session>,
+    /// Set once by the plugin; runs on every state load (off the audio thread).
+    on_load: OnceLock<OnLoad>,
+}
+
+impl SessionField {
+    /// Sets the hook run on every state load. Only the first call has an effect.
+    pub fn set_on_load(&self, hook: impl Fn(&Session) -> Option<String> + Send + Sync + 'static) {
+        let _ = self.on_load.set(Box::new(hook));
+    }
+}
+
+impl Deref for SessionField {
+    type Target = RwLock<Session>;
+
+    fn deref(&self) -> &Self::Target {
+        &self.session
+    }
+}
+
+impl<'a> PersistentField<'a, Session> for SessionField {
+    fn set(&self, new_value: Session) {
+        let notice = self.on_load.get().and_then(|hook| hook(&new_value));
+        let mut session = self.session.write().unwrap_or_else(PoisonError::into_inner);
+        *session = new_value;
+        if notice.is_some() {
+            session.notice = notice;
+        }
+    }
+
+    fn map<F, R>(&self, f: F) -> R
+    where
+        F: Fn(&Session) -> R,
+    {
+        f(&self.session.read().unwrap_or_else(PoisonError::into_inner))
+    }
+}
 
 /// What the plugin does with the audio. Each tool adds its mode as it lands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
@@ -35,7 +86,7 @@ pub struct MixsmithParams {
     pub compare: BoolParam,
     /// The versioned session (see [`crate::session`]); shared with the editor.
     #[persist = "session"]
-    pub session: Arc<RwLock<Session>>,
+    pub session: SessionField,
 }
 
 impl Default for MixsmithParams {
@@ -55,7 +106,38 @@ impl Default for MixsmithParams {
             bypass: BoolParam::new("Bypass", false).make_bypass(),
             mode: EnumParam::new("Mode", Mode::Monitor),
             compare: BoolParam::new("A/B Original", false),
-            session: Arc::new(RwLock::new(Session::default())),
+            session: SessionField::default(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+
+    #[test]
+    fn a_state_load_runs_the_hook_and_keeps_its_notice() {
+        let field = SessionField::default();
+        let calls = Arc::new(AtomicUsize::new(0));
+        let counter = Arc::clone(&calls);
+        field.set_on_load(move |session| {
+            counter.fetch_add(1, Ordering::Relaxed);
+            (session.master.reference == "bad").then(|| "cannot use it".to_owned())
+        });
+        let mut loaded = Session::default();
+        loaded.master.reference = "good".into();
+        PersistentField::set(&field, loaded.clone());
+        assert_eq!(*field.read().unwrap(), loaded);
+        loaded.master.reference = "bad".into();
+        PersistentField::set(&field, loaded);
+        assert_eq!(
+            field.read().unwrap().notice.as_deref(),
+            Some("cannot use it")
+        );
+        assert_eq!(calls.load(Ordering::Relaxed), 2);
+        assert_eq!(field.map(|s| s.master.reference.clone()), "bad");
     }
 }

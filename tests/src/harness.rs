@@ -21,6 +21,26 @@ pub enum Param {
     GainDb(f64),
     /// Bypass on or off.
     Bypass(bool),
+    /// The `mode` enum: false = "Monitor", true = "Master".
+    Master(bool),
+    /// The level-matched A/B switch (`compare`, "A/B Original") on or off.
+    Compare(bool),
+}
+
+impl Param {
+    /// The host-visible parameter id and the value a host sends for this change: CLAP's value
+    /// for continuous parameters is normalised 0..1 and for stepped ones 0..=steps; VST3's is
+    /// normalised 0..1. Both agree here because the bools and the two-variant `mode` enum have
+    /// one step.
+    pub fn host_value(&self) -> (u32, f64) {
+        let on = |on: bool| if on { 1.0 } else { 0.0 };
+        match *self {
+            Self::GainDb(db) => (spec::param_hash("gain"), spec::gain_normalized(db)),
+            Self::Bypass(value) => (spec::param_hash("bypass"), on(value)),
+            Self::Master(value) => (spec::param_hash("mode"), on(value)),
+            Self::Compare(value) => (spec::param_hash("compare"), on(value)),
+        }
+    }
 }
 
 /// A parameter change at a frame of the processed signal.
@@ -74,9 +94,25 @@ impl ClapUnderTest {
     /// Loads the CLAP bundle and activates it at `sample_rate` / `max_block` with `channels`
     /// (2 = stereo default, 1 = the mono audio-port configuration).
     pub fn new(sample_rate: f64, max_block: usize, channels: usize) -> Result<Self> {
+        Self::with_state(sample_rate, max_block, channels, None)
+    }
+
+    /// Like [`ClapUnderTest::new`], loading `state` (nice-plug JSON) before the activation, the
+    /// way a host opens a project.
+    pub fn with_state(
+        sample_rate: f64,
+        max_block: usize,
+        channels: usize,
+        state: Option<&[u8]>,
+    ) -> Result<Self> {
         let mut plugin = ClapPlugin::load_mixsmith(&crate::paths::clap_bundle()?)?;
         if channels != 2 {
             plugin.select_channels(channels as u32)?;
+        }
+        if let Some(state) = state {
+            plugin
+                .load_state(&state::clap_frame(state))
+                .context("loading the state before activation")?;
         }
         let (inputs, outputs) = plugin.channels()?;
         ensure!(
@@ -123,18 +159,13 @@ impl TestHost for ClapUnderTest {
     fn process(&mut self, input: &Planar, blocks: &[usize], changes: &[Change]) -> Result<Planar> {
         let changes: Vec<ParamChange> = changes
             .iter()
-            .map(|c| match c.param {
-                Param::GainDb(db) => ParamChange {
+            .map(|c| {
+                let (id, value) = c.param.host_value();
+                ParamChange {
                     frame: c.frame,
-                    id: spec::param_hash("gain"),
-                    value: spec::gain_normalized(db),
-                },
-                // Stepped parameters take 0..=steps in CLAP; a bool has one step.
-                Param::Bypass(on) => ParamChange {
-                    frame: c.frame,
-                    id: spec::param_hash("bypass"),
-                    value: if on { 1.0 } else { 0.0 },
-                },
+                    id,
+                    value,
+                }
             })
             .collect();
         self.plugin.process(input, self.channels, blocks, &changes)
@@ -182,9 +213,25 @@ impl Vst3UnderTest {
     /// Loads the VST3 bundle at `sample_rate` / `max_block` with `channels` (1 or 2) and starts
     /// processing.
     pub fn new(sample_rate: f64, max_block: usize, channels: usize) -> Result<Self> {
+        Self::with_state(sample_rate, max_block, channels, None)
+    }
+
+    /// Like [`Vst3UnderTest::new`], loading `state` (nice-plug JSON) before processing starts,
+    /// the way a host opens a project.
+    pub fn with_state(
+        sample_rate: f64,
+        max_block: usize,
+        channels: usize,
+        state: Option<&[u8]>,
+    ) -> Result<Self> {
         let mut plugin = Vst3Plugin::load(&crate::paths::vst3_bundle()?, sample_rate, max_block)?;
         if channels != plugin.channels().0 {
             plugin.set_channels(channels)?;
+        }
+        if let Some(state) = state {
+            plugin
+                .load_state(state)
+                .context("loading the state before processing starts")?;
         }
         plugin.start()?;
         Ok(Self { plugin, max_block })
@@ -221,17 +268,13 @@ impl TestHost for Vst3UnderTest {
     fn process(&mut self, input: &Planar, blocks: &[usize], changes: &[Change]) -> Result<Planar> {
         let changes: Vec<Vst3ParamChange> = changes
             .iter()
-            .map(|c| match c.param {
-                Param::GainDb(db) => Vst3ParamChange {
+            .map(|c| {
+                let (id, value) = c.param.host_value();
+                Vst3ParamChange {
                     frame: c.frame,
-                    id: spec::param_hash("gain"),
-                    value: spec::gain_normalized(db),
-                },
-                Param::Bypass(on) => Vst3ParamChange {
-                    frame: c.frame,
-                    id: spec::param_hash("bypass"),
-                    value: if on { 1.0 } else { 0.0 },
-                },
+                    id,
+                    value,
+                }
             })
             .collect();
         self.plugin.process(input, blocks, &changes)

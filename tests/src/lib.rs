@@ -8,6 +8,8 @@
 //! - [`spec`]: the plugin facts the tests rely on (parameter hashes, latency formula).
 //! - [`signal`]: test signals and the "output is the input delayed by the latency" checks.
 //! - [`harness`]: the scenarios, written once for both hosts.
+//! - [`master_scenarios`]: Master mode end to end (a learned match in the state, compared with
+//!   the CLI's render), for both hosts.
 //! - [`isolate`]: running a scenario in a child process, because the debug bundle aborts the
 //!   whole process on an allocation in `process()`.
 //! - [`render`]: rendering a WAV through the CLAP plugin (the `mixsmith-host` tool).
@@ -18,6 +20,7 @@ pub mod clap_host;
 pub mod fake_providers;
 pub mod harness;
 pub mod isolate;
+pub mod master_scenarios;
 pub mod paths;
 pub mod render;
 pub mod signal;

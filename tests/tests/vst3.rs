@@ -5,6 +5,7 @@
 use anyhow::{Result, ensure};
 use mixsmith_tests::harness::{self, TestHost, Vst3UnderTest};
 use mixsmith_tests::isolated_test;
+use mixsmith_tests::master_scenarios;
 use mixsmith_tests::spec;
 
 fn stereo() -> Result<Vst3UnderTest> {
@@ -147,3 +148,45 @@ fn transport_jumps_offline() -> Result<()> {
     harness::transport_jumps(&mut host)
 }
 isolated_test!(transport_jumps_offline);
+
+/// A fresh stereo instance for the Master scenarios, the state loaded before activation.
+fn open(rate: f64, max_block: usize, state: Option<&[u8]>) -> Result<Box<dyn TestHost>> {
+    Ok(Box::new(Vst3UnderTest::with_state(
+        rate, max_block, 2, state,
+    )?))
+}
+
+fn master_offline_equals_cli_render() -> Result<()> {
+    master_scenarios::offline_equals_cli_render(&open)
+}
+isolated_test!(master_offline_equals_cli_render);
+
+fn master_realtime_blocks_processed_or_dry() -> Result<()> {
+    master_scenarios::realtime_blocks_processed_or_dry(&open)
+}
+isolated_test!(master_realtime_blocks_processed_or_dry);
+
+fn master_compare_is_level_matched_dry() -> Result<()> {
+    master_scenarios::compare_is_level_matched_dry(&open)
+}
+isolated_test!(master_compare_is_level_matched_dry);
+
+fn master_state_round_trip_keeps_the_match() -> Result<()> {
+    master_scenarios::state_round_trip_keeps_the_match(&open)
+}
+isolated_test!(master_state_round_trip_keeps_the_match);
+
+fn master_damaged_profile_passes_dry_with_notice() -> Result<()> {
+    master_scenarios::damaged_profile_passes_dry_with_notice(&open)
+}
+isolated_test!(master_damaged_profile_passes_dry_with_notice);
+
+fn master_match_loaded_while_active() -> Result<()> {
+    master_scenarios::match_loaded_while_active(&open)
+}
+isolated_test!(master_match_loaded_while_active);
+
+fn master_damaged_match_loaded_while_active() -> Result<()> {
+    master_scenarios::damaged_match_loaded_while_active(&open)
+}
+isolated_test!(master_damaged_match_loaded_while_active);

@@ -78,7 +78,7 @@ pub fn run(workspace: &Workspace, build_times: bool) -> Result<()> {
         bundles.vst3.display()
     );
     println!(
-        "{:>10}  {} (of which the ONNX Runtime library)",
+        "{:>10}  {} (the ONNX Runtime library beside the .clap)",
         util::format_bytes(runtime_size),
         bundles.runtime.display()
     );

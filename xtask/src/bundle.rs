@@ -113,6 +113,9 @@ pub fn bundle(workspace: &Workspace, variant: Variant, cargo_args: &[String]) ->
         bundles.vst3.display(),
         runtime_name.to_string_lossy()
     );
+    if let Some(standalone) = &bundles.standalone {
+        println!("standalone runner: {}", standalone.display());
+    }
     Ok(bundles)
 }
 

@@ -29,9 +29,9 @@ struct Requirement {
 }
 
 /// Command-line tools the test suite uses to generate audio fixtures in each format, with their
-/// Debian packages. Edit this one list when the tests need another tool.
+/// Debian packages (core's `audio::testutil::Encoder` and `core/benches/common`; AIFF and WAV are
+/// written in Rust). Edit this one list when the tests need another tool.
 pub const FIXTURE_TOOLS: &[(&str, &str)] = &[
-    ("sox", "sox"),
     ("flac", "flac"),
     ("lame", "lame"),
     ("oggenc", "vorbis-tools"),

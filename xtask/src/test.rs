@@ -40,7 +40,15 @@ pub fn run(workspace: &Workspace) -> Result<()> {
         util::run(
             workspace
                 .cargo()
-                .args(["test", "--workspace", "--features", WORKSPACE_FEATURES])
+                // Every test binary runs even after a failure, so one run shows all results;
+                // the step still fails if any test did.
+                .args([
+                    "test",
+                    "--workspace",
+                    "--no-fail-fast",
+                    "--features",
+                    WORKSPACE_FEATURES,
+                ])
                 .env("MIXSMITH_BUNDLE_DIR", &bundles.dir)
                 .env(
                     "MIXSMITH_STANDALONE",

@@ -50,8 +50,9 @@ pub use limiter::{LimiterStats, TruePeakLimiter};
 pub use loudness::LoudnessFigures;
 pub use processor::{DEFAULT_CHUNK_FRAMES, Mastering};
 pub use profile::{
-    GRID_MIN_HZ, GRID_POINTS, GRID_POINTS_PER_OCTAVE, InputAnalysis, MAX_CURVE_DB, MAX_WIDTH_DB,
-    MIN_SECONDS, MatchProfile, PROFILE_VERSION, grid_frequencies, learn,
+    GRID_MIN_HZ, GRID_POINTS, GRID_POINTS_PER_OCTAVE, InputAnalysis, MAX_COMPENSATION_DB,
+    MAX_CURVE_DB, MAX_WIDTH_DB, MIN_SECONDS, MatchProfile, PROFILE_VERSION, grid_frequencies,
+    learn,
 };
 pub use render::{BlockSink, RENDER_CHUNK_FRAMES, RenderSummary, render};
 pub use report::{

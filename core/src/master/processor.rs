@@ -42,11 +42,7 @@ impl Mastering {
         channels: usize,
         chunk_frames: usize,
     ) -> Result<Self, MasterError> {
-        let gain = if settings.match_loudness {
-            profile.loudness_gain_db(settings.amount)
-        } else {
-            0.0
-        };
+        let gain = profile.output_gain_db(settings);
         Self::with_gain(profile, settings, sample_rate, channels, chunk_frames, gain)
     }
 

@@ -28,6 +28,8 @@ pub const MAX_WIDTH_DB: f32 = 12.0;
 const MONO_SIDE_DB: f64 = -35.0;
 /// Band over which mid/side energies are compared for the width and the curve's level.
 const ENERGY_BAND_HZ: (f64, f64) = (40.0, 16_000.0);
+/// The most extra gain `loudness_priority` may push into the limiter, dB.
+pub const MAX_COMPENSATION_DB: f32 = 12.0;
 /// Frames per read while analysing.
 const READ_FRAMES: usize = 1 << 15;
 
@@ -90,6 +92,10 @@ pub struct MatchProfile {
     /// Integrated loudness of the target after tone and width matching at `learned_amount`,
     /// before any gain (LUFS).
     pub matched_lufs: f64,
+    /// Extra gain in dB pushed into the limiter so the limited output reaches the reference's
+    /// loudness (0 unless learned with `loudness_priority`; applies only with the limiter on).
+    #[serde(default)]
+    pub limiter_compensation_db: f32,
     /// Things the user should know (mono inputs, band limits, very large gains...).
     pub notes: Vec<String>,
 }
@@ -144,6 +150,21 @@ impl MatchProfile {
             0.0
         };
         reference - (target + eq_change)
+    }
+
+    /// The gain in dB [`Mastering`](super::Mastering) applies before the limiter with
+    /// `settings`: the loudness match at the amount in force plus the learned limiter
+    /// compensation (0 when loudness matching is off).
+    pub fn output_gain_db(&self, settings: &MatchSettings) -> f64 {
+        if !settings.match_loudness {
+            return 0.0;
+        }
+        let compensation = if settings.limiter {
+            f64::from(self.limiter_compensation_db)
+        } else {
+            0.0
+        };
+        self.loudness_gain_db(settings.amount) + compensation
     }
 
     /// The mid curve (amount 1.0) at `hz`, interpolated on the log-frequency grid and held flat
@@ -410,6 +431,7 @@ pub fn learn(
         learned_amount: settings.amount,
         smoothing_octaves: settings.smoothing_octaves,
         matched_lufs: target_pass.loudness.integrated_lufs.unwrap_or(-70.0),
+        limiter_compensation_db: 0.0,
         notes,
     };
 
@@ -427,7 +449,7 @@ pub fn learn(
             0.0,
             super::RENDER_CHUNK_FRAMES,
             None,
-            &mut |p| progress(0.5 + 0.5 * p),
+            &mut |p| progress(0.5 + 0.4 * p),
         )?;
         if let Some(lufs) = summary.output.integrated_lufs {
             profile.matched_lufs = lufs;
@@ -439,6 +461,65 @@ pub fn learn(
             "the target is very quiet: the loudness match adds {gain:.1} dB, raising its noise too"
         ));
     }
+    if settings.loudness_priority && settings.limiter && settings.match_loudness {
+        compensate_limiter(&mut profile, settings, target, progress)?;
+    }
     progress(1.0);
     Ok(profile)
+}
+
+/// Finds the extra gain into the limiter that brings the limited output to the reference's
+/// loudness: measures the limited output (nothing written) and adds what is missing, a little
+/// more each time since the limiter absorbs part of every increase. Keeps the best try.
+fn compensate_limiter(
+    profile: &mut MatchProfile,
+    settings: &MatchSettings,
+    target: &mut dyn AudioSource,
+    progress: &mut dyn FnMut(f32),
+) -> Result<(), MasterError> {
+    const TRIES: usize = 6;
+    let reference = profile.reference.loudness.integrated_lufs.unwrap_or(-70.0);
+    let max_extra = f64::from(MAX_COMPENSATION_DB);
+    let mut extra = 0.0f64;
+    let mut previous: Option<(f64, f64)> = None;
+    let mut best = (f64::INFINITY, 0.0f64);
+    for attempt in 0..TRIES {
+        target.rewind()?;
+        let summary = render_with_gain(
+            profile,
+            settings,
+            target,
+            profile.loudness_gain_db(settings.amount) + extra,
+            super::RENDER_CHUNK_FRAMES,
+            None,
+            &mut |p| progress(0.9 + 0.1 * (attempt as f32 + p) / TRIES as f32),
+        )?;
+        let Some(output) = summary.output.integrated_lufs else {
+            break;
+        };
+        let missing = reference - output;
+        if missing.abs() < best.0.abs() {
+            best = (missing, extra);
+        }
+        if missing.abs() < 0.1 || (missing > 0.0 && extra >= max_extra) {
+            break;
+        }
+        // Output loudness per dB of extra gain: 1 without limiting, less the harder it works.
+        let slope = previous
+            .map(|(e, o)| (output - o) / (extra - e))
+            .filter(|s| s.is_finite() && *s > 0.05)
+            .unwrap_or(0.8)
+            .min(1.0);
+        previous = Some((extra, output));
+        extra = (extra + missing / slope).clamp(0.0, max_extra);
+    }
+    profile.limiter_compensation_db = best.1 as f32;
+    if best.0 > super::LOUDNESS_TOLERANCE_LU {
+        profile.notes.push(format!(
+            "loudness priority: even {:.1} dB more into the limiter leaves the output {:.2} LU \
+             under the reference",
+            best.1, best.0
+        ));
+    }
+    Ok(())
 }

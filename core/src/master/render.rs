@@ -5,8 +5,9 @@ use super::loudness::{LoudnessFigures, Meter};
 use super::{AudioSource, LimiterStats, MasterError, Mastering, MatchProfile, MatchSettings};
 use crate::realtime::StreamProcessor;
 
-/// Where rendered blocks go: one `Vec` per channel, all the same length.
-pub type BlockSink<'a> = dyn FnMut(&[Vec<f32>]) -> Result<(), MasterError> + 'a;
+/// Where rendered blocks go: one `Vec` per channel, all the same length. Called on a helper
+/// thread (beside the meter) while the calling thread decodes and processes the next blocks.
+pub type BlockSink<'a> = dyn FnMut(&[Vec<f32>]) -> Result<(), MasterError> + Send + 'a;
 
 /// Blocks in flight between the render and its meter thread.
 const PIPELINE_BLOCKS: usize = 4;
@@ -44,11 +45,7 @@ pub fn render(
     sink: &mut BlockSink<'_>,
     progress: &mut dyn FnMut(f32),
 ) -> Result<RenderSummary, MasterError> {
-    let gain = if settings.match_loudness {
-        profile.loudness_gain_db(settings.amount)
-    } else {
-        0.0
-    };
+    let gain = profile.output_gain_db(settings);
     render_with_gain(
         profile,
         settings,
@@ -67,7 +64,7 @@ pub(crate) fn render_with_gain(
     source: &mut dyn AudioSource,
     gain_db: f64,
     chunk_frames: usize,
-    mut sink: Option<&mut BlockSink<'_>>,
+    sink: Option<&mut BlockSink<'_>>,
     progress: &mut dyn FnMut(f32),
 ) -> Result<RenderSummary, MasterError> {
     let channels = source.channels();
@@ -83,8 +80,8 @@ pub(crate) fn render_with_gain(
     let mut skip = processor.latency_frames();
     let (mut read, mut emitted) = (0u64, 0u64);
     let mut input_done = false;
-    // The meter runs on a second thread, fed with recycled blocks, while this one decodes,
-    // processes and writes.
+    // The meter and the sink run on a second thread, fed with recycled blocks, while this one
+    // decodes and processes.
     let (full_tx, full_rx) = crossbeam_channel::bounded::<Vec<Vec<f32>>>(PIPELINE_BLOCKS);
     let (free_tx, free_rx) = crossbeam_channel::bounded::<Vec<Vec<f32>>>(PIPELINE_BLOCKS);
     for _ in 0..PIPELINE_BLOCKS {
@@ -95,8 +92,12 @@ pub(crate) fn render_with_gain(
     }
     let figures = std::thread::scope(|scope| -> Result<_, MasterError> {
         let metering = scope.spawn(move || -> Result<_, MasterError> {
+            let mut sink = sink;
             for block in full_rx {
                 meter.add(&block)?;
+                if let Some(sink) = sink.as_mut() {
+                    sink(&block)?;
+                }
                 // The producer may have stopped after an error; nothing to recycle then.
                 let _ = free_tx.send(block);
             }
@@ -134,9 +135,6 @@ pub(crate) fn render_with_gain(
                     for (e, o) in emit.iter_mut().zip(&output) {
                         e.clear();
                         e.extend_from_slice(&o[start..start + count]);
-                    }
-                    if let Some(sink) = sink.as_mut() {
-                        sink(&emit)?;
                     }
                     if full_tx.send(emit).is_err() {
                         return Ok(());

@@ -75,8 +75,11 @@ pub struct MasterReport {
     pub output: LoudnessFigures,
     /// The settings used.
     pub settings: MatchSettings,
-    /// Loudness gain applied before the limiter, dB.
+    /// Loudness gain applied before the limiter, dB (compensation included).
     pub loudness_gain_db: f64,
+    /// Part of that gain pushed into the limiter to reach the reference's loudness
+    /// (`loudness_priority`), dB.
+    pub limiter_compensation_db: f64,
     /// Side gain relative to mid applied (width change at the amount in force), dB.
     pub width_db: f64,
     /// Whether side and width were matched (both inputs stereo).
@@ -135,7 +138,8 @@ impl MasterReport {
             Some(e) if settings.limiter && limiter.max_gain_reduction_db > 0.1 => format!(
                 "the limiter prevented the match: its gain reduction (max {:.1} dB, mean {:.2} dB) \
                  leaves the output {e:+.2} LU from the reference at a {:.1} dBTP ceiling; the \
-                 reference is denser than this target can get without more limiting",
+                 reference is denser than this target can get without more limiting (try \
+                 loudness priority)",
                 limiter.max_gain_reduction_db,
                 limiter.mean_gain_reduction_db,
                 settings.ceiling_dbtp
@@ -162,6 +166,11 @@ impl MasterReport {
             output: render.output,
             settings: *settings,
             loudness_gain_db: render.gain_db,
+            limiter_compensation_db: if settings.limiter && settings.match_loudness {
+                f64::from(profile.limiter_compensation_db)
+            } else {
+                0.0
+            },
             width_db: f64::from(width),
             side_matched: profile.side_matched,
             limiter,

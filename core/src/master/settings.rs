@@ -29,6 +29,12 @@ pub struct MatchSettings {
     pub match_loudness: bool,
     /// Whether the stereo width (side-to-mid balance) is matched. Off, the width gain is 0 dB.
     pub match_width: bool,
+    /// When the limiter keeps the output quieter than the reference, learn an extra gain into
+    /// the limiter (more gain reduction) until the output reaches the reference's loudness
+    /// (within 0.3 LU) or [`MAX_COMPENSATION_DB`](super::MAX_COMPENSATION_DB) is reached. Costs
+    /// up to four more passes over the target while learning. Off by default: the gentle
+    /// limiter wins and the report says how far the output is from the reference.
+    pub loudness_priority: bool,
 }
 
 impl Default for MatchSettings {
@@ -41,6 +47,7 @@ impl Default for MatchSettings {
             limiter_release_ms: 200.0,
             match_loudness: true,
             match_width: true,
+            loudness_priority: false,
         }
     }
 }

@@ -269,6 +269,45 @@ fn limiter_that_prevents_the_match_is_reported_and_ceiling_holds() {
 }
 
 #[test]
+fn loudness_priority_pushes_the_limiter_to_the_reference_loudness() {
+    let frames = RATE as usize * 8;
+    // A dynamic (beating) target and a dense, loud reference.
+    let target: Vec<Vec<f32>> = stereo_pink(26, frames, 0.05, 0.4)
+        .into_iter()
+        .map(|c| {
+            c.into_iter()
+                .enumerate()
+                .map(|(i, s)| s * if (i / 11_025) % 2 == 0 { 2.0 } else { 0.5 })
+                .collect()
+        })
+        .collect();
+    let reference = stereo_pink(27, frames, 0.25, 0.3);
+    let gentle = MatchSettings::default();
+    let (_, before, _) = master(&target, RATE, &reference, RATE, &gentle).unwrap();
+    assert!(
+        !before.loudness_match.matched,
+        "{:?}",
+        before.loudness_match
+    );
+    let pushed = MatchSettings {
+        loudness_priority: true,
+        ..gentle
+    };
+    let (profile, after, out) = master(&target, RATE, &reference, RATE, &pushed).unwrap();
+    assert!(profile.limiter_compensation_db > 0.5);
+    assert!(after.loudness_match.matched, "{:?}", after.loudness_match);
+    assert!(after.limiter.max_gain_reduction_db > before.limiter.max_gain_reduction_db);
+    assert!(loudness(&out, RATE).true_peak_dbtp.unwrap() <= -1.0 + 0.05);
+    // The compensation lives in the profile, so a plugin render applies the same gain.
+    let back: MatchProfile =
+        serde_json::from_str(&serde_json::to_string(&profile).unwrap()).unwrap();
+    assert_eq!(
+        back.output_gain_db(&pushed),
+        profile.output_gain_db(&pushed)
+    );
+}
+
+#[test]
 fn amount_zero_without_limiter_is_the_identity_but_for_gain() {
     let frames = RATE as usize * 6;
     let target: Vec<Vec<f32>> = stereo_pink(7, frames, 0.05, 0.5)
