@@ -193,6 +193,11 @@ impl BridgeAudio {
     /// Restarts the stream (a transport jump or a host reset). The worker forgets its history;
     /// until it has, and for one latency period after, the output is the delayed dry signal.
     pub fn reset(&mut self) {
+        if self.pushed == 0 && !self.resetting {
+            // Nothing was sent since the (re)start: the stream is already fresh. Hosts reset
+            // right after activation; skipping that keeps the first blocks processed.
+            return;
+        }
         self.generation = self.generation.wrapping_add(1);
         self.shared
             .reset_request
@@ -521,6 +526,19 @@ mod tests {
             assert!(*sample == dry || *sample == -dry, "frame {i}: {sample}");
         }
         assert!(bridge.stats().underruns > 0);
+    }
+
+    #[test]
+    fn a_reset_before_any_audio_keeps_the_first_blocks_processed() {
+        let mut bridge = Bridge::start(PassThrough::new(64), config(64), Arc::default()).unwrap();
+        bridge.audio().reset();
+        assert!(!bridge.audio().resetting, "no handshake for a fresh stream");
+        run(&mut bridge, 64, 4, RenderMode::Realtime);
+        bridge.audio().reset();
+        assert!(
+            bridge.audio().resetting,
+            "a stream with audio in flight restarts"
+        );
     }
 
     #[test]
