@@ -62,6 +62,10 @@ pub const STEPS: &[DemoStep] = &[
         name: "analyze the clip and the rendered clip with the CLI",
         run: analyze_with_cli,
     },
+    DemoStep {
+        name: "master the clip against a generated brighter, wider reference",
+        run: master_with_cli,
+    },
 ];
 
 /// Runs every demo step and prints where everything is.
@@ -208,6 +212,84 @@ fn analyze_with_cli(demo: &mut Demo) -> Result<()> {
         loudness[0], loudness[1]
     ));
     Ok(())
+}
+
+/// Step: `mixsmith master` of the clip against a reference made from it (brighter, wider and,
+/// with its lower crest factor, louder), then prints the report's headline figures.
+fn master_with_cli(demo: &mut Demo) -> Result<()> {
+    let reference = demo.out_dir.join("reference.wav");
+    write_wav(
+        &reference,
+        &brighter_louder(&demo_clip(SAMPLE_RATE, CLIP_SECONDS)),
+    )?;
+    let mastered = demo.out_dir.join("clip-mastered.wav");
+    let report_file = demo.out_dir.join("master-report.json");
+    util::run(
+        std::process::Command::new(demo.workspace.target.join("release/mixsmith"))
+            .arg("master")
+            .arg(demo.clip())
+            .arg("--reference")
+            .arg(&reference)
+            .arg("-o")
+            .arg(&mastered)
+            .arg("--report")
+            .arg(&report_file),
+    )?;
+    let report: serde_json::Value = serde_json::from_str(
+        &fs::read_to_string(&report_file)
+            .with_context(|| format!("could not read {}", report_file.display()))?,
+    )
+    .with_context(|| format!("{} is not JSON", report_file.display()))?;
+    let lufs = |value: &serde_json::Value| {
+        value
+            .as_f64()
+            .map_or_else(|| "?".to_owned(), |l| format!("{l:.1} LUFS"))
+    };
+    demo.report
+        .push(format!("mastered:     {}", mastered.display()));
+    demo.report
+        .push(format!("master report: {}", report_file.display()));
+    demo.report.push(format!(
+        "mastering:    mix {} -> output {} (reference {}), gain {:+.1} dB, limiter max {:.1} dB; {}",
+        lufs(&report["target"]["loudness"]["integrated_lufs"]),
+        lufs(&report["output"]["integrated_lufs"]),
+        lufs(&report["reference"]["loudness"]["integrated_lufs"]),
+        report["loudness_gain_db"].as_f64().unwrap_or(f64::NAN),
+        report["limiter"]["max_gain_reduction_db"]
+            .as_f64()
+            .unwrap_or(f64::NAN),
+        report["loudness_match"]["explanation"]
+            .as_str()
+            .unwrap_or("")
+    ));
+    Ok(())
+}
+
+/// The demo's reference: the clip with its highs lifted (a first-difference boost) and its side
+/// widened, normalised to a 0.95 peak.
+fn brighter_louder(clip: &[[f32; 2]]) -> Vec<[f32; 2]> {
+    let mut previous = [0.0_f32; 2];
+    let frames: Vec<[f32; 2]> = clip
+        .iter()
+        .map(|frame| {
+            let bright = [
+                frame[0] + 0.8 * (frame[0] - previous[0]),
+                frame[1] + 0.8 * (frame[1] - previous[1]),
+            ];
+            previous = *frame;
+            let (mid, side) = (0.5 * (bright[0] + bright[1]), 0.5 * (bright[0] - bright[1]));
+            [2.0 * (mid + 1.5 * side), 2.0 * (mid - 1.5 * side)]
+        })
+        .collect();
+    let peak = frames
+        .iter()
+        .flatten()
+        .fold(0.0_f32, |peak, sample| peak.max(sample.abs()));
+    let scale = if peak > 0.95 { 0.95 / peak } else { 1.0 };
+    frames
+        .into_iter()
+        .map(|[left, right]| [left * scale, right * scale])
+        .collect()
 }
 
 /// A stereo test clip: a I-vi-IV-V chord progression (C, Am, F, G, one chord per 2.5 s, slightly
