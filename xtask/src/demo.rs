@@ -214,8 +214,8 @@ fn analyze_with_cli(demo: &mut Demo) -> Result<()> {
     Ok(())
 }
 
-/// Step: `mixsmith master` of the clip against a reference made from it (brighter, wider and,
-/// with its lower crest factor, louder), then prints the report's headline figures.
+/// Step: `mixsmith master` of the clip against a reference made from it (brighter and wider),
+/// then prints the report's headline figures.
 fn master_with_cli(demo: &mut Demo) -> Result<()> {
     let reference = demo.out_dir.join("reference.wav");
     write_wav(
