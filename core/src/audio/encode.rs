@@ -1,14 +1,21 @@
-//! Streaming WAV writing (16-bit, 24-bit integer or 32-bit float) with hound.
+//! Streaming WAV writing (16-bit, 24-bit integer or 32-bit float).
 //!
 //! Samples are written as they come, so writing a 1-hour file needs no more memory than writing
 //! a short one. Integer formats clamp to full scale (no dither); NaN and infinite samples are
 //! written as 0 and counted; float output keeps values beyond ±1.0 as they are.
+//!
+//! hound builds the header (so the files are byte for byte what hound writes); the sample data
+//! is converted a whole block at a time into interleaved little-endian bytes and written with
+//! one call, which is several times faster than hound's one-sample-at-a-time writing.
 
 use std::fs::File;
-use std::io::BufWriter;
+use std::io::{BufWriter, Cursor, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use super::{AudioBuffer, AudioError};
+
+/// Bytes buffered before they go to the file.
+const WRITE_BUFFER_BYTES: usize = 1 << 20;
 
 /// The sample encoding of a WAV file written by [`WavWriter`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,6 +42,14 @@ impl SampleFormat {
             sample_format,
         }
     }
+
+    fn bytes_per_sample(self) -> usize {
+        match self {
+            SampleFormat::Int16 => 2,
+            SampleFormat::Int24 => 3,
+            SampleFormat::Float32 => 4,
+        }
+    }
 }
 
 /// A WAV file being written, fed with planar blocks.
@@ -43,12 +58,19 @@ impl SampleFormat {
 /// write errors. Dropping the writer without it also finalises but swallows errors.
 pub struct WavWriter {
     path: PathBuf,
-    inner: hound::WavWriter<BufWriter<File>>,
+    file: BufWriter<File>,
     format: SampleFormat,
     channels: usize,
+    /// Offset of the data chunk's 32-bit length: the last 4 bytes of the header.
+    data_len_offset: u64,
+    /// Bytes of sample data written so far.
+    data_bytes: u64,
+    /// Scratch for one block's interleaved bytes.
+    bytes: Vec<u8>,
     frames: u64,
     clipped: u64,
     non_finite: u64,
+    finalized: bool,
 }
 
 impl std::fmt::Debug for WavWriter {
@@ -78,15 +100,23 @@ impl WavWriter {
             )));
         }
         let spec = format.hound_spec(sample_rate, channels as u16);
-        let inner = hound::WavWriter::create(path, spec).map_err(|e| hound_error(path, e))?;
+        let header = header_bytes(spec).map_err(|e| hound_error(path, e))?;
+        let file = File::create(path).map_err(|e| AudioError::from_io(path, e))?;
+        let mut file = BufWriter::with_capacity(WRITE_BUFFER_BYTES, file);
+        file.write_all(&header)
+            .map_err(|e| AudioError::from_io(path, e))?;
         Ok(Self {
             path: path.into(),
-            inner,
+            file,
             format,
             channels,
+            data_len_offset: header.len() as u64 - 4,
+            data_bytes: 0,
+            bytes: Vec::new(),
             frames: 0,
             clipped: 0,
             non_finite: 0,
+            finalized: false,
         })
     }
 
@@ -107,39 +137,53 @@ impl WavWriter {
                 self.path.display()
             )));
         }
-        for i in 0..frames {
-            for ch in block {
-                let mut s = ch.as_ref()[i];
-                if !s.is_finite() {
-                    self.non_finite += 1;
-                    s = 0.0;
-                }
-                let r = match self.format {
+        if frames == 0 {
+            return Ok(());
+        }
+        let width = self.format.bytes_per_sample();
+        let len = frames * self.channels * width;
+        // The RIFF sizes are 32-bit: refuse to write a file they cannot describe.
+        if self.data_len_offset + 4 + self.data_bytes + len as u64 - 8 > u64::from(u32::MAX) {
+            return Err(AudioError::InvalidArgument(format!(
+                "{}: too long for a WAV file (over 4 GiB)",
+                self.path.display()
+            )));
+        }
+        let mut bytes = std::mem::take(&mut self.bytes);
+        bytes.clear();
+        bytes.resize(len, 0);
+        let (mut clipped, mut non_finite) = (0u64, 0u64);
+        for (c, ch) in block.iter().enumerate() {
+            let samples = ch.as_ref();
+            let outs = bytes[c * width..].chunks_mut(self.channels * width);
+            for (&s, out) in samples.iter().zip(outs) {
+                let s = if s.is_finite() {
+                    s
+                } else {
+                    non_finite += 1;
+                    0.0
+                };
+                match self.format {
                     SampleFormat::Int16 => {
-                        let v = self.quantise(s, 32_768.0);
-                        self.inner.write_sample(v as i16)
+                        let v = quantise(s, 32_768.0, &mut clipped) as i16;
+                        out[..2].copy_from_slice(&v.to_le_bytes());
                     }
                     SampleFormat::Int24 => {
-                        let v = self.quantise(s, 8_388_608.0);
-                        self.inner.write_sample(v)
+                        let v = quantise(s, 8_388_608.0, &mut clipped);
+                        out[..3].copy_from_slice(&v.to_le_bytes()[..3]);
                     }
-                    SampleFormat::Float32 => self.inner.write_sample(s),
-                };
-                r.map_err(|e| hound_error(&self.path, e))?;
+                    SampleFormat::Float32 => out[..4].copy_from_slice(&s.to_le_bytes()),
+                }
             }
         }
+        let written = self.file.write_all(&bytes);
+        self.bytes = bytes;
+        written.map_err(|e| AudioError::from_io(&self.path, e))?;
+        self.clipped += clipped;
+        self.non_finite += non_finite;
+        self.data_bytes += len as u64;
         self.frames += frames as u64;
         Ok(())
-    }
-
-    /// Scales to an integer of full scale `scale` (2^(bits-1)) and clamps, counting clips.
-    fn quantise(&mut self, s: f32, scale: f32) -> i32 {
-        let v = (s * scale).round();
-        let max = scale - 1.0;
-        if v > max || v < -scale {
-            self.clipped += 1;
-        }
-        v.clamp(-scale, max) as i32
     }
 
     /// Frames written so far.
@@ -158,10 +202,49 @@ impl WavWriter {
     }
 
     /// Writes the final header and flushes the file.
-    pub fn finalize(self) -> Result<(), AudioError> {
-        let path = self.path;
-        self.inner.finalize().map_err(|e| hound_error(&path, e))
+    pub fn finalize(mut self) -> Result<(), AudioError> {
+        self.finish()
+            .map_err(|e| AudioError::from_io(&self.path, e))
     }
+
+    /// Writes the RIFF and data chunk sizes and flushes. Runs once.
+    fn finish(&mut self) -> std::io::Result<()> {
+        self.finalized = true;
+        // Both sizes fit in 32 bits: `write_planar` refuses data that would not.
+        let riff_size = (self.data_len_offset + 4 - 8 + self.data_bytes) as u32;
+        let f = &mut self.file;
+        f.seek(SeekFrom::Start(4))?;
+        f.write_all(&riff_size.to_le_bytes())?;
+        f.seek(SeekFrom::Start(self.data_len_offset))?;
+        f.write_all(&(self.data_bytes as u32).to_le_bytes())?;
+        f.flush()
+    }
+}
+
+impl Drop for WavWriter {
+    fn drop(&mut self) {
+        if !self.finalized {
+            let _ = self.finish();
+        }
+    }
+}
+
+/// Scales to an integer of full scale `scale` (2^(bits-1)) and clamps, counting clips.
+#[inline]
+fn quantise(s: f32, scale: f32, clipped: &mut u64) -> i32 {
+    let v = (s * scale).round();
+    let max = scale - 1.0;
+    if v > max || v < -scale {
+        *clipped += 1;
+    }
+    v.clamp(-scale, max) as i32
+}
+
+/// The header hound writes for `spec` with no data yet, ending with the data chunk's length.
+fn header_bytes(spec: hound::WavSpec) -> Result<Vec<u8>, hound::Error> {
+    let mut cursor = Cursor::new(Vec::new());
+    hound::WavWriter::new(&mut cursor, spec)?.finalize()?;
+    Ok(cursor.into_inner())
 }
 
 /// Writes a whole buffer to a WAV file.
@@ -179,5 +262,107 @@ fn hound_error(path: &Path, e: hound::Error) -> AudioError {
     match e {
         hound::Error::IoError(io) => AudioError::from_io(path, io),
         other => AudioError::InvalidArgument(format!("{}: {other}", path.display())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What hound's own sample-at-a-time writer produces for the same samples.
+    fn hound_bytes(block: &[Vec<f32>], format: SampleFormat) -> Vec<u8> {
+        let spec = format.hound_spec(44_100, block.len() as u16);
+        let mut cursor = Cursor::new(Vec::new());
+        let mut w = hound::WavWriter::new(&mut cursor, spec).unwrap();
+        for i in 0..block[0].len() {
+            for ch in block {
+                let s = if ch[i].is_finite() { ch[i] } else { 0.0 };
+                match format {
+                    SampleFormat::Int16 => {
+                        let v = (s * 32_768.0).round().clamp(-32_768.0, 32_767.0);
+                        w.write_sample(v as i16).unwrap();
+                    }
+                    SampleFormat::Int24 => {
+                        let v = (s * 8_388_608.0).round().clamp(-8_388_608.0, 8_388_607.0);
+                        w.write_sample(v as i32).unwrap();
+                    }
+                    SampleFormat::Float32 => w.write_sample(s).unwrap(),
+                }
+            }
+        }
+        w.finalize().unwrap();
+        cursor.into_inner()
+    }
+
+    #[test]
+    fn block_writer_matches_hound_byte_for_byte() {
+        let dir = tempfile::tempdir().unwrap();
+        let special = [
+            1.5,
+            -1.5,
+            f32::NAN,
+            f32::INFINITY,
+            1.0,
+            -1.0,
+            0.75,
+            -0.5,
+        ];
+        for channels in [1usize, 2, 3] {
+            let block: Vec<Vec<f32>> = (0..channels)
+                .map(|c| {
+                    (0..1001)
+                        .map(|i| {
+                            if i < special.len() {
+                                special[(i + c) % special.len()]
+                            } else {
+                                ((i * (c + 3)) as f32 * 0.013).sin() * 0.9
+                            }
+                        })
+                        .collect()
+                })
+                .collect();
+            for format in [
+                SampleFormat::Int16,
+                SampleFormat::Int24,
+                SampleFormat::Float32,
+            ] {
+                let path = dir.path().join(format!("{channels}-{format:?}.wav"));
+                let mut w = WavWriter::create(&path, 44_100, channels, format).unwrap();
+                // Uneven blocks, including an empty one.
+                for (a, b) in [(0, 7), (7, 7), (7, 600), (600, 1001)] {
+                    let part: Vec<&[f32]> = block.iter().map(|c| &c[a..b]).collect();
+                    w.write_planar(&part).unwrap();
+                }
+                assert_eq!(w.frames_written(), 1001);
+                assert_eq!(w.non_finite_samples(), 2 * channels as u64);
+                let clips = if format == SampleFormat::Float32 {
+                    0
+                } else {
+                    3
+                };
+                assert_eq!(w.clipped_samples(), clips * channels as u64);
+                w.finalize().unwrap();
+                let ours = std::fs::read(&path).unwrap();
+                assert!(
+                    ours == hound_bytes(&block, format),
+                    "{channels} ch {format:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn dropped_writer_still_writes_valid_sizes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("drop.wav");
+        let block = vec![vec![0.25f32; 10], vec![-0.25f32; 10]];
+        {
+            let mut w = WavWriter::create(&path, 44_100, 2, SampleFormat::Int24).unwrap();
+            w.write_planar(&block).unwrap();
+        }
+        assert_eq!(
+            std::fs::read(&path).unwrap(),
+            hound_bytes(&block, SampleFormat::Int24)
+        );
     }
 }
