@@ -21,7 +21,9 @@ pub struct LoudnessFigures {
 /// A streaming meter of integrated loudness and true peak.
 pub(crate) struct Meter {
     loudness: EbuR128,
-    peaks: PeakDetector,
+    /// `None` when only loudness is measured (the learning passes): true peak is the costlier
+    /// half of the meter.
+    peaks: Option<PeakDetector>,
     peak: f32,
     channels: usize,
 }
@@ -29,12 +31,21 @@ pub(crate) struct Meter {
 impl Meter {
     /// A meter for `channels` (1 or 2) at `sample_rate`.
     pub(crate) fn new(channels: usize, sample_rate: u32) -> Result<Self, MasterError> {
+        Self::build(channels, sample_rate, true)
+    }
+
+    /// A meter of integrated loudness only: its figures have no true peak.
+    pub(crate) fn loudness_only(channels: usize, sample_rate: u32) -> Result<Self, MasterError> {
+        Self::build(channels, sample_rate, false)
+    }
+
+    fn build(channels: usize, sample_rate: u32, true_peak: bool) -> Result<Self, MasterError> {
         let loudness = EbuR128::new(channels as u32, sample_rate, Mode::I).map_err(|e| {
             MasterError::Loudness(format!("{channels} channels at {sample_rate} Hz: {e}"))
         })?;
         Ok(Self {
             loudness,
-            peaks: PeakDetector::new(channels, sample_rate),
+            peaks: true_peak.then(|| PeakDetector::new(channels, sample_rate)),
             peak: 0.0,
             channels,
         })
@@ -52,13 +63,17 @@ impl Meter {
         self.loudness
             .add_frames_planar_f32(&planes[..self.channels])
             .map_err(|e| MasterError::Loudness(e.to_string()))?;
-        self.peak = self.peaks.scan(&planes[..self.channels], self.peak);
+        if let Some(peaks) = &mut self.peaks {
+            self.peak = peaks.scan(&planes[..self.channels], self.peak);
+        }
         Ok(())
     }
 
     /// The figures of everything added.
     pub(crate) fn figures(&mut self) -> LoudnessFigures {
-        self.peak = self.peak.max(self.peaks.flush());
+        if let Some(peaks) = &mut self.peaks {
+            self.peak = self.peak.max(peaks.flush());
+        }
         let integrated = self
             .loudness
             .loudness_global()

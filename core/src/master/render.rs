@@ -57,6 +57,8 @@ pub fn render(
     )
 }
 
+/// [`render`] with an explicit loudness gain. Without a `sink` it only measures: the summary's
+/// output then has an integrated loudness but no true peak.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn render_with_gain(
     profile: &MatchProfile,
@@ -71,7 +73,12 @@ pub(crate) fn render_with_gain(
     let rate = source.sample_rate();
     let mut processor =
         Mastering::with_gain(profile, settings, rate, channels, chunk_frames, gain_db)?;
-    let mut meter = Meter::new(channels, rate)?;
+    // Without a sink this is a measuring pass, whose callers read the loudness only.
+    let mut meter = if sink.is_some() {
+        Meter::new(channels, rate)?
+    } else {
+        Meter::loudness_only(channels, rate)?
+    };
     let total = source.total_frames();
     let mut input: Vec<Vec<f32>> = (0..channels)
         .map(|_| Vec::with_capacity(chunk_frames))
