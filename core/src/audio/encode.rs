@@ -232,12 +232,30 @@ impl Drop for WavWriter {
 /// Scales to an integer of full scale `scale` (2^(bits-1)) and clamps, counting clips.
 #[inline]
 fn quantise(s: f32, scale: f32, clipped: &mut u64) -> i32 {
-    let v = (s * scale).round();
+    let v = round_half_away(s * scale);
     let max = scale - 1.0;
     if v > max || v < -scale {
         *clipped += 1;
     }
     v.clamp(-scale, max) as i32
+}
+
+/// `f32::round` (halves away from zero) for finite `v`, without its libm call: truncation to
+/// an integer is one instruction, and `v - trunc(v)` is exact below 2^23.
+#[inline]
+fn round_half_away(v: f32) -> f32 {
+    if v.abs() >= 8_388_608.0 {
+        return v; // Already an integer.
+    }
+    let t = v as i32 as f32;
+    let d = v - t;
+    if d >= 0.5 {
+        t + 1.0
+    } else if d <= -0.5 {
+        t - 1.0
+    } else {
+        t
+    }
 }
 
 /// The header hound writes for `spec` with no data yet, ending with the data chunk's length.
@@ -297,16 +315,7 @@ mod tests {
     #[test]
     fn block_writer_matches_hound_byte_for_byte() {
         let dir = tempfile::tempdir().unwrap();
-        let special = [
-            1.5,
-            -1.5,
-            f32::NAN,
-            f32::INFINITY,
-            1.0,
-            -1.0,
-            0.75,
-            -0.5,
-        ];
+        let special = [1.5, -1.5, f32::NAN, f32::INFINITY, 1.0, -1.0, 0.75, -0.5];
         for channels in [1usize, 2, 3] {
             let block: Vec<Vec<f32>> = (0..channels)
                 .map(|c| {
@@ -348,6 +357,35 @@ mod tests {
                     "{channels} ch {format:?}"
                 );
             }
+        }
+    }
+
+    #[test]
+    fn fast_rounding_equals_f32_round() {
+        let mut values = vec![
+            0.5f32,
+            -0.5,
+            1.5,
+            -2.5,
+            0.499_999_97,
+            -0.499_999_97,
+            8_388_607.5,
+        ];
+        values.extend([8_388_608.0, -8_388_609.0, 1e20, -1e20, 0.0, -0.0]);
+        let mut x = 0x1234_5678u32;
+        for _ in 0..100_000 {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            let v = f32::from_bits(x);
+            if v.is_finite() {
+                values.push(v);
+                values.push(v * 1e-30);
+                values.push((v * 1e-30).fract() * 40_000.0);
+            }
+        }
+        for v in values {
+            assert_eq!(round_half_away(v), v.round(), "{v}");
         }
     }
 
