@@ -229,33 +229,22 @@ impl Drop for WavWriter {
     }
 }
 
-/// Scales to an integer of full scale `scale` (2^(bits-1)) and clamps, counting clips.
+/// Scales finite `s` to an integer of full scale `scale` (2^(bits-1)), rounding halves away
+/// from zero like `f32::round`, and clamps, counting clips.
+///
+/// Branch-free and without `f32::round`'s libm call: after clamping to one step beyond the
+/// range (which keeps every clip a clip), truncation is one instruction and `x - trunc(x)` is
+/// exact, so the rounding is exact.
 #[inline]
 fn quantise(s: f32, scale: f32, clipped: &mut u64) -> i32 {
-    let v = round_half_away(s * scale);
-    let max = scale - 1.0;
-    if v > max || v < -scale {
-        *clipped += 1;
-    }
-    v.clamp(-scale, max) as i32
-}
-
-/// `f32::round` (halves away from zero) for finite `v`, without its libm call: truncation to
-/// an integer is one instruction, and `v - trunc(v)` is exact below 2^23.
-#[inline]
-fn round_half_away(v: f32) -> f32 {
-    if v.abs() >= 8_388_608.0 {
-        return v; // Already an integer.
-    }
-    let t = v as i32 as f32;
-    let d = v - t;
-    if d >= 0.5 {
-        t + 1.0
-    } else if d <= -0.5 {
-        t - 1.0
-    } else {
-        t
-    }
+    let (lo, hi) = (-scale, scale - 1.0);
+    let x = (s * scale).clamp(lo - 1.0, hi + 1.0);
+    let t = x as i32;
+    let d = x - t as f32;
+    let v = t + i32::from(d >= 0.5) - i32::from(d <= -0.5);
+    let (lo, hi) = (lo as i32, hi as i32);
+    *clipped += u64::from(v > hi || v < lo);
+    v.clamp(lo, hi)
 }
 
 /// The header hound writes for `spec` with no data yet, ending with the data chunk's length.
@@ -361,31 +350,34 @@ mod tests {
     }
 
     #[test]
-    fn fast_rounding_equals_f32_round() {
-        let mut values = vec![
-            0.5f32,
-            -0.5,
-            1.5,
-            -2.5,
-            0.499_999_97,
-            -0.499_999_97,
-            8_388_607.5,
-        ];
-        values.extend([8_388_608.0, -8_388_609.0, 1e20, -1e20, 0.0, -0.0]);
-        let mut x = 0x1234_5678u32;
-        for _ in 0..100_000 {
-            x ^= x << 13;
-            x ^= x >> 17;
-            x ^= x << 5;
-            let v = f32::from_bits(x);
-            if v.is_finite() {
-                values.push(v);
-                values.push(v * 1e-30);
-                values.push((v * 1e-30).fract() * 40_000.0);
+    fn fast_quantising_equals_round_and_clamp() {
+        for scale in [32_768.0f32, 8_388_608.0] {
+            let mut values = vec![0.0f32, -0.0, 1.0, -1.0, 2.0, -2.0, 1e20, -1e20];
+            for k in [0.0f32, 1.0, 2.0, 1000.0, scale - 2.0, scale - 1.0, scale] {
+                for off in [-0.5f32, 0.5, 0.499_999_97, -0.499_999_97] {
+                    values.push((k + off) / scale);
+                    values.push(-(k + off) / scale);
+                }
             }
-        }
-        for v in values {
-            assert_eq!(round_half_away(v), v.round(), "{v}");
+            let mut x = 0x1234_5678u32;
+            for _ in 0..200_000 {
+                x ^= x << 13;
+                x ^= x >> 17;
+                x ^= x << 5;
+                values.push((x as f32 / u32::MAX as f32) * 2.4 - 1.2);
+                let any = f32::from_bits(x);
+                if any.is_finite() {
+                    values.push(any);
+                }
+            }
+            for s in values {
+                let v = (s * scale).round();
+                let expected = v.clamp(-scale, scale - 1.0) as i32;
+                let expected_clip = u64::from(v > scale - 1.0 || v < -scale);
+                let mut clipped = 0;
+                assert_eq!(quantise(s, scale, &mut clipped), expected, "{s} at {scale}");
+                assert_eq!(clipped, expected_clip, "{s} at {scale}");
+            }
         }
     }
 
