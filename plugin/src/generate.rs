@@ -42,8 +42,15 @@ impl GuiJob {
     }
 }
 
-/// What a submission thread reports back.
-type Submitted = Result<GuiJob, String>;
+/// A job arriving from a background thread (or why it could not start), and where from.
+type Arrival = (Origin, Result<GuiJob, String>);
+
+/// Where an [`Arrival`] comes from: a submission counts in the in-flight number, a resumed job
+/// of an earlier session does not.
+enum Origin {
+    Submitted,
+    Resumed,
+}
 
 /// The Generate tab's engine: clients per provider, the job list and audition.
 pub struct Generator {
@@ -52,9 +59,9 @@ pub struct Generator {
     clients: Arc<Mutex<HashMap<ProviderKind, Client>>>,
     /// Jobs submitted or resumed in this session.
     pub jobs: Vec<GuiJob>,
-    /// Submissions in flight.
-    pending: (Sender<Submitted>, Receiver<Submitted>),
-    /// How many submissions are in flight.
+    /// Jobs arriving from submission and resume threads.
+    arrivals: (Sender<Arrival>, Receiver<Arrival>),
+    /// How many submissions are being validated or sent.
     in_flight: usize,
     /// The last error or status line.
     pub status: Option<String>,
@@ -72,7 +79,7 @@ impl Generator {
         Self {
             clients: Arc::default(),
             jobs: Vec::new(),
-            pending: crossbeam_channel::unbounded(),
+            arrivals: crossbeam_channel::unbounded(),
             in_flight: 0,
             status: None,
             resumed: false,
@@ -93,16 +100,13 @@ impl Generator {
             self.resumed = true;
             self.resume_unfinished();
         }
-        while let Ok(submitted) = self.pending.1.try_recv() {
-            match submitted {
-                Ok(job) => {
-                    self.in_flight = self.in_flight.saturating_sub(1);
-                    self.jobs.push(job);
-                }
-                Err(error) => {
-                    self.in_flight = self.in_flight.saturating_sub(1);
-                    self.status = Some(error);
-                }
+        while let Ok((origin, arrival)) = self.arrivals.1.try_recv() {
+            if let Origin::Submitted = origin {
+                self.in_flight -= 1;
+            }
+            match arrival {
+                Ok(job) => self.jobs.push(job),
+                Err(error) => self.status = Some(error),
             }
         }
     }
@@ -115,7 +119,7 @@ impl Generator {
         output_dir: PathBuf,
     ) {
         let clients = Arc::clone(&self.clients);
-        let sender = self.pending.0.clone();
+        let sender = self.arrivals.0.clone();
         let label = JobRequest::Generate(request.clone()).label();
         let spawned = thread::Builder::new()
             .name("mixsmith-submit".into())
@@ -131,7 +135,7 @@ impl Generator {
                         label,
                         handle,
                     });
-                let _ = sender.send(submitted);
+                let _ = sender.send((Origin::Submitted, submitted));
             });
         match spawned {
             Ok(_) => {
@@ -145,7 +149,7 @@ impl Generator {
     /// Resumes every unfinished job of every configured provider, in the background.
     fn resume_unfinished(&mut self) {
         let clients = Arc::clone(&self.clients);
-        let sender = self.pending.0.clone();
+        let sender = self.arrivals.0.clone();
         let spawned = thread::Builder::new()
             .name("mixsmith-resume".into())
             .spawn(move || {
@@ -164,7 +168,7 @@ impl Generator {
                                 handle,
                             })
                             .map_err(|e| e.to_string());
-                        let _ = sender.send(resumed);
+                        let _ = sender.send((Origin::Resumed, resumed));
                     }
                 }
             });

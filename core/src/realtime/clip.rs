@@ -35,11 +35,6 @@ impl Clip {
             start_frame,
         }
     }
-
-    /// Length in frames.
-    pub fn frames(&self) -> usize {
-        self.channels[0].len()
-    }
 }
 
 /// The non-realtime side: publishes clips and frees the ones the player has let go of.
@@ -97,11 +92,6 @@ impl ClipSender {
 }
 
 impl ClipPlayer {
-    /// Whether a clip is loaded.
-    pub fn has_clip(&self) -> bool {
-        self.current.is_some()
-    }
-
     /// Writes the clip's audio for the block starting at transport position `position` into
     /// `channels`, silence where the clip does not cover the block. Returns false, leaving
     /// `channels` untouched, when no clip is loaded or the transport position is unknown.

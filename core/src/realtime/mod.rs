@@ -46,24 +46,6 @@ pub trait StreamProcessor: Send + 'static {
     fn process_chunk(&mut self, input: &[&[f32]], output: &mut [&mut [f32]]);
 }
 
-impl StreamProcessor for Box<dyn StreamProcessor> {
-    fn chunk_frames(&self) -> usize {
-        (**self).chunk_frames()
-    }
-
-    fn latency_frames(&self) -> usize {
-        (**self).latency_frames()
-    }
-
-    fn reset(&mut self) {
-        (**self).reset()
-    }
-
-    fn process_chunk(&mut self, input: &[&[f32]], output: &mut [&mut [f32]]) {
-        (**self).process_chunk(input, output)
-    }
-}
-
 /// The simplest processor: copies its input. Used to measure the bridge itself and as the
 /// plugin's monitor mode.
 #[derive(Debug, Clone)]

@@ -180,16 +180,6 @@ pub struct BridgeAudio {
 }
 
 impl BridgeAudio {
-    /// The latency in frames between input and output.
-    pub fn latency_frames(&self) -> usize {
-        self.total_latency
-    }
-
-    /// The engine counters shared with the worker and the GUI.
-    pub fn stats(&self) -> &EngineStats {
-        &self.shared.stats
-    }
-
     /// Restarts the stream (a transport jump or a host reset). The worker forgets its history;
     /// until it has, and for one latency period after, the output is the delayed dry signal.
     pub fn reset(&mut self) {
