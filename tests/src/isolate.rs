@@ -110,6 +110,135 @@ macro_rules! isolated_test {
     };
 }
 
+/// The scenarios every host format runs the same way, each registered with [`isolated_test!`].
+/// The invoking test file defines `stereo()` (a fresh stereo host at 48 kHz / 512) and
+/// `open(rate, max_block, state)` (a fresh host, optionally with a state loaded before
+/// activation, for the Master scenarios).
+#[macro_export]
+macro_rules! shared_host_scenarios {
+    () => {
+        fn realtime_delay_and_gain() -> ::anyhow::Result<()> {
+            $crate::harness::delay_and_gain(&mut stereo()?, false)
+        }
+        $crate::isolated_test!(realtime_delay_and_gain);
+
+        fn offline_delay_and_gain() -> ::anyhow::Result<()> {
+            $crate::harness::delay_and_gain(&mut stereo()?, true)
+        }
+        $crate::isolated_test!(offline_delay_and_gain);
+
+        fn gain_automation() -> ::anyhow::Result<()> {
+            $crate::harness::gain_automation(&mut stereo()?)
+        }
+        $crate::isolated_test!(gain_automation);
+
+        fn gain_automation_offline() -> ::anyhow::Result<()> {
+            let mut host = stereo()?;
+            host.set_offline(true)?;
+            $crate::harness::gain_automation(&mut host)
+        }
+        $crate::isolated_test!(gain_automation_offline);
+
+        fn bypass() -> ::anyhow::Result<()> {
+            $crate::harness::bypass(&mut stereo()?)
+        }
+        $crate::isolated_test!(bypass);
+
+        fn state_round_trip() -> ::anyhow::Result<()> {
+            $crate::harness::state_round_trip(&mut stereo()?, &|| {
+                Ok(Box::new(stereo()?) as Box<dyn $crate::harness::TestHost>)
+            })
+        }
+        $crate::isolated_test!(state_round_trip);
+
+        fn state_old_version() -> ::anyhow::Result<()> {
+            $crate::harness::state_old_version(&mut stereo()?)
+        }
+        $crate::isolated_test!(state_old_version);
+
+        fn state_corrupt_session() -> ::anyhow::Result<()> {
+            $crate::harness::state_corrupt_session(&mut stereo()?)
+        }
+        $crate::isolated_test!(state_corrupt_session);
+
+        fn state_corrupt_blob() -> ::anyhow::Result<()> {
+            $crate::harness::state_corrupt_blob(&mut stereo()?)
+        }
+        $crate::isolated_test!(state_corrupt_blob);
+
+        fn sample_rates() -> ::anyhow::Result<()> {
+            $crate::harness::sample_rates(&mut stereo()?)
+        }
+        $crate::isolated_test!(sample_rates);
+
+        fn block_sizes() -> ::anyhow::Result<()> {
+            $crate::harness::block_sizes(&mut stereo()?)
+        }
+        $crate::isolated_test!(block_sizes);
+
+        fn sample_rates_offline() -> ::anyhow::Result<()> {
+            let mut host = stereo()?;
+            host.set_offline(true)?;
+            $crate::harness::sample_rates(&mut host)
+        }
+        $crate::isolated_test!(sample_rates_offline);
+
+        fn block_sizes_offline() -> ::anyhow::Result<()> {
+            let mut host = stereo()?;
+            host.set_offline(true)?;
+            $crate::harness::block_sizes(&mut host)
+        }
+        $crate::isolated_test!(block_sizes_offline);
+
+        fn transport_jumps() -> ::anyhow::Result<()> {
+            $crate::harness::transport_jumps(&mut stereo()?)
+        }
+        $crate::isolated_test!(transport_jumps);
+
+        fn transport_jumps_offline() -> ::anyhow::Result<()> {
+            let mut host = stereo()?;
+            host.set_offline(true)?;
+            $crate::harness::transport_jumps(&mut host)
+        }
+        $crate::isolated_test!(transport_jumps_offline);
+
+        fn master_offline_equals_cli_render() -> ::anyhow::Result<()> {
+            $crate::master_scenarios::offline_equals_cli_render(&open)
+        }
+        $crate::isolated_test!(master_offline_equals_cli_render);
+
+        fn master_realtime_blocks_processed_or_dry() -> ::anyhow::Result<()> {
+            $crate::master_scenarios::realtime_blocks_processed_or_dry(&open)
+        }
+        $crate::isolated_test!(master_realtime_blocks_processed_or_dry);
+
+        fn master_compare_is_level_matched_dry() -> ::anyhow::Result<()> {
+            $crate::master_scenarios::compare_is_level_matched_dry(&open)
+        }
+        $crate::isolated_test!(master_compare_is_level_matched_dry);
+
+        fn master_state_round_trip_keeps_the_match() -> ::anyhow::Result<()> {
+            $crate::master_scenarios::state_round_trip_keeps_the_match(&open)
+        }
+        $crate::isolated_test!(master_state_round_trip_keeps_the_match);
+
+        fn master_damaged_profile_passes_dry_with_notice() -> ::anyhow::Result<()> {
+            $crate::master_scenarios::damaged_profile_passes_dry_with_notice(&open)
+        }
+        $crate::isolated_test!(master_damaged_profile_passes_dry_with_notice);
+
+        fn master_match_loaded_while_active() -> ::anyhow::Result<()> {
+            $crate::master_scenarios::match_loaded_while_active(&open)
+        }
+        $crate::isolated_test!(master_match_loaded_while_active);
+
+        fn master_damaged_match_loaded_while_active() -> ::anyhow::Result<()> {
+            $crate::master_scenarios::damaged_match_loaded_while_active(&open)
+        }
+        $crate::isolated_test!(master_damaged_match_loaded_while_active);
+    };
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
