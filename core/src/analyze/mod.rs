@@ -4,7 +4,7 @@
 //! [`analyze_file`] runs one over a file with the streaming [`AudioReader`] and returns a
 //! [`LoudnessReport`], whose JSON form is what `mixsmith analyze --json` prints.
 
-mod gating;
+pub(crate) mod gating;
 mod live;
 mod loudness;
 

@@ -443,6 +443,8 @@ fn append_decoded(
             "the channel count changes mid-stream ({spec_channels} -> {channels})"
         ));
     }
+    // Integer samples are always finite; only float formats need the scan.
+    let float = matches!(decoded, AudioBufferRef::F32(_) | AudioBufferRef::F64(_));
     match decoded {
         AudioBufferRef::U8(b) => copy_planar(&b, block),
         AudioBufferRef::U16(b) => copy_planar(&b, block),
@@ -456,10 +458,12 @@ fn append_decoded(
         AudioBufferRef::F64(b) => copy_planar(&b, block),
     }
     let mut non_finite = 0;
-    for s in block.iter_mut().flatten() {
-        if !s.is_finite() {
-            *s = 0.0;
-            non_finite += 1;
+    if float {
+        for s in block.iter_mut().flatten() {
+            if !s.is_finite() {
+                *s = 0.0;
+                non_finite += 1;
+            }
         }
     }
     Ok(non_finite)

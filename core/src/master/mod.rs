@@ -29,6 +29,7 @@
 //! ```
 
 mod error;
+mod estimate;
 mod fir;
 mod limiter;
 mod loudness;
@@ -45,6 +46,7 @@ pub mod spectrum;
 mod tests;
 
 pub use error::MasterError;
+pub use estimate::FrameBands;
 pub use fir::{PartitionedConvolver, design_linear_phase, fir_latency};
 pub use limiter::{LimiterStats, TruePeakLimiter};
 pub use loudness::LoudnessFigures;
@@ -59,4 +61,4 @@ pub use report::{
     CurveReport, InputReport, LOUDNESS_TOLERANCE_LU, LimiterReport, LoudnessMatch, MasterReport,
 };
 pub use settings::{MatchSettings, parse_octaves};
-pub use source::{AudioSource, BufferSource, FileSource};
+pub use source::{AudioSource, BufferSource, CACHE_SAMPLES, FileSource};

@@ -1,16 +1,35 @@
 //! True-peak detection: polyphase interpolation between samples (4x below 96 kHz, 2x above, as
-//! ITU-R BS.1770 describes for true-peak meters), laid out four lanes wide so each tap is one
-//! vector multiply-add.
+//! ITU-R BS.1770 describes for true-peak meters).
+//!
+//! The interpolation is laid out across time: each phase is computed for eight consecutive
+//! samples at once, one coefficient times eight neighbouring samples per step, so a phase is
+//! a chain of vector multiply-adds. The kernel is compiled for AVX2 too and picked at run time
+//! (`multiversion`); multiplications and additions stay separate (no fused multiply-add), so
+//! every CPU computes the same peaks.
+
+use multiversion::multiversion;
+
+/// The most frames [`PeakDetector::push_block`] interpolates per step (it loops over longer
+/// blocks); its scratch line is sized for it, so detection never allocates.
+const MAX_BLOCK: usize = 256;
+/// Frames sharing one "can this beat the threshold?" test.
+const GROUP: usize = 16;
+/// Frames interpolated together.
+const LANES: usize = 8;
+/// Interpolating phases stored (4x oversampling less its pure-delay phase).
+const PHASES: usize = 3;
 
 /// A streaming inter-sample peak detector for a fixed channel count.
 #[derive(Debug, Clone)]
 pub(crate) struct PeakDetector {
-    /// `coeffs[k][lane]` multiplies the sample `k` steps back; lanes are the interpolation
-    /// phases (repeated when there are fewer than four).
-    coeffs: Vec<[f32; 4]>,
-    /// Per channel: the last `coeffs.len()` samples stored twice, newest first from `pos`.
-    history: Vec<Vec<f32>>,
-    pos: usize,
+    /// Coefficients of the interpolating phases: `coeffs[k][p]` multiplies the sample `k`
+    /// steps back for phase `p + 1`. Phase 0, a pure delay, is not stored: it is the sample
+    /// itself. With 2x oversampling only the first of the three is used (the others are 0).
+    coeffs: Vec<[f32; PHASES]>,
+    /// Per channel: the last `taps` samples, oldest first.
+    tails: Vec<Vec<f32>>,
+    /// Scratch for one channel: its tail followed by the frames being scanned.
+    line: Vec<f32>,
     /// The largest gain of any phase (sum of absolute coefficients): no interpolated value
     /// exceeds the largest nearby sample times this.
     gain_bound: f32,
@@ -26,66 +45,40 @@ impl PeakDetector {
         } else {
             (2, 24)
         };
-        let phases = interpolation_phases(factor, taps);
-        let coeffs: Vec<[f32; 4]> = (0..=taps)
-            .map(|k| std::array::from_fn(|lane| phases[lane % factor][k]))
-            .collect();
-        let len = coeffs.len();
-        let gain_bound = (0..4)
-            .map(|lane| coeffs.iter().map(|c| c[lane].abs()).sum::<f32>())
-            .fold(0.0f32, f32::max)
+        let phases = interpolation_phases(factor, taps).split_off(1);
+        let gain_bound = phases
+            .iter()
+            .map(|p| p.iter().map(|c| c.abs()).sum::<f32>())
+            .fold(1.0f32, f32::max)
             * 1.001;
+        let coeffs = (0..=taps)
+            .map(|k| std::array::from_fn(|p| phases.get(p).map_or(0.0, |phase| phase[k])))
+            .collect();
         Self {
             gain_bound,
-            history: vec![vec![0.0; 2 * len]; channels],
-            pos: 0,
+            tails: vec![vec![0.0; taps]; channels],
+            line: Vec::with_capacity(taps + MAX_BLOCK),
             coeffs,
             delay: taps / 2,
         }
     }
 
     /// The delay in samples between the newest input and the interval whose peak
-    /// [`push_frame`](Self::push_frame) returns.
+    /// [`push_block`](Self::push_block) reports for it.
     pub(crate) fn delay(&self) -> usize {
         self.delay
     }
 
     /// Forgets all history.
     pub(crate) fn reset(&mut self) {
-        self.history.iter_mut().for_each(|h| h.fill(0.0));
-        self.pos = 0;
-    }
-
-    /// Pushes frame `i` of `channels` and returns the largest absolute value over all channels
-    /// of the signal between `delay()` samples ago (included) and the sample after it.
-    #[inline]
-    pub(crate) fn push_frame<S: AsRef<[f32]>>(&mut self, channels: &[S], i: usize) -> f32 {
-        let len = self.coeffs.len();
-        self.pos = if self.pos == 0 { len - 1 } else { self.pos - 1 };
-        let pos = self.pos;
-        let mut peak = 0.0f32;
-        for (ch, hist) in channels.iter().zip(&mut self.history) {
-            let x = ch.as_ref()[i];
-            hist[pos] = x;
-            hist[pos + len] = x;
-            let mut acc = [0.0f32; 4];
-            for (c, x) in self.coeffs.iter().zip(&hist[pos..pos + len]) {
-                for lane in 0..4 {
-                    acc[lane] += c[lane] * x;
-                }
-            }
-            for a in acc {
-                peak = peak.max(a.abs());
-            }
-        }
-        peak
+        self.tails.iter_mut().for_each(|t| t.fill(0.0));
     }
 
     /// Pushes frames `start..start + peaks.len()` of every channel and stores, per frame, the
-    /// largest interval peak over the channels, like [`push_frame`](Self::push_frame) — except
-    /// that groups of frames whose peaks provably stay below `skip_below` (their samples times
-    /// the interpolator's gain bound) are not interpolated and count as 0. Channel by channel,
-    /// so the inner loop stays in registers.
+    /// largest absolute value over all channels of the signal between `delay()` samples before
+    /// it (included) and the sample after that — except that groups of frames whose peaks
+    /// provably stay below `skip_below` (their samples times the interpolator's gain bound)
+    /// are not interpolated and count as 0.
     pub(crate) fn push_block<S: AsRef<[f32]>>(
         &mut self,
         channels: &[S],
@@ -93,64 +86,40 @@ impl PeakDetector {
         peaks: &mut [f32],
         skip_below: f32,
     ) {
-        const GROUP: usize = 16;
-        let len = self.coeffs.len();
-        let n = peaks.len();
         peaks.fill(0.0);
-        let first_pos = self.pos;
-        for (ch, hist) in channels.iter().zip(&mut self.history) {
-            let input = &ch.as_ref()[start..start + n];
-            let mut pos = first_pos;
-            for (group, group_peaks) in input.chunks(GROUP).zip(peaks.chunks_mut(GROUP)) {
-                let reach = hist[pos..pos + len]
-                    .iter()
-                    .chain(group)
-                    .fold(0.0f32, |m, x| m.max(x.abs()));
-                if reach * self.gain_bound < skip_below {
-                    for x in group {
-                        pos = if pos == 0 { len - 1 } else { pos - 1 };
-                        hist[pos] = *x;
-                        hist[pos + len] = *x;
-                    }
-                    continue;
-                }
-                for (x, peak) in group.iter().zip(group_peaks.iter_mut()) {
-                    pos = if pos == 0 { len - 1 } else { pos - 1 };
-                    hist[pos] = *x;
-                    hist[pos + len] = *x;
-                    // Two accumulators halve the dependency chain.
-                    let (mut even, mut odd) = ([0.0f32; 4], [0.0f32; 4]);
-                    let window = &hist[pos..pos + len];
-                    let pairs = self.coeffs.chunks_exact(2).zip(window.chunks_exact(2));
-                    for (c, h) in pairs {
-                        for lane in 0..4 {
-                            even[lane] += c[0][lane] * h[0];
-                            odd[lane] += c[1][lane] * h[1];
-                        }
-                    }
-                    if len % 2 == 1 {
-                        let last = &self.coeffs[len - 1];
-                        for (e, c) in even.iter_mut().zip(last) {
-                            *e += c * window[len - 1];
-                        }
-                    }
-                    let m = (0..4).fold(0.0f32, |m, l| m.max((even[l] + odd[l]).abs()));
-                    *peak = peak.max(m);
-                }
+        let mut done = 0;
+        while done < peaks.len() {
+            let n = (peaks.len() - done).min(MAX_BLOCK);
+            let out = &mut peaks[done..done + n];
+            for (ch, tail) in channels.iter().zip(&mut self.tails) {
+                let from = start + done;
+                self.line.clear();
+                self.line.extend_from_slice(tail);
+                self.line.extend_from_slice(&ch.as_ref()[from..from + n]);
+                channel_peaks(
+                    &self.line,
+                    &self.coeffs,
+                    self.delay,
+                    self.gain_bound,
+                    skip_below,
+                    out,
+                );
+                let taps = tail.len();
+                tail.copy_from_slice(&self.line[self.line.len() - taps..]);
             }
+            done += n;
         }
-        self.pos = (first_pos + len - n % len) % len;
     }
 
     /// Scans a whole block and returns the larger of its largest inter-sample peak and
     /// `known` (a peak already found: regions that cannot beat it are skipped).
     pub(crate) fn scan<S: AsRef<[f32]>>(&mut self, channels: &[S], known: f32) -> f32 {
         let frames = channels.first().map_or(0, |c| c.as_ref().len());
-        let mut peaks = [0.0f32; 256];
+        let mut peaks = [0.0f32; MAX_BLOCK];
         let mut max = known;
         let mut start = 0;
         while start < frames {
-            let n = (frames - start).min(peaks.len());
+            let n = (frames - start).min(MAX_BLOCK);
             self.push_block(channels, start, &mut peaks[..n], max);
             max = peaks[..n].iter().fold(max, |m, p| m.max(*p));
             start += n;
@@ -160,8 +129,93 @@ impl PeakDetector {
 
     /// Feeds `delay()` zeros so the last real samples' intervals are scanned too.
     pub(crate) fn flush(&mut self) -> f32 {
-        let zeros = vec![[0.0f32]; self.history.len()];
-        (0..=self.delay).fold(0.0, |m, _| m.max(self.push_frame(&zeros, 0)))
+        let zeros = [0.0f32; MAX_BLOCK];
+        let silence = vec![&zeros[..=self.delay]; self.tails.len()];
+        self.scan(&silence, 0.0)
+    }
+}
+
+/// Interpolates one channel: `line` is the channel's last `taps` samples followed by one per
+/// entry of `peaks`, and every entry becomes the larger of itself and that frame's interval
+/// peak (see [`PeakDetector::push_block`]).
+#[multiversion(targets("x86_64+avx2", "aarch64+neon"))]
+fn channel_peaks(
+    line: &[f32],
+    coeffs: &[[f32; PHASES]],
+    delay: usize,
+    gain_bound: f32,
+    skip_below: f32,
+    peaks: &mut [f32],
+) {
+    let taps = line.len() - peaks.len();
+    for (g, group) in peaks.chunks_mut(GROUP).enumerate() {
+        let first = g * GROUP;
+        let reach = max_abs(&line[first..first + group.len() + taps]);
+        if reach * gain_bound < skip_below {
+            continue;
+        }
+        for (l, out) in group.chunks_mut(LANES).enumerate() {
+            let frame = first + l * LANES;
+            if let Ok(out) = <&mut [f32; LANES]>::try_from(&mut *out) {
+                interval_peaks(line, frame, taps, delay, coeffs, out);
+            } else {
+                for (i, o) in out.iter_mut().enumerate() {
+                    let mut one = [*o];
+                    interval_peaks(line, frame + i, taps, delay, coeffs, &mut one);
+                    *o = one[0];
+                }
+            }
+        }
+    }
+}
+
+/// The largest absolute value in `samples` (finite), as an integer reduction that vectorises:
+/// the magnitude bits of finite floats order like their values.
+#[inline(always)]
+fn max_abs(samples: &[f32]) -> f32 {
+    let bits = samples
+        .iter()
+        .map(|x| x.to_bits() & 0x7fff_ffff)
+        .max()
+        .unwrap_or(0);
+    f32::from_bits(bits)
+}
+
+/// `W` samples of `line` from `start`.
+#[inline(always)]
+fn window<const W: usize>(line: &[f32], start: usize) -> [f32; W] {
+    line[start..start + W]
+        .try_into()
+        .expect("the slice has W samples")
+}
+
+/// The interval peaks of `W` consecutive frames starting at `frame` (an index into the frames
+/// after the `taps` history samples of `line`), max-ed into `out`.
+#[inline(always)]
+fn interval_peaks<const W: usize>(
+    line: &[f32],
+    frame: usize,
+    taps: usize,
+    delay: usize,
+    coeffs: &[[f32; PHASES]],
+    out: &mut [f32; W],
+) {
+    // Sample `k` steps before frame `frame + i` is `line[newest - k + i]`.
+    let newest = frame + taps;
+    // One accumulator per phase: three independent multiply-add chains.
+    let mut acc = [[0.0f32; W]; PHASES];
+    for (k, c) in coeffs.iter().enumerate() {
+        let x = window::<W>(line, newest - k);
+        for (a, c) in acc.iter_mut().zip(c) {
+            for (a, x) in a.iter_mut().zip(&x) {
+                *a += c * x;
+            }
+        }
+    }
+    let delayed = window::<W>(line, newest - delay);
+    for (i, o) in out.iter_mut().enumerate() {
+        let interpolated = acc.iter().fold(0.0f32, |m, a| m.max(a[i].abs()));
+        *o = o.max(delayed[i].abs()).max(interpolated);
     }
 }
 

@@ -75,20 +75,13 @@ impl Mastering {
                 reason: "must be positive".into(),
             });
         }
-        let amount = f64::from(settings.amount);
-        let width = if settings.match_width && profile.side_matched {
-            f64::from(profile.width_db)
-        } else {
-            0.0
-        };
         let gain = if gain_db.is_finite() { gain_db } else { 0.0 };
-        let mid_taps = design_linear_phase(|f| amount * profile.mid_db_at(f) + gain, sample_rate);
+        let mid_taps =
+            design_linear_phase(|f| profile.filter_db_at(settings, f).0 + gain, sample_rate);
         let mid = PartitionedConvolver::new(&mid_taps, chunk_frames);
         let side = (channels == 2).then(|| {
-            let taps = design_linear_phase(
-                |f| amount * (profile.side_db_at(f) + width) + gain,
-                sample_rate,
-            );
+            let taps =
+                design_linear_phase(|f| profile.filter_db_at(settings, f).1 + gain, sample_rate);
             PartitionedConvolver::new(&taps, chunk_frames)
         });
         let limiter = TruePeakLimiter::new(

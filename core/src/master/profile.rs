@@ -85,12 +85,13 @@ pub struct MatchProfile {
     pub target: InputAnalysis,
     /// The reference's analysis.
     pub reference: InputAnalysis,
-    /// The amount the loudness check was made at.
+    /// The amount `matched_lufs` was estimated at.
     pub learned_amount: f32,
     /// The smoothing the curves were made with, in octaves.
     pub smoothing_octaves: f32,
     /// Integrated loudness of the target after tone and width matching at `learned_amount`,
-    /// before any gain (LUFS).
+    /// before any gain (LUFS): the target's metered loudness plus the change the match filters
+    /// make, estimated from its analysis frames ([`FrameBands`](super::FrameBands)).
     pub matched_lufs: f64,
     /// Extra gain in dB pushed into the limiter so the limited output reaches the reference's
     /// loudness (0 unless learned with `loudness_priority`; applies only with the limiter on).
@@ -167,6 +168,22 @@ impl MatchProfile {
         self.loudness_gain_db(settings.amount) + compensation
     }
 
+    /// The gains in dB of the mid and the side filter at `hz` that
+    /// [`Mastering`](super::Mastering) applies with `settings`, before the loudness gain: the
+    /// curves and the width change scaled by the amount.
+    pub fn filter_db_at(&self, settings: &MatchSettings, hz: f64) -> (f64, f64) {
+        let amount = f64::from(settings.amount);
+        let width = if settings.match_width && self.side_matched {
+            f64::from(self.width_db)
+        } else {
+            0.0
+        };
+        (
+            amount * self.mid_db_at(hz),
+            amount * (self.side_db_at(hz) + width),
+        )
+    }
+
     /// The mid curve (amount 1.0) at `hz`, interpolated on the log-frequency grid and held flat
     /// beyond its ends.
     pub fn mid_db_at(&self, hz: f64) -> f64 {
@@ -221,10 +238,19 @@ fn check_source(source: &dyn AudioSource) -> Result<(), MasterError> {
     Ok(())
 }
 
-fn analyse(source: &mut dyn AudioSource, read: &AtomicU64) -> Result<Pass, MasterError> {
+/// Streams `source` once through the spectrum analyser (keeping its frame bands when
+/// `frame_bands`) and the meter, counting frames into `read`.
+fn analyse(
+    source: &mut dyn AudioSource,
+    frame_bands: bool,
+    read: &AtomicU64,
+) -> Result<Pass, MasterError> {
     let channels = source.channels();
     let rate = source.sample_rate();
     let mut analyser = SpectrumAnalyser::new(rate, channels, true);
+    if frame_bands {
+        analyser = analyser.with_frame_bands();
+    }
     let mut meter = Meter::new(channels, rate)?;
     let mut block: Vec<Vec<f32>> = (0..channels)
         .map(|_| Vec::with_capacity(READ_FRAMES))
@@ -313,10 +339,12 @@ fn match_curve(reference: &[f64], target: &[f64], top_hz: f64) -> (Vec<f32>, f64
 
 /// Learns how to master `target` towards `reference`.
 ///
-/// Both inputs are streamed (memory does not grow with their length) and analysed at their own
-/// sample rates and channel counts, in parallel. Then the target is streamed once more through
-/// the tone and width match to measure its loudness exactly, so the loudness gain lands on the
-/// reference's integrated loudness. `progress` receives 0.0..=1.0 on the calling thread.
+/// Both inputs are streamed once, in parallel, and analysed at their own sample rates and
+/// channel counts; memory grows only by the target's frame bands (about 10 KB per second). The
+/// loudness the match filters give the target is estimated from those frames, so the loudness
+/// gain lands on the reference's integrated loudness without another pass. With
+/// `loudness_priority` the limited output is measured in further passes over the target.
+/// `progress` receives 0.0..=1.0 on the calling thread.
 pub fn learn(
     target: &mut dyn AudioSource,
     reference: &mut dyn AudioSource,
@@ -327,12 +355,15 @@ pub fn learn(
     check_source(target)?;
     check_source(reference)?;
     progress(0.0);
+    let priority = settings.loudness_priority && settings.limiter && settings.match_loudness;
+    // Share of the progress bar the analysis fills; loudness priority's passes fill the rest.
+    let analysis_share = if priority { 0.4 } else { 1.0 };
     let totals = [target.total_frames(), reference.total_frames()];
     let counters = [AtomicU64::new(0), AtomicU64::new(0)];
     let (target_pass, reference_pass) = std::thread::scope(|scope| {
         let (tc, rc) = (&counters[0], &counters[1]);
-        let t = scope.spawn(|| analyse(&mut *target, tc));
-        let r = scope.spawn(|| analyse(&mut *reference, rc));
+        let t = scope.spawn(|| analyse(&mut *target, true, tc));
+        let r = scope.spawn(|| analyse(&mut *reference, false, rc));
         while !(t.is_finished() && r.is_finished()) {
             let done: f64 = counters
                 .iter()
@@ -343,7 +374,7 @@ pub fn learn(
                 })
                 .sum::<f64>()
                 / 2.0;
-            progress((done * 0.5) as f32);
+            progress((done * analysis_share) as f32);
             std::thread::sleep(Duration::from_millis(20));
         }
         let join = |h: std::thread::ScopedJoinHandle<'_, Result<Pass, MasterError>>| {
@@ -354,7 +385,7 @@ pub fn learn(
         (join(t), join(r))
     });
     let (target_pass, reference_pass) = (target_pass?, reference_pass?);
-    progress(0.5);
+    progress(analysis_share as f32);
 
     for (source, pass) in [(&*target, &target_pass), (&*reference, &reference_pass)] {
         let seconds = pass.spectrum.frames as f64 / f64::from(source.sample_rate());
@@ -435,25 +466,13 @@ pub fn learn(
         notes,
     };
 
-    // Loudness of the tone-matched target, measured exactly (no gain, no limiter).
-    if settings.amount > 0.0 {
-        target.rewind()?;
-        let check = MatchSettings {
-            limiter: false,
-            ..*settings
-        };
-        let summary = render_with_gain(
-            &profile,
-            &check,
-            target,
-            0.0,
-            super::RENDER_CHUNK_FRAMES,
-            None,
-            &mut |p| progress(0.5 + 0.4 * p),
-        )?;
-        if let Some(lufs) = summary.output.integrated_lufs {
-            profile.matched_lufs = lufs;
-        }
+    // Loudness of the tone-matched target (no gain, no limiter), from its analysis frames.
+    if let Some(change) = target_pass.spectrum.frame_bands.as_ref().and_then(|bands| {
+        bands.loudness_change_db(&|hz| profile.filter_db_at(settings, hz).0, &|hz| {
+            profile.filter_db_at(settings, hz).1
+        })
+    }) {
+        profile.matched_lufs += change;
     }
     let gain = profile.loudness_gain_db(settings.amount);
     if gain > 30.0 {
@@ -461,7 +480,7 @@ pub fn learn(
             "the target is very quiet: the loudness match adds {gain:.1} dB, raising its noise too"
         ));
     }
-    if settings.loudness_priority && settings.limiter && settings.match_loudness {
+    if priority {
         compensate_limiter(&mut profile, settings, target, progress)?;
     }
     progress(1.0);
@@ -492,7 +511,7 @@ fn compensate_limiter(
             profile.loudness_gain_db(settings.amount) + extra,
             super::RENDER_CHUNK_FRAMES,
             None,
-            &mut |p| progress(0.9 + 0.1 * (attempt as f32 + p) / TRIES as f32),
+            &mut |p| progress(0.4 + 0.6 * (attempt as f32 + p) / TRIES as f32),
         )?;
         let Some(output) = summary.output.integrated_lufs else {
             break;

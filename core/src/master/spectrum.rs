@@ -15,6 +15,8 @@ use std::sync::Arc;
 use realfft::num_complex::Complex32;
 use realfft::{RealFftPlanner, RealToComplex};
 
+use super::estimate::FrameBands;
+
 /// Segments quieter than the power mean of all audible segments minus this many dB are left
 /// out of the average spectrum.
 pub const LOUD_GATE_DB: f64 = 4.0;
@@ -42,6 +44,9 @@ pub struct Spectrum {
     pub frames: u64,
     /// Fraction of the analysed segments that counted as loud.
     pub loud_fraction: f64,
+    /// Every frame's K-weighted band energies, when the analyser kept them
+    /// ([`SpectrumAnalyser::with_frame_bands`]).
+    pub frame_bands: Option<FrameBands>,
 }
 
 impl Spectrum {
@@ -105,6 +110,9 @@ pub struct SpectrumAnalyser {
     samples_in: u64,
     frames_done: u64,
     norm: f64,
+    /// Sum of the squared window, for [`FrameBands`].
+    window_power: f64,
+    frame_bands: Option<FrameBands>,
 }
 
 impl std::fmt::Debug for SpectrumAnalyser {
@@ -163,7 +171,22 @@ impl SpectrumAnalyser {
             frames_done: 0,
             // One-sided PSD per Hz: 2 |X|^2 / (fs * sum w^2).
             norm: 2.0 / (f64::from(sample_rate) * win_power),
+            window_power: win_power,
+            frame_bands: None,
         }
+    }
+
+    /// Also keeps every frame's K-weighted band energies, so the loudness of the input after a
+    /// filter can be estimated without filtering it ([`FrameBands`]).
+    pub fn with_frame_bands(mut self) -> Self {
+        self.frame_bands = Some(FrameBands::new(
+            self.sample_rate,
+            self.channels,
+            self.n_fft,
+            self.hop,
+            self.window_power,
+        ));
+        self
     }
 
     /// Feeds one planar block (one slice per channel, all the same length).
@@ -200,6 +223,12 @@ impl SpectrumAnalyser {
                 &mut self.fft_out,
                 &mut self.scratch,
             );
+            if let Some(bands) = &mut self.frame_bands {
+                if which == 0 {
+                    bands.start_frame();
+                }
+                bands.add(which == 1, &self.fft_out);
+            }
             let seg = if which == 0 {
                 &mut self.seg_mid
             } else {
@@ -328,6 +357,7 @@ impl SpectrumAnalyser {
             } else {
                 0.0
             },
+            frame_bands: self.frame_bands,
         }
     }
 }

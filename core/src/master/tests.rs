@@ -612,3 +612,90 @@ fn mono_stereo_and_extreme_rates_combine() {
         report.loudness_match
     );
 }
+
+#[test]
+fn estimated_matched_loudness_equals_the_metered_render() {
+    // The learned `matched_lufs` comes from the target's analysis frames; render the matched
+    // target without gain or limiter and meter it.
+    let frames = RATE as usize * SECONDS;
+    let stereo: Vec<Vec<f32>> = stereo_pink(31, frames, 0.05, 0.4)
+        .iter()
+        .map(|c| known_eq(c, RATE))
+        .collect();
+    let mono = vec![stereo[0].clone()];
+    let reference = stereo_pink(32, frames, 0.1, 0.6);
+    for (target, amount, smoothing) in [
+        (&stereo, 1.0, 1.0 / 3.0),
+        (&stereo, 0.5, 1.0 / 24.0),
+        (&mono, 1.0, 1.0),
+    ] {
+        let learned = MatchSettings {
+            amount,
+            smoothing_octaves: smoothing,
+            ..MatchSettings::default()
+        };
+        let (profile, _, _) = master(target, RATE, &reference, RATE, &learned).unwrap();
+        let check = MatchSettings {
+            limiter: false,
+            match_loudness: false,
+            ..learned
+        };
+        let mut source = BufferSource::new("target", RATE, target);
+        let summary = render(
+            &profile,
+            &check,
+            &mut source,
+            4096,
+            &mut |_| Ok(()),
+            &mut |_| {},
+        )
+        .unwrap();
+        let metered = summary.output.integrated_lufs.unwrap();
+        assert!(
+            (profile.matched_lufs - metered).abs() < 0.1,
+            "amount {amount}, {} ch: estimated {} vs metered {metered}",
+            target.len(),
+            profile.matched_lufs
+        );
+        // The match changes the loudness, so the estimate is not the unmatched figure.
+        let unmatched = profile.target.loudness.integrated_lufs.unwrap();
+        assert!(
+            (metered - unmatched).abs() > 0.2,
+            "{metered} vs {unmatched}"
+        );
+    }
+}
+
+#[test]
+fn a_file_source_replays_its_cache_or_decodes_again_past_the_cap() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("clip.wav");
+    let planar = stereo_pink(41, 30_000, 0.2, 0.5);
+    let buffer = crate::audio::AudioBuffer::from_planar(RATE, planar).unwrap();
+    crate::audio::write_wav(&path, &buffer, crate::audio::SampleFormat::Float32).unwrap();
+    let read_all = |source: &mut FileSource| {
+        let mut out = vec![Vec::new(); 2];
+        let mut block = vec![Vec::new(); 2];
+        while source.read(&mut block, 7000).unwrap() > 0 {
+            for (o, b) in out.iter_mut().zip(&block) {
+                o.extend_from_slice(b);
+            }
+        }
+        out
+    };
+    for limit in [CACHE_SAMPLES, 10_000] {
+        let mut source = FileSource::with_cache_limit(&path, limit).unwrap();
+        let first = read_all(&mut source);
+        assert_eq!(first, buffer.channels(), "cap {limit}");
+        for _ in 0..2 {
+            source.rewind().unwrap();
+            assert_eq!(read_all(&mut source), first, "cap {limit}");
+        }
+    }
+    // A rewind in the middle starts over, cached or not.
+    let mut source = FileSource::open(&path).unwrap();
+    let mut block = vec![Vec::new(); 2];
+    source.read(&mut block, 1000).unwrap();
+    source.rewind().unwrap();
+    assert_eq!(read_all(&mut source), buffer.channels());
+}
