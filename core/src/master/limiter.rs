@@ -49,7 +49,11 @@ pub struct TruePeakLimiter {
     ramp: Vec<f64>,
     ramp_pos: usize,
     ramp_sum: f64,
-    envelope: f64,
+    /// `1 / lookahead`, so the ramp's mean is a multiplication.
+    inv_lookahead: f64,
+    /// How far the released envelope is below 1 (the envelope is `1 - depth`): in this form
+    /// the release recursion is one multiply and one max per frame.
+    depth: f64,
     release: f64,
     /// Per channel delay line of `delay + 1` samples.
     delay_lines: Vec<Vec<f32>>,
@@ -88,7 +92,8 @@ impl TruePeakLimiter {
             ramp: vec![1.0; lookahead],
             ramp_pos: 0,
             ramp_sum: lookahead as f64,
-            envelope: 1.0,
+            inv_lookahead: 1.0 / lookahead as f64,
+            depth: 0.0,
             release: (-1.0 / (release_s * f64::from(sample_rate))).exp(),
             delay_lines: vec![vec![0.0; delay + 1]; channels],
             delay_pos: 0,
@@ -119,7 +124,7 @@ impl TruePeakLimiter {
         self.ramp.fill(1.0);
         self.ramp_pos = 0;
         self.ramp_sum = self.lookahead as f64;
-        self.envelope = 1.0;
+        self.depth = 0.0;
         self.stats = LimiterStats::default();
     }
 
@@ -156,18 +161,18 @@ impl TruePeakLimiter {
             }
         }
         let line_len = self.delay + 1;
+        // Never needed by construction; a last guard against a bug becoming a clip.
+        let bound = if self.enabled {
+            self.ceiling
+        } else {
+            f32::INFINITY
+        };
         for (ch, line) in channels.iter_mut().zip(&mut self.delay_lines) {
             let mut pos = self.delay_pos;
             for (x, g) in ch[start..start + n].iter_mut().zip(gains.iter()) {
                 let read = if pos + 1 == line_len { 0 } else { pos + 1 };
                 line[pos] = *x;
-                let y = line[read] * g;
-                // Never needed by construction; a last guard against a bug becoming a clip.
-                *x = if self.enabled {
-                    y.clamp(-self.ceiling, self.ceiling)
-                } else {
-                    y
-                };
+                *x = (line[read] * g).clamp(-bound, bound);
                 pos = read;
             }
         }
@@ -194,15 +199,15 @@ impl TruePeakLimiter {
     /// True when the gain is back at 1 everywhere (released, nothing held, ramp flat). Snaps a
     /// nearly released envelope to exactly 1 so the fast path can take over.
     fn at_rest(&mut self) -> bool {
-        if 1.0 - self.envelope < 1e-7 && self.hold.len() == 1 {
+        if self.depth < 1e-7 && self.hold.len() == 1 {
             let held = self.hold.front().map_or(1.0, |&(_, v)| v);
             if held >= 1.0 && self.ramp.iter().all(|r| 1.0 - r < 1e-7) {
-                self.envelope = 1.0;
+                self.depth = 0.0;
                 self.ramp.fill(1.0);
                 self.ramp_sum = self.lookahead as f64;
             }
         }
-        self.envelope >= 1.0
+        self.depth <= 0.0
             && self.ramp_sum >= self.lookahead as f64
             && self.hold.iter().all(|&(_, v)| v >= 1.0)
     }
@@ -235,17 +240,17 @@ impl TruePeakLimiter {
         let held = f64::from(self.hold.front().map_or(1.0, |&(_, v)| v));
 
         // Exponential release, instant attack on the held value.
-        let released = 1.0 - (1.0 - self.envelope) * self.release;
-        self.envelope = held.min(released);
+        self.depth = (1.0 - held).max(self.depth * self.release);
+        let envelope = 1.0 - self.depth;
 
         // Moving average over the lookahead: a smooth ramp that is never above `held`.
-        self.ramp_sum += self.envelope - self.ramp[self.ramp_pos];
-        self.ramp[self.ramp_pos] = self.envelope;
+        self.ramp_sum += envelope - self.ramp[self.ramp_pos];
+        self.ramp[self.ramp_pos] = envelope;
         self.ramp_pos += 1;
         if self.ramp_pos == self.lookahead {
             self.ramp_pos = 0;
         }
-        (self.ramp_sum / self.lookahead as f64).min(1.0) as f32
+        (self.ramp_sum * self.inv_lookahead).min(1.0) as f32
     }
 }
 

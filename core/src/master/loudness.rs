@@ -24,14 +24,62 @@ pub struct LoudnessFigures {
     pub true_peak_dbtp: Option<f64>,
 }
 
-/// One second-order section, transposed direct form II.
+/// One second-order section `y[n] = b0 x[n] + b1 x[n-1] + b2 x[n-2] - a1 y[n-1] - a2 y[n-2]`,
+/// run two samples per step: both outputs of a step are computed from the two outputs before
+/// it, so the recursion's latency is paid once per two samples.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Biquad {
     b: [f64; 3],
     a: [f64; 2],
+    /// `y[n+1]`'s weights on `y[n-1]` and `y[n-2]`: `a1² - a2` and `a1 a2`.
+    ahead: [f64; 2],
 }
 
+/// A section's history per channel lane: `x[n-1]`, `x[n-2]`, `y[n-1]`, `y[n-2]`.
+type History<const C: usize> = [[f64; C]; 4];
+
 impl Biquad {
+    fn new(b: [f64; 3], a: [f64; 2]) -> Self {
+        Self {
+            b,
+            a,
+            ahead: [a[0] * a[0] - a[1], a[0] * a[1]],
+        }
+    }
+
+    /// Filters the two samples `xa`, `xb` of every lane; returns their outputs.
+    #[inline(always)]
+    fn pair<const C: usize>(
+        &self,
+        h: &mut History<C>,
+        xa: [f64; C],
+        xb: [f64; C],
+    ) -> ([f64; C], [f64; C]) {
+        let ([b0, b1, b2], [a1, a2], [c1, c2]) = (self.b, self.a, self.ahead);
+        let (mut ya, mut yb) = ([0.0; C], [0.0; C]);
+        for c in 0..C {
+            let ua = b0 * xa[c] + b1 * h[0][c] + b2 * h[1][c];
+            let ub = b0 * xb[c] + b1 * xa[c] + b2 * h[0][c];
+            // The newest output enters last: one multiply and one add on the recursive path.
+            ya[c] = (ua - a2 * h[3][c]) - a1 * h[2][c];
+            yb[c] = ((ub - a1 * ua) + c2 * h[3][c]) + c1 * h[2][c];
+        }
+        *h = [xb, xa, yb, ya];
+        (ya, yb)
+    }
+
+    /// Filters one sample of every lane.
+    #[inline(always)]
+    fn single<const C: usize>(&self, h: &mut History<C>, x: [f64; C]) -> [f64; C] {
+        let ([b0, b1, b2], [a1, a2]) = (self.b, self.a);
+        let mut y = [0.0; C];
+        for c in 0..C {
+            y[c] = b0 * x[c] + b1 * h[0][c] + b2 * h[1][c] - a1 * h[2][c] - a2 * h[3][c];
+        }
+        *h = [x, h[0], y, h[2]];
+        y
+    }
+
     /// Power gain `|H(f)|²` at `hz` for a filter running at `sample_rate`.
     pub(crate) fn power_gain(&self, hz: f64, sample_rate: f64) -> f64 {
         let w = std::f64::consts::TAU * hz / sample_rate;
@@ -58,35 +106,37 @@ pub(crate) fn k_weighting(sample_rate: u32) -> [Biquad; 2] {
     let vh = 10f64.powf(gain_db / 20.0);
     let vb = vh.powf(0.499_666_774_154_541_6);
     let a0 = 1.0 + k / q + k * k;
-    let shelf = Biquad {
-        b: [
+    let shelf = Biquad::new(
+        [
             (vh + vb * k / q + k * k) / a0,
             2.0 * (k * k - vh) / a0,
             (vh - vb * k / q + k * k) / a0,
         ],
-        a: [2.0 * (k * k - 1.0) / a0, (1.0 - k / q + k * k) / a0],
-    };
+        [2.0 * (k * k - 1.0) / a0, (1.0 - k / q + k * k) / a0],
+    );
     let (f0, q) = (38.135_470_876_024_44, 0.500_327_037_323_877_3);
     let k = (std::f64::consts::PI * f0 / rate).tan();
     let a0 = 1.0 + k / q + k * k;
-    let high_pass = Biquad {
-        b: [1.0, -2.0, 1.0],
-        a: [2.0 * (k * k - 1.0) / a0, (1.0 - k / q + k * k) / a0],
-    };
+    let high_pass = Biquad::new(
+        [1.0, -2.0, 1.0],
+        [2.0 * (k * k - 1.0) / a0, (1.0 - k / q + k * k) / a0],
+    );
     [shelf, high_pass]
 }
 
 /// Streaming BS.1770-4 integrated loudness of one or two channels (weight 1.0 each).
 pub(crate) struct IntegratedLoudness {
     filters: [Biquad; 2],
-    /// Per channel, the two sections' states (shelf s1, s2, high-pass s1, s2).
-    state: [[f64; 4]; 2],
+    /// Per channel, the two sections' histories (shelf, then high-pass; see [`History`]).
+    state: [[f64; 8]; 2],
+    /// A sample (per channel) waiting for the next block to be filtered with as a pair.
+    pending: Option<[f64; 2]>,
     channels: usize,
     /// Frames per 100 ms step (rounded as `ebur128` rounds them).
     step: usize,
-    /// Frames into the current step and the K-weighted energy summed over them.
+    /// Frames into the current step and, per channel, the K-weighted energy summed over them.
     in_step: usize,
-    step_energy: f64,
+    step_energy: [f64; 2],
     /// Energies of the last four completed steps (a 400 ms gating block), oldest overwritten.
     steps: [f64; 4],
     completed_steps: u64,
@@ -98,11 +148,12 @@ impl IntegratedLoudness {
     pub(crate) fn new(channels: usize, sample_rate: u32) -> Self {
         Self {
             filters: k_weighting(sample_rate),
-            state: [[0.0; 4]; 2],
+            state: [[0.0; 8]; 2],
+            pending: None,
             channels,
             step: (sample_rate as usize + 5) / 10,
             in_step: 0,
-            step_energy: 0.0,
+            step_energy: [0.0; 2],
             steps: [0.0; 4],
             completed_steps: 0,
             gate: GatedIntegrator::new(),
@@ -115,11 +166,15 @@ impl IntegratedLoudness {
         let mut pos = 0;
         while pos < frames {
             let n = (self.step - self.in_step).min(frames - pos);
-            self.step_energy += if self.channels == 2 {
-                self.filter::<2>([&planes[0][pos..pos + n], &planes[1][pos..pos + n]])
+            let ends_step = self.in_step + n == self.step;
+            if self.channels == 2 {
+                self.filter::<2>(
+                    [&planes[0][pos..pos + n], &planes[1][pos..pos + n]],
+                    ends_step,
+                );
             } else {
-                self.filter::<1>([&planes[0][pos..pos + n]])
-            };
+                self.filter::<1>([&planes[0][pos..pos + n]], ends_step);
+            }
             self.in_step += n;
             pos += n;
             if self.in_step == self.step {
@@ -128,41 +183,72 @@ impl IntegratedLoudness {
         }
     }
 
-    /// K-weights `planes` and returns their energy summed over channels. The channels run in
-    /// lockstep, each state a lane of a small array, so the two recursions share vector
-    /// instructions.
+    /// K-weights `planes` and adds their energy to the step's, per channel. The channels run in
+    /// lockstep as lanes of small arrays, so their recursions share vector instructions.
+    ///
+    /// Samples are paired from the start of each 100 ms step, whatever the caller's blocks: a
+    /// block ending on an unpaired sample leaves it pending for the next one, and only an odd
+    /// step's last sample is filtered alone (`ends_step`). So the figures do not depend on how
+    /// the signal was cut into blocks, to the last bit.
     #[inline]
-    fn filter<const C: usize>(&mut self, planes: [&[f32]; C]) -> f64 {
+    fn filter<const C: usize>(&mut self, planes: [&[f32]; C], ends_step: bool) {
         let [shelf, high_pass] = self.filters;
-        let [mut s1, mut s2, mut h1, mut h2] =
-            std::array::from_fn::<[f64; C], 4, _>(|v| std::array::from_fn(|c| self.state[c][v]));
-        let mut energy = [0.0f64; C];
-        // One index walks all C planes in lockstep.
-        #[allow(clippy::needless_range_loop)]
-        for i in 0..planes[0].len() {
-            let x: [f64; C] = std::array::from_fn(|c| f64::from(planes[c][i]));
+        let mut histories: [History<C>; 2] = std::array::from_fn(|section| {
+            std::array::from_fn(|v| std::array::from_fn(|c| self.state[c][4 * section + v]))
+        });
+        let frames = planes[0].len();
+        let sample = |i: usize| -> [f64; C] { std::array::from_fn(|c| f64::from(planes[c][i])) };
+        let mut energy: [f64; C] = std::array::from_fn(|c| self.step_energy[c]);
+        let mut pair = |xa: [f64; C], xb: [f64; C], histories: &mut [History<C>; 2]| {
+            let (ya, yb) = shelf.pair(&mut histories[0], xa, xb);
+            let (za, zb) = high_pass.pair(&mut histories[1], ya, yb);
             for c in 0..C {
-                let y = shelf.b[0] * x[c] + s1[c];
-                s1[c] = shelf.b[1] * x[c] - shelf.a[0] * y + s2[c];
-                s2[c] = shelf.b[2] * x[c] - shelf.a[1] * y;
-                let z = high_pass.b[0] * y + h1[c];
-                h1[c] = high_pass.b[1] * y - high_pass.a[0] * z + h2[c];
-                h2[c] = high_pass.b[2] * y - high_pass.a[1] * z;
-                energy[c] += z * z;
+                energy[c] += za[c] * za[c] + zb[c] * zb[c];
+            }
+        };
+        let mut i = 0;
+        if let Some(pending) = self.pending.take()
+            && frames > 0
+        {
+            pair(
+                std::array::from_fn(|c| pending[c]),
+                sample(0),
+                &mut histories,
+            );
+            i = 1;
+        }
+        while i + 1 < frames {
+            pair(sample(i), sample(i + 1), &mut histories);
+            i += 2;
+        }
+        if i < frames {
+            if ends_step {
+                let y = shelf.single(&mut histories[0], sample(i));
+                let z = high_pass.single(&mut histories[1], y);
+                for c in 0..C {
+                    energy[c] += z[c] * z[c];
+                }
+            } else {
+                let x = sample(i);
+                self.pending = Some(std::array::from_fn(|c| if c < C { x[c] } else { 0.0 }));
             }
         }
-        for c in 0..C {
-            // Decaying states would turn denormal (and slow) after the signal stops.
-            let flush = |v: f64| if v.abs() < 1e-30 { 0.0 } else { v };
-            self.state[c] = [flush(s1[c]), flush(s2[c]), flush(h1[c]), flush(h2[c])];
+        // Decaying states would turn denormal (and slow) after the signal stops.
+        let flush = |v: f64| if v.abs() < 1e-30 { 0.0 } else { v };
+        for (c, state) in self.state.iter_mut().enumerate().take(C) {
+            for (section, history) in histories.iter().enumerate() {
+                for (v, lanes) in history.iter().enumerate() {
+                    state[4 * section + v] = flush(lanes[c]);
+                }
+            }
         }
-        energy.iter().sum()
+        self.step_energy[..C].copy_from_slice(&energy);
     }
 
     fn complete_step(&mut self) {
-        self.steps[(self.completed_steps % 4) as usize] = self.step_energy;
+        self.steps[(self.completed_steps % 4) as usize] = self.step_energy.iter().sum();
         self.completed_steps += 1;
-        self.step_energy = 0.0;
+        self.step_energy = [0.0; 2];
         self.in_step = 0;
         if self.completed_steps >= 4 {
             let block: f64 = self.steps.iter().sum();
@@ -306,6 +392,28 @@ mod tests {
                 (ours - theirs).abs() < 1e-3,
                 "{rate} Hz, {channels} ch: {ours} vs ebur128 {theirs}"
             );
+        }
+    }
+
+    #[test]
+    fn blocking_does_not_change_a_bit() {
+        // 22.05 kHz has odd 100 ms steps (2205 frames): pairs restart at every step.
+        for rate in [22_050, 44_100] {
+            let planes = signal(rate, 2, 3.1, 7);
+            let mut whole = Meter::new(2, rate).unwrap();
+            whole.add(&planes).unwrap();
+            let mut cut = Meter::new(2, rate).unwrap();
+            let mut start = 0;
+            for n in [3usize, 1, 2204, 5, 999].iter().cycle() {
+                let end = (start + n).min(planes[0].len());
+                cut.add(&[&planes[0][start..end], &planes[1][start..end]])
+                    .unwrap();
+                start = end;
+                if start == planes[0].len() {
+                    break;
+                }
+            }
+            assert_eq!(whole.figures(), cut.figures(), "{rate} Hz");
         }
     }
 

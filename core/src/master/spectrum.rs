@@ -1,7 +1,8 @@
 //! Streaming mid/side spectrum analysis restricted to the loud sections of a piece.
 //!
-//! Welch's method (Hann window, 50 % overlap) with an FFT long enough for about 5 Hz
-//! resolution at any rate. Frames are grouped into segments of about 0.75 s; each segment's
+//! Welch's method with an FFT long enough for about 5 Hz resolution at any rate, Hann windows
+//! side by side: without overlap a song still gives hundreds of frames to average, at half the
+//! FFTs. Frames are grouped into segments of about 0.75 s; each segment's
 //! level decides whether it counts as "loud". Segment spectra are accumulated in a histogram of
 //! 1 dB level bins, so memory stays bounded however long the input is, and at the end only the
 //! segments within [`LOUD_GATE_DB`] of the power mean are averaged: quiet intros, breaks and fades
@@ -136,7 +137,7 @@ impl SpectrumAnalyser {
     /// `loud_only` is true.
     pub fn new(sample_rate: u32, channels: usize, loud_only: bool) -> Self {
         let n_fft = analysis_fft_len(sample_rate);
-        let hop = n_fft / 2;
+        let hop = n_fft;
         let fft = RealFftPlanner::<f32>::new().plan_fft_forward(n_fft);
         let window: Vec<f32> = (0..n_fft)
             .map(|i| {
