@@ -55,9 +55,9 @@ pub struct TruePeakLimiter {
     /// the release recursion is one multiply and one max per frame.
     depth: f64,
     release: f64,
-    /// Per channel delay line of `delay + 1` samples.
+    /// Per channel: the last `delay` input samples, then room for a sub-block (the output is
+    /// read `delay` samples behind the input, a vectorisable multiply).
     delay_lines: Vec<Vec<f32>>,
-    delay_pos: usize,
     delay: usize,
     stats: LimiterStats,
 }
@@ -95,8 +95,7 @@ impl TruePeakLimiter {
             inv_lookahead: 1.0 / lookahead as f64,
             depth: 0.0,
             release: (-1.0 / (release_s * f64::from(sample_rate))).exp(),
-            delay_lines: vec![vec![0.0; delay + 1]; channels],
-            delay_pos: 0,
+            delay_lines: vec![vec![0.0; delay + SUB_BLOCK]; channels],
             delay,
             stats: LimiterStats::default(),
         }
@@ -116,7 +115,6 @@ impl TruePeakLimiter {
     pub fn reset(&mut self) {
         self.detector.reset();
         self.delay_lines.iter_mut().for_each(|d| d.fill(0.0));
-        self.delay_pos = 0;
         self.previous_peak = 0.0;
         self.hold.clear();
         self.time = 0;
@@ -155,28 +153,24 @@ impl TruePeakLimiter {
                 self.hold.push_back((self.time, 1.0));
                 self.previous_peak = 0.0;
             } else {
-                for g in gains.iter_mut() {
-                    *g = self.next_gain(*g);
-                }
+                self.peaks_to_gains(gains);
             }
         }
-        let line_len = self.delay + 1;
         // Never needed by construction; a last guard against a bug becoming a clip.
         let bound = if self.enabled {
             self.ceiling
         } else {
             f32::INFINITY
         };
+        let delay = self.delay;
         for (ch, line) in channels.iter_mut().zip(&mut self.delay_lines) {
-            let mut pos = self.delay_pos;
-            for (x, g) in ch[start..start + n].iter_mut().zip(gains.iter()) {
-                let read = if pos + 1 == line_len { 0 } else { pos + 1 };
-                line[pos] = *x;
-                *x = (line[read] * g).clamp(-bound, bound);
-                pos = read;
+            let block = &mut ch[start..start + n];
+            line[delay..delay + n].copy_from_slice(block);
+            for ((y, x), g) in block.iter_mut().zip(&line[..n]).zip(gains.iter()) {
+                *y = (x * g).clamp(-bound, bound);
             }
+            line.copy_within(n..n + delay, 0);
         }
-        self.delay_pos = (self.delay_pos + n) % line_len;
         if self.enabled {
             let limited_below = 10f32.powf(-0.1 / 20.0);
             let min_gain = gains.iter().fold(1.0f32, |m, g| m.min(*g));
@@ -212,45 +206,54 @@ impl TruePeakLimiter {
             && self.hold.iter().all(|&(_, v)| v >= 1.0)
     }
 
-    /// Takes the peak of the newest detector interval and returns the gain for the frame
-    /// leaving the delay.
-    #[inline]
-    fn next_gain(&mut self, peak: f32) -> f32 {
-        let need = peak.max(self.previous_peak);
-        self.previous_peak = peak;
-        let required = if need > self.threshold {
-            self.threshold / need
-        } else {
-            1.0
-        };
+    /// Turns the peaks of the newest detector intervals into the gains for the frames leaving
+    /// the delay, in place. The state lives in locals for the loop (the ramp's stores could
+    /// alias `self` as far as the compiler knows, and would force every field through memory).
+    fn peaks_to_gains(&mut self, gains: &mut [f32]) {
+        let (threshold, lookahead, release) = (self.threshold, self.lookahead, self.release);
+        let inv_lookahead = self.inv_lookahead;
+        let (mut previous_peak, mut time, mut depth) = (self.previous_peak, self.time, self.depth);
+        let (mut ramp_sum, mut ramp_pos) = (self.ramp_sum, self.ramp_pos);
+        let (hold, ramp) = (&mut self.hold, &mut self.ramp[..]);
+        for g in gains.iter_mut() {
+            let peak = *g;
+            let need = peak.max(previous_peak);
+            previous_peak = peak;
+            let required = if need > threshold {
+                threshold / need
+            } else {
+                1.0
+            };
 
-        // Sliding minimum over the lookahead.
-        self.time += 1;
-        while self.hold.back().is_some_and(|&(_, v)| v >= required) {
-            self.hold.pop_back();
-        }
-        self.hold.push_back((self.time, required));
-        while self
-            .hold
-            .front()
-            .is_some_and(|&(t, _)| t + self.lookahead as u64 <= self.time)
-        {
-            self.hold.pop_front();
-        }
-        let held = f64::from(self.hold.front().map_or(1.0, |&(_, v)| v));
+            // Sliding minimum over the lookahead.
+            time += 1;
+            while hold.back().is_some_and(|&(_, v)| v >= required) {
+                hold.pop_back();
+            }
+            hold.push_back((time, required));
+            while hold
+                .front()
+                .is_some_and(|&(t, _)| t + lookahead as u64 <= time)
+            {
+                hold.pop_front();
+            }
+            let held = f64::from(hold.front().map_or(1.0, |&(_, v)| v));
 
-        // Exponential release, instant attack on the held value.
-        self.depth = (1.0 - held).max(self.depth * self.release);
-        let envelope = 1.0 - self.depth;
+            // Exponential release, instant attack on the held value.
+            depth = (1.0 - held).max(depth * release);
+            let envelope = 1.0 - depth;
 
-        // Moving average over the lookahead: a smooth ramp that is never above `held`.
-        self.ramp_sum += envelope - self.ramp[self.ramp_pos];
-        self.ramp[self.ramp_pos] = envelope;
-        self.ramp_pos += 1;
-        if self.ramp_pos == self.lookahead {
-            self.ramp_pos = 0;
+            // Moving average over the lookahead: a smooth ramp that is never above `held`.
+            ramp_sum += envelope - ramp[ramp_pos];
+            ramp[ramp_pos] = envelope;
+            ramp_pos += 1;
+            if ramp_pos == lookahead {
+                ramp_pos = 0;
+            }
+            *g = (ramp_sum * inv_lookahead).min(1.0) as f32;
         }
-        (self.ramp_sum * self.inv_lookahead).min(1.0) as f32
+        (self.previous_peak, self.time, self.depth) = (previous_peak, time, depth);
+        (self.ramp_sum, self.ramp_pos) = (ramp_sum, ramp_pos);
     }
 }
 

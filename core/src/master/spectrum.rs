@@ -194,11 +194,10 @@ impl SpectrumAnalyser {
     pub fn push<S: AsRef<[f32]>>(&mut self, block: &[S]) {
         let frames = block.first().map_or(0, |c| c.as_ref().len());
         if self.channels >= 2 {
-            let (l, r) = (block[0].as_ref(), block[1].as_ref());
-            for i in 0..frames {
-                self.mid_buf.push(0.5 * (l[i] + r[i]));
-                self.side_buf.push(0.5 * (l[i] - r[i]));
-            }
+            let pairs = block[0].as_ref().iter().zip(block[1].as_ref());
+            self.mid_buf
+                .extend(pairs.clone().map(|(l, r)| 0.5 * (l + r)));
+            self.side_buf.extend(pairs.map(|(l, r)| 0.5 * (l - r)));
         } else {
             self.mid_buf.extend_from_slice(&block[0].as_ref()[..frames]);
             self.side_buf.resize(self.mid_buf.len(), 0.0);
