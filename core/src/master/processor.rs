@@ -18,17 +18,23 @@ pub const DEFAULT_CHUNK_FRAMES: usize = 512;
 /// size, so a render in any chunk size equals any other to float rounding.
 #[derive(Debug)]
 pub struct Mastering {
+    filter: MatchFilter,
+    limiter: TruePeakLimiter,
+    latency: usize,
+    gain_db: f64,
+}
+
+/// The first stage of [`Mastering`]: left/right to mid/side, the match filters, and back.
+#[derive(Debug)]
+pub(crate) struct MatchFilter {
     chunk: usize,
     channels: usize,
     mid: PartitionedConvolver,
     side: Option<PartitionedConvolver>,
-    limiter: TruePeakLimiter,
     mid_in: Vec<f32>,
     side_in: Vec<f32>,
     mid_out: Vec<f32>,
     side_out: Vec<f32>,
-    latency: usize,
-    gain_db: f64,
     non_finite: u64,
 }
 
@@ -92,24 +98,32 @@ impl Mastering {
             settings.limiter,
         );
         Ok(Self {
-            chunk: chunk_frames,
-            channels,
             latency: fir_latency(sample_rate) + limiter.latency(),
-            mid,
-            side,
+            filter: MatchFilter {
+                chunk: chunk_frames,
+                channels,
+                mid,
+                side,
+                mid_in: vec![0.0; chunk_frames],
+                side_in: vec![0.0; chunk_frames],
+                mid_out: vec![0.0; chunk_frames],
+                side_out: vec![0.0; chunk_frames],
+                non_finite: 0,
+            },
             limiter,
-            mid_in: vec![0.0; chunk_frames],
-            side_in: vec![0.0; chunk_frames],
-            mid_out: vec![0.0; chunk_frames],
-            side_out: vec![0.0; chunk_frames],
             gain_db: gain,
-            non_finite: 0,
         })
     }
 
     /// Channel count.
     pub fn channels(&self) -> usize {
-        self.channels
+        self.filter.channels
+    }
+
+    /// The two stages, to run on separate threads (an offline render): the filter, then the
+    /// limiter on its output. Together they are [`process_chunk`](StreamProcessor::process_chunk).
+    pub(crate) fn stages(&mut self) -> (&mut MatchFilter, &mut TruePeakLimiter) {
+        (&mut self.filter, &mut self.limiter)
     }
 
     /// The loudness gain applied, in dB.
@@ -124,13 +138,13 @@ impl Mastering {
 
     /// NaN or infinite input samples replaced by 0 so far.
     pub fn non_finite_samples(&self) -> u64 {
-        self.non_finite
+        self.filter.non_finite
     }
 }
 
 impl StreamProcessor for Mastering {
     fn chunk_frames(&self) -> usize {
-        self.chunk
+        self.filter.chunk
     }
 
     fn latency_frames(&self) -> usize {
@@ -138,14 +152,22 @@ impl StreamProcessor for Mastering {
     }
 
     fn reset(&mut self) {
-        self.mid.reset();
-        if let Some(side) = &mut self.side {
+        self.filter.mid.reset();
+        if let Some(side) = &mut self.filter.side {
             side.reset();
         }
         self.limiter.reset();
     }
 
     fn process_chunk(&mut self, input: &[&[f32]], output: &mut [&mut [f32]]) {
+        self.filter.process(input, output);
+        self.limiter.process(&mut output[..self.filter.channels]);
+    }
+}
+
+impl MatchFilter {
+    /// Filters one chunk of `input` into `output` (both `channels` slices of the chunk size).
+    pub(crate) fn process(&mut self, input: &[&[f32]], output: &mut [&mut [f32]]) {
         let n = self.chunk;
         let mut bad = 0u64;
         let mut clean = |x: f32| {
@@ -181,6 +203,5 @@ impl StreamProcessor for Mastering {
         } else {
             output[0][..n].copy_from_slice(&self.mid_out);
         }
-        self.limiter.process(&mut output[..self.channels]);
     }
 }

@@ -1,6 +1,8 @@
 //! Running a [`Mastering`] over a whole stream: what the CLI does, and what the plugin's
 //! offline render reproduces chunk for chunk.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use super::loudness::{LoudnessFigures, Meter};
 use super::{AudioSource, LimiterStats, MasterError, Mastering, MatchProfile, MatchSettings};
 use crate::realtime::StreamProcessor;
@@ -9,8 +11,14 @@ use crate::realtime::StreamProcessor;
 /// thread (beside the meter) while the calling thread decodes and processes the next blocks.
 pub type BlockSink<'a> = dyn FnMut(&[Vec<f32>]) -> Result<(), MasterError> + Send + 'a;
 
-/// Blocks in flight between the render and its meter thread.
+/// Blocks in flight between two threads of the render.
 const PIPELINE_BLOCKS: usize = 4;
+
+/// A filtered chunk on its way to the limiter, with the count of input frames read so far.
+struct Filtered {
+    block: Vec<Vec<f32>>,
+    read: u64,
+}
 
 /// Chunk size the CLI renders with. Any chunk size gives the same output to float rounding.
 pub const RENDER_CHUNK_FRAMES: usize = 4096;
@@ -73,6 +81,8 @@ pub(crate) fn render_with_gain(
     let rate = source.sample_rate();
     let mut processor =
         Mastering::with_gain(profile, settings, rate, channels, chunk_frames, gain_db)?;
+    let latency = processor.latency_frames();
+    let gain_db = processor.gain_db();
     // Without a sink this is a measuring pass, whose callers read the loudness only.
     let mut meter = if sink.is_some() {
         Meter::new(channels, rate)?
@@ -80,37 +90,70 @@ pub(crate) fn render_with_gain(
         Meter::loudness_only(channels, rate)?
     };
     let total = source.total_frames();
-    let mut input: Vec<Vec<f32>> = (0..channels)
-        .map(|_| Vec::with_capacity(chunk_frames))
-        .collect();
-    let mut output = vec![vec![0.0f32; chunk_frames]; channels];
-    let mut skip = processor.latency_frames();
-    let (mut read, mut emitted) = (0u64, 0u64);
-    let mut input_done = false;
-    // The meter and the sink run on a second thread, fed with recycled blocks, while this one
-    // decodes and processes.
-    let (full_tx, full_rx) = crossbeam_channel::bounded::<Vec<Vec<f32>>>(PIPELINE_BLOCKS);
-    let (free_tx, free_rx) = crossbeam_channel::bounded::<Vec<Vec<f32>>>(PIPELINE_BLOCKS);
+    let blocks =
+        |frames: usize| -> Vec<Vec<f32>> { (0..channels).map(|_| vec![0.0; frames]).collect() };
+    // Three threads in a pipeline, as `process_chunk` would run on one: this one decodes and
+    // filters, the second limits and cuts the latency off, the third meters and writes.
+    // Blocks are recycled through the `free` channels.
+    let (filtered_tx, filtered_rx) = crossbeam_channel::bounded::<Filtered>(PIPELINE_BLOCKS);
+    let (free_filtered_tx, free_filtered_rx) = crossbeam_channel::bounded(PIPELINE_BLOCKS);
+    let (limited_tx, limited_rx) = crossbeam_channel::bounded::<Vec<Vec<f32>>>(PIPELINE_BLOCKS);
+    let (free_limited_tx, free_limited_rx) = crossbeam_channel::bounded(PIPELINE_BLOCKS);
     for _ in 0..PIPELINE_BLOCKS {
-        let block = (0..channels)
-            .map(|_| Vec::with_capacity(chunk_frames))
-            .collect();
-        let _ = free_tx.send(block);
+        let _ = free_filtered_tx.send(blocks(chunk_frames));
+        let _ = free_limited_tx.send(blocks(0));
     }
-    let figures = std::thread::scope(|scope| -> Result<_, MasterError> {
+    let emitted = AtomicU64::new(0);
+    let (filter, limiter) = processor.stages();
+    let (figures, stats) = std::thread::scope(|scope| -> Result<_, MasterError> {
+        let emitted = &emitted;
         let metering = scope.spawn(move || -> Result<_, MasterError> {
             let mut sink = sink;
-            for block in full_rx {
+            for block in limited_rx {
                 meter.add(&block)?;
                 if let Some(sink) = sink.as_mut() {
                     sink(&block)?;
                 }
-                // The producer may have stopped after an error; nothing to recycle then.
-                let _ = free_tx.send(block);
+                emitted.fetch_add(block[0].len() as u64, Ordering::Relaxed);
+                // The limiter may have stopped after an error; nothing to recycle then.
+                let _ = free_limited_tx.send(block);
             }
             Ok(meter.figures())
         });
+        let limiting = scope.spawn(move || {
+            let mut skip = latency;
+            let mut passed = 0u64;
+            for Filtered { mut block, read } in filtered_rx {
+                {
+                    let mut outs: Vec<&mut [f32]> =
+                        block.iter_mut().map(Vec::as_mut_slice).collect();
+                    limiter.process(&mut outs);
+                }
+                let start = skip.min(chunk_frames);
+                skip -= start;
+                let count = ((chunk_frames - start) as u64).min(read - passed) as usize;
+                if count > 0 {
+                    let Ok(mut emit) = free_limited_rx.recv() else {
+                        break;
+                    };
+                    for (e, o) in emit.iter_mut().zip(&block) {
+                        e.clear();
+                        e.extend_from_slice(&o[start..start + count]);
+                    }
+                    if limited_tx.send(emit).is_err() {
+                        break;
+                    }
+                    passed += count as u64;
+                }
+                let _ = free_filtered_tx.send(block);
+            }
+            limiter.stats()
+        });
         let produced = (|| -> Result<(), MasterError> {
+            let mut input: Vec<Vec<f32>> = (0..channels)
+                .map(|_| Vec::with_capacity(chunk_frames))
+                .collect();
+            let (mut read, mut input_done, mut processed) = (0u64, false, 0u64);
             loop {
                 let n = if input_done {
                     input.iter_mut().for_each(Vec::clear);
@@ -125,52 +168,47 @@ pub(crate) fn render_with_gain(
                 for c in &mut input {
                     c.resize(chunk_frames, 0.0);
                 }
+                let Ok(mut block) = free_filtered_rx.recv() else {
+                    return Ok(());
+                };
                 {
                     let ins: Vec<&[f32]> = input.iter().map(Vec::as_slice).collect();
                     let mut outs: Vec<&mut [f32]> =
-                        output.iter_mut().map(Vec::as_mut_slice).collect();
-                    processor.process_chunk(&ins, &mut outs);
+                        block.iter_mut().map(Vec::as_mut_slice).collect();
+                    filter.process(&ins, &mut outs);
                 }
-                let start = skip.min(chunk_frames);
-                skip -= start;
-                let count = ((chunk_frames - start) as u64).min(read - emitted) as usize;
-                if count > 0 {
-                    let Ok(mut emit) = free_rx.recv() else {
-                        // The meter stopped: its error is reported below.
-                        return Ok(());
-                    };
-                    for (e, o) in emit.iter_mut().zip(&output) {
-                        e.clear();
-                        e.extend_from_slice(&o[start..start + count]);
-                    }
-                    if full_tx.send(emit).is_err() {
-                        return Ok(());
-                    }
-                    emitted += count as u64;
+                if filtered_tx.send(Filtered { block, read }).is_err() {
+                    return Ok(());
                 }
                 if let Some(total) = total {
-                    progress((emitted as f64 / total.max(1) as f64).min(1.0) as f32);
+                    let done = emitted.load(Ordering::Relaxed) as f64 / total.max(1) as f64;
+                    progress(done.min(1.0) as f32);
                 }
-                if input_done && emitted >= read {
+                // Silent chunks after the input's end flush the delayed tail out.
+                processed += chunk_frames as u64;
+                if input_done && processed >= read + latency as u64 {
                     return Ok(());
                 }
             }
         })();
-        drop(full_tx);
+        drop(filtered_tx);
+        let stats = limiting
+            .join()
+            .map_err(|_| MasterError::Loudness("the limiter thread panicked".into()))?;
         let figures = metering
             .join()
             .unwrap_or_else(|_| Err(MasterError::Loudness("the meter thread panicked".into())));
         produced?;
-        figures
+        Ok((figures?, stats))
     })?;
     progress(1.0);
     Ok(RenderSummary {
         output: figures,
-        frames: emitted,
+        frames: emitted.into_inner(),
         sample_rate: rate,
         channels,
-        gain_db: processor.gain_db(),
-        limiter: processor.limiter_stats(),
+        gain_db,
+        limiter: stats,
         non_finite_input: source.non_finite_samples() + processor.non_finite_samples(),
     })
 }
