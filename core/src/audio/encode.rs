@@ -152,30 +152,17 @@ impl WavWriter {
         let mut bytes = std::mem::take(&mut self.bytes);
         bytes.clear();
         bytes.resize(len, 0);
-        let (mut clipped, mut non_finite) = (0u64, 0u64);
-        for (c, ch) in block.iter().enumerate() {
-            let samples = ch.as_ref();
-            let outs = bytes[c * width..].chunks_mut(self.channels * width);
-            for (&s, out) in samples.iter().zip(outs) {
-                let s = if s.is_finite() {
-                    s
-                } else {
-                    non_finite += 1;
-                    0.0
-                };
-                match self.format {
-                    SampleFormat::Int16 => {
-                        let v = quantise(s, 32_768.0, &mut clipped) as i16;
-                        out[..2].copy_from_slice(&v.to_le_bytes());
-                    }
-                    SampleFormat::Int24 => {
-                        let v = quantise(s, 8_388_608.0, &mut clipped);
-                        out[..3].copy_from_slice(&v.to_le_bytes()[..3]);
-                    }
-                    SampleFormat::Float32 => out[..4].copy_from_slice(&s.to_le_bytes()),
-                }
-            }
-        }
+        let (clipped, non_finite) = match self.format {
+            SampleFormat::Int16 => interleave::<2, S>(block, &mut bytes, |s, clipped| {
+                let v = quantise(s, 32_768.0, clipped) as i16;
+                v.to_le_bytes()
+            }),
+            SampleFormat::Int24 => interleave::<3, S>(block, &mut bytes, |s, clipped| {
+                let [a, b, c, _] = quantise(s, 8_388_608.0, clipped).to_le_bytes();
+                [a, b, c]
+            }),
+            SampleFormat::Float32 => interleave::<4, S>(block, &mut bytes, |s, _| s.to_le_bytes()),
+        };
         let written = self.file.write_all(&bytes);
         self.bytes = bytes;
         written.map_err(|e| AudioError::from_io(&self.path, e))?;
@@ -245,6 +232,26 @@ fn quantise(s: f32, scale: f32, clipped: &mut u64) -> i32 {
     let (lo, hi) = (lo as i32, hi as i32);
     *clipped += u64::from(v > hi || v < lo);
     v.clamp(lo, hi)
+}
+
+/// Encodes planar `block` into interleaved `bytes` of `W` bytes per sample with `encode`
+/// (which counts clipped samples); non-finite samples are written as 0. Returns the clipped and
+/// the non-finite counts. One loop per format and channel, so nothing is decided per sample.
+fn interleave<const W: usize, S: AsRef<[f32]>>(
+    block: &[S],
+    bytes: &mut [u8],
+    encode: impl Fn(f32, &mut u64) -> [u8; W],
+) -> (u64, u64) {
+    let stride = W * block.len();
+    let (mut clipped, mut non_finite) = (0u64, 0u64);
+    for (c, ch) in block.iter().enumerate() {
+        for (&s, out) in ch.as_ref().iter().zip(bytes[c * W..].chunks_mut(stride)) {
+            let finite = s.is_finite();
+            non_finite += u64::from(!finite);
+            out[..W].copy_from_slice(&encode(if finite { s } else { 0.0 }, &mut clipped));
+        }
+    }
+    (clipped, non_finite)
 }
 
 /// The header hound writes for `spec` with no data yet, ending with the data chunk's length.

@@ -1,9 +1,8 @@
 //! True-peak detection: polyphase interpolation between samples (4x below 96 kHz, 2x above, as
 //! ITU-R BS.1770 describes for true-peak meters).
 //!
-//! The interpolation is laid out across time: each phase is computed for eight consecutive
-//! samples at once, one coefficient times eight neighbouring samples per step, so a phase is
-//! a chain of vector multiply-adds. The kernel is compiled for AVX2 too and picked at run time
+//! The interpolation is laid out across time: each phase is accumulated over a run of frames
+//! one coefficient at a time, a multiply-add over contiguous samples that vectorises fully. The kernel is compiled for AVX2 too and picked at run time
 //! (`multiversion`); multiplications and additions stay separate (no fused multiply-add), so
 //! every CPU computes the same peaks.
 
@@ -14,8 +13,6 @@ use multiversion::multiversion;
 const MAX_BLOCK: usize = 256;
 /// Frames sharing one "can this beat the threshold?" test.
 const GROUP: usize = 16;
-/// Frames interpolated together.
-const LANES: usize = 8;
 /// Interpolating phases stored (4x oversampling less its pure-delay phase).
 const PHASES: usize = 3;
 
@@ -136,8 +133,9 @@ impl PeakDetector {
 }
 
 /// Interpolates one channel: `line` is the channel's last `taps` samples followed by one per
-/// entry of `peaks`, and every entry becomes the larger of itself and that frame's interval
-/// peak (see [`PeakDetector::push_block`]).
+/// entry of `peaks` (at most [`MAX_BLOCK`]), and every entry becomes the larger of itself and
+/// that frame's interval peak (see [`PeakDetector::push_block`]). Groups that cannot reach
+/// `skip_below` are left alone; runs of the others are interpolated together.
 #[multiversion(targets("x86_64+avx2", "aarch64+neon"))]
 fn channel_peaks(
     line: &[f32],
@@ -148,25 +146,57 @@ fn channel_peaks(
     peaks: &mut [f32],
 ) {
     let taps = line.len() - peaks.len();
-    for (g, group) in peaks.chunks_mut(GROUP).enumerate() {
-        let first = g * GROUP;
-        let reach = max_abs(&line[first..first + group.len() + taps]);
-        if reach * gain_bound < skip_below {
-            continue;
+    let frames = peaks.len();
+    let mut run_start = None;
+    for first in (0..frames).step_by(GROUP).chain([frames]) {
+        let end = (first + GROUP).min(frames);
+        let skip = first == frames || max_abs(&line[first..end + taps]) * gain_bound < skip_below;
+        match (skip, run_start) {
+            (false, None) => run_start = Some(first),
+            (true, Some(start)) => {
+                interpolate_run(line, start, first, taps, delay, coeffs, peaks);
+                run_start = None;
+            }
+            _ => {}
         }
-        for (l, out) in group.chunks_mut(LANES).enumerate() {
-            let frame = first + l * LANES;
-            if let Ok(out) = <&mut [f32; LANES]>::try_from(&mut *out) {
-                interval_peaks(line, frame, taps, delay, coeffs, out);
-            } else {
-                for (i, o) in out.iter_mut().enumerate() {
-                    let mut one = [*o];
-                    interval_peaks(line, frame + i, taps, delay, coeffs, &mut one);
-                    *o = one[0];
-                }
+    }
+}
+
+/// Interval peaks of frames `start..end`, max-ed into `peaks`. Each phase is accumulated over
+/// the whole run one coefficient at a time (`acc += c * x` over contiguous slices), which
+/// vectorises fully; sums are in tap order, the same on every CPU.
+#[inline(always)]
+fn interpolate_run(
+    line: &[f32],
+    start: usize,
+    end: usize,
+    taps: usize,
+    delay: usize,
+    coeffs: &[[f32; PHASES]],
+    peaks: &mut [f32],
+) {
+    let n = end - start;
+    let mut acc = [[0.0f32; MAX_BLOCK]; PHASES];
+    // Sample `k` steps before frame `start + i` is `line[start + taps - k + i]`.
+    for (k, c) in coeffs.iter().enumerate() {
+        let x = &line[start + taps - k..start + taps - k + n];
+        for (acc, c) in acc.iter_mut().zip(c) {
+            for (a, x) in acc[..n].iter_mut().zip(x) {
+                *a += c * x;
             }
         }
     }
+    let delayed = &line[start + taps - delay..start + taps - delay + n];
+    for (i, (p, d)) in peaks[start..end].iter_mut().zip(delayed).enumerate() {
+        let interpolated = max(max(acc[0][i].abs(), acc[1][i].abs()), acc[2][i].abs());
+        *p = max(max(*p, d.abs()), interpolated);
+    }
+}
+
+/// The larger of two finite values (one compare and select; `f32::max` also handles NaN).
+#[inline(always)]
+fn max(a: f32, b: f32) -> f32 {
+    if a > b { a } else { b }
 }
 
 /// The largest absolute value in `samples` (finite), as an integer reduction that vectorises:
@@ -179,44 +209,6 @@ fn max_abs(samples: &[f32]) -> f32 {
         .max()
         .unwrap_or(0);
     f32::from_bits(bits)
-}
-
-/// `W` samples of `line` from `start`.
-#[inline(always)]
-fn window<const W: usize>(line: &[f32], start: usize) -> [f32; W] {
-    line[start..start + W]
-        .try_into()
-        .expect("the slice has W samples")
-}
-
-/// The interval peaks of `W` consecutive frames starting at `frame` (an index into the frames
-/// after the `taps` history samples of `line`), max-ed into `out`.
-#[inline(always)]
-fn interval_peaks<const W: usize>(
-    line: &[f32],
-    frame: usize,
-    taps: usize,
-    delay: usize,
-    coeffs: &[[f32; PHASES]],
-    out: &mut [f32; W],
-) {
-    // Sample `k` steps before frame `frame + i` is `line[newest - k + i]`.
-    let newest = frame + taps;
-    // One accumulator per phase: three independent multiply-add chains.
-    let mut acc = [[0.0f32; W]; PHASES];
-    for (k, c) in coeffs.iter().enumerate() {
-        let x = window::<W>(line, newest - k);
-        for (a, c) in acc.iter_mut().zip(c) {
-            for (a, x) in a.iter_mut().zip(&x) {
-                *a += c * x;
-            }
-        }
-    }
-    let delayed = window::<W>(line, newest - delay);
-    for (i, o) in out.iter_mut().enumerate() {
-        let interpolated = acc.iter().fold(0.0f32, |m, a| m.max(a[i].abs()));
-        *o = o.max(delayed[i].abs()).max(interpolated);
-    }
 }
 
 /// Hann-windowed sinc interpolator split into `factor` phases of `taps + 1` coefficients. Phase
