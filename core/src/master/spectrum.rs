@@ -203,17 +203,22 @@ impl SpectrumAnalyser {
             self.side_buf.resize(self.mid_buf.len(), 0.0);
         }
         self.samples_in += frames as u64;
-        while self.mid_buf.len() >= self.n_fft {
-            self.frame();
-            self.mid_buf.drain(..self.hop);
-            self.side_buf.drain(..self.hop);
+        // Frames are cut from a moving start; the consumed samples are dropped once.
+        let mut start = 0;
+        while self.mid_buf.len() - start >= self.n_fft {
+            self.frame(start);
+            start += self.hop;
         }
+        self.mid_buf.drain(..start);
+        self.side_buf.drain(..start);
     }
 
-    fn frame(&mut self) {
+    /// Analyses the frame of `n_fft` samples of the buffers from `start`.
+    fn frame(&mut self, start: usize) {
         let mut power = 0.0;
         for (which, acc) in [0, 1].into_iter().zip([true, false]) {
             let src = if acc { &self.mid_buf } else { &self.side_buf };
+            let src = &src[start..start + self.n_fft];
             for ((o, x), w) in self.fft_in.iter_mut().zip(src).zip(&self.window) {
                 *o = x * w;
             }
@@ -291,7 +296,7 @@ impl SpectrumAnalyser {
         if !self.mid_buf.is_empty() && (self.frames_done == 0 || self.mid_buf.len() > self.hop) {
             self.mid_buf.resize(self.n_fft, 0.0);
             self.side_buf.resize(self.n_fft, 0.0);
-            self.frame();
+            self.frame(0);
         }
         self.close_segment();
         let bins = self.n_fft / 2 + 1;
