@@ -227,7 +227,9 @@ fn comparison() {
     let ours_time = runs[1];
     println!(
         "master: mixsmith runs {:?} s on {} cores; median below",
-        runs.iter().map(|r| (r.as_secs_f64() * 1000.0).round() / 1000.0).collect::<Vec<_>>(),
+        runs.iter()
+            .map(|r| (r.as_secs_f64() * 1000.0).round() / 1000.0)
+            .collect::<Vec<_>>(),
         std::thread::available_parallelism().map_or(1, |n| n.get())
     );
     let ours_quality = (

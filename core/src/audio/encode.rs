@@ -242,13 +242,26 @@ fn interleave<const W: usize, S: AsRef<[f32]>>(
     bytes: &mut [u8],
     encode: impl Fn(f32, &mut u64) -> [u8; W],
 ) -> (u64, u64) {
-    let stride = W * block.len();
     let (mut clipped, mut non_finite) = (0u64, 0u64);
-    for (c, ch) in block.iter().enumerate() {
-        for (&s, out) in ch.as_ref().iter().zip(bytes[c * W..].chunks_mut(stride)) {
-            let finite = s.is_finite();
-            non_finite += u64::from(!finite);
-            out[..W].copy_from_slice(&encode(if finite { s } else { 0.0 }, &mut clipped));
+    let mut put = |s: f32, out: &mut [u8]| {
+        let finite = s.is_finite();
+        non_finite += u64::from(!finite);
+        out.copy_from_slice(&encode(if finite { s } else { 0.0 }, &mut clipped));
+    };
+    if let [left, right] = block {
+        // Stereo, the common case: frame by frame into fixed-size pieces.
+        let frames = left.as_ref().iter().zip(right.as_ref());
+        for ((l, r), out) in frames.zip(bytes.chunks_exact_mut(2 * W)) {
+            let (a, b) = out.split_at_mut(W);
+            put(*l, a);
+            put(*r, b);
+        }
+    } else {
+        let stride = W * block.len();
+        for (c, ch) in block.iter().enumerate() {
+            for (&s, out) in ch.as_ref().iter().zip(bytes[c * W..].chunks_mut(stride)) {
+                put(s, &mut out[..W]);
+            }
         }
     }
     (clipped, non_finite)
