@@ -153,15 +153,14 @@ impl WavWriter {
         bytes.clear();
         bytes.resize(len, 0);
         let (clipped, non_finite) = match self.format {
+            // Two's complement: the low bytes of the i32 are the i16 or i24 sample.
             SampleFormat::Int16 => interleave::<2, S>(block, &mut bytes, |s, clipped| {
-                let v = quantise(s, 32_768.0, clipped) as i16;
-                v.to_le_bytes()
+                quantise(s, 32_768.0, clipped) as u32
             }),
             SampleFormat::Int24 => interleave::<3, S>(block, &mut bytes, |s, clipped| {
-                let [a, b, c, _] = quantise(s, 8_388_608.0, clipped).to_le_bytes();
-                [a, b, c]
+                quantise(s, 8_388_608.0, clipped) as u32
             }),
-            SampleFormat::Float32 => interleave::<4, S>(block, &mut bytes, |s, _| s.to_le_bytes()),
+            SampleFormat::Float32 => interleave::<4, S>(block, &mut bytes, |s, _| s.to_bits()),
         };
         let written = self.file.write_all(&bytes);
         self.bytes = bytes;
@@ -234,33 +233,50 @@ fn quantise(s: f32, scale: f32, clipped: &mut u64) -> i32 {
     v.clamp(lo, hi)
 }
 
-/// Encodes planar `block` into interleaved `bytes` of `W` bytes per sample with `encode`
-/// (which counts clipped samples); non-finite samples are written as 0. Returns the clipped and
-/// the non-finite counts. One loop per format and channel, so nothing is decided per sample.
+/// Encodes planar `block` into interleaved `bytes` of `W` bytes per sample: `encode` turns a
+/// finite sample into a word whose `W` low bytes (little-endian) are written, counting clipped
+/// samples; non-finite samples are written as 0. Returns the clipped and the non-finite counts.
+///
+/// Two steps per piece of frames: encoding each channel into words (a loop over contiguous
+/// samples that vectorises), then laying the words' bytes out interleaved.
 fn interleave<const W: usize, S: AsRef<[f32]>>(
     block: &[S],
     bytes: &mut [u8],
-    encode: impl Fn(f32, &mut u64) -> [u8; W],
+    encode: impl Fn(f32, &mut u64) -> u32,
 ) -> (u64, u64) {
+    const PIECE: usize = 1024;
+    let channels = block.len();
+    let frames = block.first().map_or(0, |c| c.as_ref().len());
     let (mut clipped, mut non_finite) = (0u64, 0u64);
-    let mut put = |s: f32, out: &mut [u8]| {
-        let finite = s.is_finite();
-        non_finite += u64::from(!finite);
-        out.copy_from_slice(&encode(if finite { s } else { 0.0 }, &mut clipped));
-    };
-    if let [left, right] = block {
-        // Stereo, the common case: frame by frame into fixed-size pieces.
-        let frames = left.as_ref().iter().zip(right.as_ref());
-        for ((l, r), out) in frames.zip(bytes.chunks_exact_mut(2 * W)) {
-            let (a, b) = out.split_at_mut(W);
-            put(*l, a);
-            put(*r, b);
+    let mut words = [[0u32; PIECE]; 2];
+    for start in (0..frames).step_by(PIECE) {
+        let n = PIECE.min(frames - start);
+        let out = &mut bytes[start * channels * W..(start + n) * channels * W];
+        // Stereo, the common case, encodes both channels before laying out whole frames.
+        if let [left, right] = block {
+            for (words, ch) in words.iter_mut().zip([left, right]) {
+                for (w, &s) in words.iter_mut().zip(&ch.as_ref()[start..start + n]) {
+                    let finite = s.is_finite();
+                    non_finite += u64::from(!finite);
+                    *w = encode(if finite { s } else { 0.0 }, &mut clipped);
+                }
+            }
+            let [l, r] = &words;
+            for ((frame, l), r) in out.chunks_exact_mut(2 * W).zip(l).zip(r) {
+                frame[..W].copy_from_slice(&l.to_le_bytes()[..W]);
+                frame[W..].copy_from_slice(&r.to_le_bytes()[..W]);
+            }
+            continue;
         }
-    } else {
-        let stride = W * block.len();
         for (c, ch) in block.iter().enumerate() {
-            for (&s, out) in ch.as_ref().iter().zip(bytes[c * W..].chunks_mut(stride)) {
-                put(s, &mut out[..W]);
+            let words = &mut words[0];
+            for (w, &s) in words.iter_mut().zip(&ch.as_ref()[start..start + n]) {
+                let finite = s.is_finite();
+                non_finite += u64::from(!finite);
+                *w = encode(if finite { s } else { 0.0 }, &mut clipped);
+            }
+            for (w, sample) in words.iter().zip(out[c * W..].chunks_mut(channels * W)) {
+                sample[..W].copy_from_slice(&w.to_le_bytes()[..W]);
             }
         }
     }
