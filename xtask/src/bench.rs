@@ -6,8 +6,12 @@ use crate::util::{self, PLUGIN_PACKAGE, Steps, Workspace};
 use anyhow::{Context, Result};
 use serde::Deserialize;
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::time::{Instant, SystemTime};
+
+/// The Python package the mastering benchmark compares against, pinned.
+const MATCHERING: &str = "matchering==2.0.6";
 
 /// `benchmark.json` that criterion writes for each benchmark.
 #[derive(Deserialize)]
@@ -34,8 +38,15 @@ struct Estimate {
 pub fn run(workspace: &Workspace, build_times: bool) -> Result<()> {
     let mut steps = Steps::default();
     let started = SystemTime::now();
+    let matchering = steps.run("matchering for the mastering comparison", || {
+        Ok(matchering_python(workspace))
+    })?;
     steps.run("cargo bench -p mixsmith-core", || {
-        util::run(workspace.cargo().args(["bench", "-p", "mixsmith-core"]))
+        let mut bench = workspace.cargo();
+        if let Some(python) = &matchering {
+            bench.env("MIXSMITH_MATCHERING_PYTHON", python);
+        }
+        util::run(bench.args(["bench", "-p", "mixsmith-core"]))
     })?;
     let figures = steps.run("collect criterion figures", || {
         criterion_figures(&workspace.target.join("criterion"), started)
@@ -188,5 +199,40 @@ mod tests {
         );
         assert_eq!(format_nanoseconds(45200.0), "45.20 µs");
         Ok(())
+    }
+}
+
+/// A Python that can import `matchering`: `vendor/bench-venv`, made and filled from PyPI when
+/// missing. `None`, with the reason printed, when that cannot be done; the mastering benchmark
+/// then says it skipped the comparison.
+fn matchering_python(workspace: &Workspace) -> Option<PathBuf> {
+    let venv = workspace.root.join("vendor/bench-venv");
+    let python = venv.join("bin/python");
+    let imports = |python: &Path| {
+        Command::new(python)
+            .args(["-c", "import matchering"])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    if imports(&python) {
+        return Some(python);
+    }
+    let installed =
+        util::run(Command::new("python3").args(["-m", "venv"]).arg(&venv)).and_then(|()| {
+            util::run(Command::new(&python).args(["-m", "pip", "install", "--quiet", MATCHERING]))
+        });
+    match installed {
+        Ok(()) if imports(&python) => Some(python),
+        Ok(()) => {
+            eprintln!("bench: {MATCHERING} installed but does not import; no comparison");
+            None
+        }
+        Err(e) => {
+            eprintln!(
+                "bench: cannot install {MATCHERING} into {} ({e:#}); no comparison",
+                venv.display()
+            );
+            None
+        }
     }
 }

@@ -340,7 +340,7 @@ fn match_curve(reference: &[f64], target: &[f64], top_hz: f64) -> (Vec<f32>, f64
 /// Learns how to master `target` towards `reference`.
 ///
 /// Both inputs are streamed once, in parallel, and analysed at their own sample rates and
-/// channel counts; memory grows only by the target's frame bands (about 10 KB per second). The
+/// channel counts; memory grows only by the target's frame bands (about 5 KB per second). The
 /// loudness the match filters give the target is estimated from those frames, so the loudness
 /// gain lands on the reference's integrated loudness without another pass. With
 /// `loudness_priority` the limited output is measured in further passes over the target.
