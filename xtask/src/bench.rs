@@ -168,40 +168,6 @@ fn format_nanoseconds(nanoseconds: f64) -> String {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn reads_criterion_estimates_written_in_this_run() -> Result<()> {
-        let dir = tempfile::tempdir()?;
-        let before = SystemTime::now() - std::time::Duration::from_secs(5);
-        let bench = dir.path().join("stft/forward_2048/new");
-        fs::create_dir_all(&bench)?;
-        fs::write(
-            bench.join("benchmark.json"),
-            r#"{"group_id":"stft","function_id":"forward_2048","value_str":null,"throughput":null,"full_id":"stft/forward_2048","directory_name":"stft/forward_2048","title":"stft/forward_2048"}"#,
-        )?;
-        fs::write(
-            bench.join("estimates.json"),
-            r#"{"mean":{"confidence_interval":{"confidence_level":0.95,"lower_bound":1.0,"upper_bound":2.0},"point_estimate":45200.0,"standard_error":1.0},"median":{"point_estimate":1.0}}"#,
-        )?;
-        // An older baseline folder is not this run's figure.
-        fs::create_dir_all(dir.path().join("stft/forward_2048/base"))?;
-        let figures = criterion_figures(dir.path(), before)?;
-        assert_eq!(figures, [("stft/forward_2048".to_owned(), 45200.0)]);
-        assert!(
-            criterion_figures(
-                dir.path(),
-                SystemTime::now() + std::time::Duration::from_secs(60)
-            )?
-            .is_empty()
-        );
-        assert_eq!(format_nanoseconds(45200.0), "45.20 µs");
-        Ok(())
-    }
-}
-
 /// A Python that can import `matchering`: `vendor/bench-venv`, made and filled from PyPI when
 /// missing. `None`, with the reason printed, when that cannot be done; the mastering benchmark
 /// then says it skipped the comparison.
@@ -234,5 +200,39 @@ fn matchering_python(workspace: &Workspace) -> Option<PathBuf> {
             );
             None
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_criterion_estimates_written_in_this_run() -> Result<()> {
+        let dir = tempfile::tempdir()?;
+        let before = SystemTime::now() - std::time::Duration::from_secs(5);
+        let bench = dir.path().join("stft/forward_2048/new");
+        fs::create_dir_all(&bench)?;
+        fs::write(
+            bench.join("benchmark.json"),
+            r#"{"group_id":"stft","function_id":"forward_2048","value_str":null,"throughput":null,"full_id":"stft/forward_2048","directory_name":"stft/forward_2048","title":"stft/forward_2048"}"#,
+        )?;
+        fs::write(
+            bench.join("estimates.json"),
+            r#"{"mean":{"confidence_interval":{"confidence_level":0.95,"lower_bound":1.0,"upper_bound":2.0},"point_estimate":45200.0,"standard_error":1.0},"median":{"point_estimate":1.0}}"#,
+        )?;
+        // An older baseline folder is not this run's figure.
+        fs::create_dir_all(dir.path().join("stft/forward_2048/base"))?;
+        let figures = criterion_figures(dir.path(), before)?;
+        assert_eq!(figures, [("stft/forward_2048".to_owned(), 45200.0)]);
+        assert!(
+            criterion_figures(
+                dir.path(),
+                SystemTime::now() + std::time::Duration::from_secs(60)
+            )?
+            .is_empty()
+        );
+        assert_eq!(format_nanoseconds(45200.0), "45.20 µs");
+        Ok(())
     }
 }
