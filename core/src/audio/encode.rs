@@ -249,17 +249,21 @@ fn interleave<const W: usize, S: AsRef<[f32]>>(
     let frames = block.first().map_or(0, |c| c.as_ref().len());
     let (mut clipped, mut non_finite) = (0u64, 0u64);
     let mut words = [[0u32; PIECE]; 2];
+    // Encodes `samples` into the first words (finite ones by `encode`, others as 0).
+    let mut encode_into = |words: &mut [u32; PIECE], samples: &[f32]| {
+        for (w, &s) in words.iter_mut().zip(samples) {
+            let finite = s.is_finite();
+            non_finite += u64::from(!finite);
+            *w = encode(if finite { s } else { 0.0 }, &mut clipped);
+        }
+    };
     for start in (0..frames).step_by(PIECE) {
         let n = PIECE.min(frames - start);
         let out = &mut bytes[start * channels * W..(start + n) * channels * W];
         // Stereo, the common case, encodes both channels before laying out whole frames.
         if let [left, right] = block {
             for (words, ch) in words.iter_mut().zip([left, right]) {
-                for (w, &s) in words.iter_mut().zip(&ch.as_ref()[start..start + n]) {
-                    let finite = s.is_finite();
-                    non_finite += u64::from(!finite);
-                    *w = encode(if finite { s } else { 0.0 }, &mut clipped);
-                }
+                encode_into(words, &ch.as_ref()[start..start + n]);
             }
             let [l, r] = &words;
             for ((frame, l), r) in out.chunks_exact_mut(2 * W).zip(l).zip(r) {
@@ -270,11 +274,7 @@ fn interleave<const W: usize, S: AsRef<[f32]>>(
         }
         for (c, ch) in block.iter().enumerate() {
             let words = &mut words[0];
-            for (w, &s) in words.iter_mut().zip(&ch.as_ref()[start..start + n]) {
-                let finite = s.is_finite();
-                non_finite += u64::from(!finite);
-                *w = encode(if finite { s } else { 0.0 }, &mut clipped);
-            }
+            encode_into(words, &ch.as_ref()[start..start + n]);
             for (w, sample) in words.iter().zip(out[c * W..].chunks_mut(channels * W)) {
                 sample[..W].copy_from_slice(&w.to_le_bytes()[..W]);
             }
