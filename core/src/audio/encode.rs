@@ -12,6 +12,8 @@ use std::fs::File;
 use std::io::{BufWriter, Cursor, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
+use multiversion::multiversion;
+
 use super::{AudioBuffer, AudioError};
 
 /// Bytes buffered before they go to the file.
@@ -154,13 +156,13 @@ impl WavWriter {
         bytes.resize(len, 0);
         let (clipped, non_finite) = match self.format {
             // Two's complement: the low bytes of the i32 are the i16 or i24 sample.
-            SampleFormat::Int16 => interleave::<2, S>(block, &mut bytes, |s, clipped| {
-                quantise(s, 32_768.0, clipped) as u32
-            }),
-            SampleFormat::Int24 => interleave::<3, S>(block, &mut bytes, |s, clipped| {
-                quantise(s, 8_388_608.0, clipped) as u32
-            }),
-            SampleFormat::Float32 => interleave::<4, S>(block, &mut bytes, |s, _| s.to_bits()),
+            SampleFormat::Int16 => {
+                interleave::<2, S>(block, &mut bytes, Encoding::Int { scale: 32_768.0 })
+            }
+            SampleFormat::Int24 => {
+                interleave::<3, S>(block, &mut bytes, Encoding::Int { scale: 8_388_608.0 })
+            }
+            SampleFormat::Float32 => interleave::<4, S>(block, &mut bytes, Encoding::Float),
         };
         let written = self.file.write_all(&bytes);
         self.bytes = bytes;
@@ -215,60 +217,87 @@ impl Drop for WavWriter {
     }
 }
 
-/// Scales finite `s` to an integer of full scale `scale` (2^(bits-1)), rounding halves away
-/// from zero like `f32::round`, and clamps, counting clips.
-///
-/// Branch-free and without `f32::round`'s libm call: after clamping to one step beyond the
-/// range (which keeps every clip a clip), truncation is one instruction and `x - trunc(x)` is
-/// exact, so the rounding is exact.
-#[inline]
-fn quantise(s: f32, scale: f32, clipped: &mut u64) -> i32 {
-    let (lo, hi) = (-scale, scale - 1.0);
-    let x = (s * scale).clamp(lo - 1.0, hi + 1.0);
-    let t = x as i32;
-    let d = x - t as f32;
-    let v = t + i32::from(d >= 0.5) - i32::from(d <= -0.5);
-    let (lo, hi) = (lo as i32, hi as i32);
-    *clipped += u64::from(v > hi || v < lo);
-    v.clamp(lo, hi)
+/// How [`encode_words`] turns samples into words.
+#[derive(Debug, Clone, Copy)]
+enum Encoding {
+    /// Signed integers of full scale `scale` (2^(bits-1)): the word's low bytes are the sample.
+    Int { scale: f32 },
+    /// IEEE float bits.
+    Float,
 }
 
-/// Encodes planar `block` into interleaved `bytes` of `W` bytes per sample: `encode` turns a
-/// finite sample into a word whose `W` low bytes (little-endian) are written, counting clipped
-/// samples; non-finite samples are written as 0. Returns the clipped and the non-finite counts.
+/// Encodes `samples` into `words` (non-finite samples as 0); returns the counts of clipped and
+/// of non-finite samples. At most `u32::MAX` samples per call.
 ///
-/// Two steps per piece of frames: encoding each channel into words (a loop over contiguous
-/// samples that vectorises), then laying the words' bytes out interleaved.
+/// Integers are scaled, rounded halves away from zero like `f32::round` and clamped: after
+/// clamping to one step beyond the range (which keeps every clip a clip), truncation is one
+/// instruction and `x - trunc(x)` is exact, so the rounding is exact. Branch-free with 32-bit
+/// counters, so the loop runs in full-width vectors; compiled for AVX2 too and picked at run
+/// time (`multiversion`).
+#[multiversion(targets("x86_64+avx2", "aarch64+neon"))]
+fn encode_words(samples: &[f32], words: &mut [u32], encoding: Encoding) -> (u32, u32) {
+    let (mut clipped, mut non_finite) = (0u32, 0u32);
+    match encoding {
+        Encoding::Int { scale } => {
+            let (lo, hi) = (-scale, scale - 1.0);
+            let (lo_int, hi_int) = (lo as i32, hi as i32);
+            for (w, &s) in words.iter_mut().zip(samples) {
+                let finite = s.is_finite();
+                non_finite += u32::from(!finite);
+                let s = if finite { s } else { 0.0 };
+                let x = (s * scale).clamp(lo - 1.0, hi + 1.0);
+                let t = x as i32;
+                let d = x - t as f32;
+                let v = t + i32::from(d >= 0.5) - i32::from(d <= -0.5);
+                clipped += u32::from((v > hi_int) | (v < lo_int));
+                *w = v.clamp(lo_int, hi_int) as u32;
+            }
+        }
+        Encoding::Float => {
+            for (w, &s) in words.iter_mut().zip(samples) {
+                let finite = s.is_finite();
+                non_finite += u32::from(!finite);
+                *w = if finite { s.to_bits() } else { 0 };
+            }
+        }
+    }
+    (clipped, non_finite)
+}
+
+/// Encodes planar `block` into interleaved `bytes` of `W` bytes per sample (the low bytes of
+/// each word, little-endian). Returns the clipped and the non-finite counts.
+///
+/// Two steps per piece of frames: encoding each channel into words ([`encode_words`]), then
+/// laying the words' bytes out interleaved.
 fn interleave<const W: usize, S: AsRef<[f32]>>(
     block: &[S],
     bytes: &mut [u8],
-    encode: impl Fn(f32, &mut u64) -> u32,
+    encoding: Encoding,
 ) -> (u64, u64) {
     const PIECE: usize = 1024;
     let channels = block.len();
     let frames = block.first().map_or(0, |c| c.as_ref().len());
     let (mut clipped, mut non_finite) = (0u64, 0u64);
     let mut words = [[0u32; PIECE]; 2];
-    // Encodes `samples` into the first words (finite ones by `encode`, others as 0).
     let mut encode_into = |words: &mut [u32; PIECE], samples: &[f32]| {
-        for (w, &s) in words.iter_mut().zip(samples) {
-            let finite = s.is_finite();
-            non_finite += u64::from(!finite);
-            *w = encode(if finite { s } else { 0.0 }, &mut clipped);
-        }
+        let (c, n) = encode_words(samples, words, encoding);
+        clipped += u64::from(c);
+        non_finite += u64::from(n);
     };
+    // The word bits that are written.
+    let mask = u64::from(u32::MAX) >> (32 - 8 * W);
     for start in (0..frames).step_by(PIECE) {
         let n = PIECE.min(frames - start);
         let out = &mut bytes[start * channels * W..(start + n) * channels * W];
-        // Stereo, the common case, encodes both channels before laying out whole frames.
+        // Stereo, the common case, encodes both channels and writes each frame as one word.
         if let [left, right] = block {
             for (words, ch) in words.iter_mut().zip([left, right]) {
                 encode_into(words, &ch.as_ref()[start..start + n]);
             }
             let [l, r] = &words;
             for ((frame, l), r) in out.chunks_exact_mut(2 * W).zip(l).zip(r) {
-                frame[..W].copy_from_slice(&l.to_le_bytes()[..W]);
-                frame[W..].copy_from_slice(&r.to_le_bytes()[..W]);
+                let pair = (u64::from(*l) & mask) | (u64::from(*r) & mask) << (8 * W);
+                frame.copy_from_slice(&pair.to_le_bytes()[..2 * W]);
             }
             continue;
         }
@@ -406,14 +435,16 @@ mod tests {
                     values.push(any);
                 }
             }
-            for s in values {
+            let mut words = vec![0u32; values.len()];
+            let (clipped, non_finite) = encode_words(&values, &mut words, Encoding::Int { scale });
+            let mut expected_clips = 0;
+            for (s, w) in values.iter().zip(&words) {
                 let v = (s * scale).round();
                 let expected = v.clamp(-scale, scale - 1.0) as i32;
-                let expected_clip = u64::from(v > scale - 1.0 || v < -scale);
-                let mut clipped = 0;
-                assert_eq!(quantise(s, scale, &mut clipped), expected, "{s} at {scale}");
-                assert_eq!(clipped, expected_clip, "{s} at {scale}");
+                expected_clips += u32::from(v > scale - 1.0 || v < -scale);
+                assert_eq!(*w as i32, expected, "{s} at {scale}");
             }
+            assert_eq!((clipped, non_finite), (expected_clips, 0), "at {scale}");
         }
     }
 
