@@ -102,7 +102,7 @@ fn partial_path(path: &Path) -> PathBuf {
 pub fn run(args: &Args) -> Result<()> {
     let settings = args.settings()?;
     let mut target = FileSource::open(&args.input)?;
-    let mut reference = FileSource::open(&args.reference)?;
+    let mut reference = FileSource::streaming(&args.reference)?;
 
     let learning = bar("analysing");
     let profile = learn(&mut target, &mut reference, &settings, &mut |p| {

@@ -128,6 +128,9 @@ fn mixsmith_master(
     ceiling_dbtp: f32,
     loudness_priority: bool,
 ) -> Duration {
+    // A previous run's output would be truncated inside the timed part; neither tool is timed
+    // for that.
+    let _ = std::fs::remove_file(out);
     let start = Instant::now();
     let settings = MatchSettings {
         ceiling_dbtp,
@@ -135,7 +138,7 @@ fn mixsmith_master(
         ..MatchSettings::default()
     };
     let mut t = FileSource::open(target).expect("open target");
-    let mut r = FileSource::open(reference).expect("open reference");
+    let mut r = FileSource::streaming(reference).expect("open reference");
     let profile = learn(&mut t, &mut r, &settings, &mut |_| {}).expect("learn");
     t.rewind().expect("rewind");
     let mut writer = WavWriter::create(out, t.sample_rate(), t.channels(), SampleFormat::Int24)
@@ -171,6 +174,7 @@ fn matchering(
                   t = time.perf_counter()\n\
                   mg.process(target=sys.argv[1], reference=sys.argv[2], results=[mg.pcm24(sys.argv[3])])\n\
                   print(time.perf_counter() - t)\n";
+    let _ = std::fs::remove_file(out);
     let start = Instant::now();
     let run = Command::new(python)
         .args(["-c", script])

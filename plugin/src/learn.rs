@@ -75,7 +75,7 @@ fn run(
     settings: &MatchSettings,
     progress: &AtomicF32,
 ) -> Result<MatchProfile, String> {
-    let mut reference = FileSource::open(reference).map_err(|e| e.to_string())?;
+    let mut reference = FileSource::streaming(reference).map_err(|e| e.to_string())?;
     let mut report = |fraction: f32| progress.store(fraction, Ordering::Relaxed);
     match source {
         LearnSource::Captured { audio, sample_rate } => {

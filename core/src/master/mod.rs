@@ -19,7 +19,7 @@
 //! use mixsmith_core::master::*;
 //! let settings = MatchSettings::default();
 //! let mut target = FileSource::open("mix.wav")?;
-//! let mut reference = FileSource::open("reference.flac")?;
+//! let mut reference = FileSource::streaming("reference.flac")?;
 //! let profile = learn(&mut target, &mut reference, &settings, &mut |_| {})?;
 //! target.rewind()?;
 //! let summary = render(&profile, &settings, &mut target, RENDER_CHUNK_FRAMES,

@@ -129,6 +129,12 @@ impl FileSource {
         Self::with_cache_limit(path.as_ref(), CACHE_SAMPLES)
     }
 
+    /// Opens `path` without keeping anything for rewinds (which decode it again): for an input
+    /// read once, like the reference, whose copy in memory would only cost time and memory.
+    pub fn streaming(path: impl AsRef<Path>) -> Result<Self, MasterError> {
+        Self::with_cache_limit(path.as_ref(), 0)
+    }
+
     /// Opens `path`, keeping at most `cache_limit` samples in memory for rewinds.
     pub(crate) fn with_cache_limit(path: &Path, cache_limit: usize) -> Result<Self, MasterError> {
         let reader = AudioReader::open(path)?;

@@ -692,6 +692,11 @@ fn a_file_source_replays_its_cache_or_decodes_again_past_the_cap() {
             assert_eq!(read_all(&mut source), first, "cap {limit}");
         }
     }
+    // A streaming source keeps nothing and decodes again.
+    let mut source = FileSource::streaming(&path).unwrap();
+    let first = read_all(&mut source);
+    source.rewind().unwrap();
+    assert_eq!(read_all(&mut source), first);
     // A rewind in the middle starts over, cached or not.
     let mut source = FileSource::open(&path).unwrap();
     let mut block = vec![Vec::new(); 2];
