@@ -3,7 +3,9 @@
 //! [`AudioReader`] opens a file, identifies its format by content (the extension is only a hint,
 //! so a FLAC file named `.wav` still decodes) and hands out planar `f32` blocks one at a time.
 //! Only the current block is held in memory, so a pass over a 1-hour file uses the same memory as
-//! a pass over a 3-minute one.
+//! a pass over a 3-minute one. Plain little-endian PCM (16/24/32-bit integer and 32-bit float
+//! WAV) is demuxed by symphonia and converted from its packets' bytes directly, which gives the
+//! same values as symphonia's decoder at several times its speed.
 //!
 //! Problems are typed [`AudioError`]s naming the file:
 //!
@@ -25,7 +27,10 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use symphonia::core::audio::{AudioBufferRef, Signal};
-use symphonia::core::codecs::{CODEC_TYPE_NULL, CodecType, Decoder, DecoderOptions};
+use symphonia::core::codecs::{
+    CODEC_TYPE_NULL, CODEC_TYPE_PCM_F32LE, CODEC_TYPE_PCM_S16LE, CODEC_TYPE_PCM_S24LE,
+    CODEC_TYPE_PCM_S32LE, CodecParameters, CodecType, Decoder, DecoderOptions,
+};
 use symphonia::core::conv::IntoSample;
 use symphonia::core::errors::Error as SymError;
 use symphonia::core::formats::{FormatOptions, FormatReader};
@@ -79,6 +84,9 @@ pub struct AudioReader {
     path: PathBuf,
     format: Box<dyn FormatReader>,
     decoder: Box<dyn Decoder>,
+    /// Set for plain little-endian PCM (WAV), whose packets are converted straight from their
+    /// bytes instead of through the decoder.
+    raw_pcm: Option<RawPcm>,
     track_id: u32,
     spec: AudioSpec,
     lossless: bool,
@@ -181,6 +189,7 @@ impl AudioReader {
 
         let mut reader = Self {
             path: path.into(),
+            raw_pcm: RawPcm::for_stream(&params, channels),
             format,
             decoder,
             track_id,
@@ -347,10 +356,16 @@ impl AudioReader {
             // The container announced more data than the file holds.
             return self.end_of_stream();
         }
-        match self.decoder.decode(&packet) {
-            Ok(decoded) => {
+        let decoded = match self.raw_pcm {
+            Some(raw) => Ok(Ok(raw.append(packet.buf(), &mut self.block))),
+            None => self
+                .decoder
+                .decode(&packet)
+                .map(|decoded| append_decoded(decoded, &mut self.block, &mut self.spec.channels)),
+        };
+        match decoded {
+            Ok(appended) => {
                 self.consecutive_errors = 0;
-                let appended = append_decoded(decoded, &mut self.block, &mut self.spec.channels);
                 match appended {
                     Ok(non_finite) => {
                         self.non_finite += non_finite;
@@ -467,6 +482,79 @@ fn append_decoded(
         }
     }
     Ok(non_finite)
+}
+
+/// The little-endian PCM layouts [`AudioReader`] converts itself: symphonia's PCM decoder
+/// goes through a generic per-sample buffer, several times slower than this straight
+/// conversion, and the values are the same (integers scaled by a power of two are exact, and
+/// 32-bit integers round once either way).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RawPcm {
+    S16,
+    S24,
+    S32,
+    F32,
+}
+
+impl RawPcm {
+    /// The layout of a stream of `channels` with `params`, when it is one of these and every
+    /// coded bit is significant (streams that code fewer bits go through the decoder, which
+    /// shifts them).
+    fn for_stream(params: &CodecParameters, channels: usize) -> Option<Self> {
+        let (raw, bits) = match params.codec {
+            CODEC_TYPE_PCM_S16LE => (Self::S16, 16),
+            CODEC_TYPE_PCM_S24LE => (Self::S24, 24),
+            CODEC_TYPE_PCM_S32LE => (Self::S32, 32),
+            CODEC_TYPE_PCM_F32LE => (Self::F32, 32),
+            _ => return None,
+        };
+        let coded = params.bits_per_coded_sample.or(params.bits_per_sample);
+        (channels > 0 && coded.is_none_or(|b| b == bits)).then_some(raw)
+    }
+
+    /// Appends the whole frames in the interleaved `bytes` to `block` (one `Vec` per channel);
+    /// returns the count of non-finite samples, which become 0.
+    fn append(self, bytes: &[u8], block: &mut [Vec<f32>]) -> u64 {
+        match self {
+            Self::S16 => deinterleave::<2>(bytes, block, |b| {
+                f32::from(i16::from_le_bytes(b)) * (1.0 / 32_768.0)
+            }),
+            Self::S24 => deinterleave::<3>(bytes, block, |[a, b, c]| {
+                (i32::from_le_bytes([0, a, b, c]) >> 8) as f32 * (1.0 / 8_388_608.0)
+            }),
+            Self::S32 => deinterleave::<4>(bytes, block, |b| {
+                i32::from_le_bytes(b) as f32 * (1.0 / 2_147_483_648.0)
+            }),
+            Self::F32 => {
+                deinterleave::<4>(bytes, block, f32::from_le_bytes);
+                let mut non_finite = 0;
+                for s in block.iter_mut().flatten() {
+                    if !s.is_finite() {
+                        *s = 0.0;
+                        non_finite += 1;
+                    }
+                }
+                return non_finite;
+            }
+        }
+        0
+    }
+}
+
+/// Converts the whole frames of `W`-byte samples in `bytes` into `block`, channel by channel.
+fn deinterleave<const W: usize>(
+    bytes: &[u8],
+    block: &mut [Vec<f32>],
+    sample: impl Fn([u8; W]) -> f32,
+) {
+    let frame = W * block.len();
+    for (c, out) in block.iter_mut().enumerate() {
+        out.extend(bytes.chunks_exact(frame).map(|f| {
+            let mut word = [0u8; W];
+            word.copy_from_slice(&f[c * W..(c + 1) * W]);
+            sample(word)
+        }));
+    }
 }
 
 /// Decodes a whole file into memory. For clips; long files should go through [`AudioReader`].

@@ -54,6 +54,78 @@ fn wav_round_trips_in_every_sample_format() {
 }
 
 #[test]
+fn pcm_wav_decodes_to_the_exact_scaled_integers() {
+    // hound writes every PCM layout the reader converts itself; the values must be the
+    // integers over full scale, bit for bit, including the extremes, at odd channel counts.
+    let dir = tmp();
+    let mut x = 0x9e37_79b9u32;
+    let mut next = move || {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        x
+    };
+    for channels in [1u16, 2, 3] {
+        for bits in [16u16, 24, 32] {
+            let path = dir.path().join(format!("int{bits}-{channels}.wav"));
+            let spec = hound::WavSpec {
+                channels,
+                sample_rate: 22_050,
+                bits_per_sample: bits,
+                sample_format: hound::SampleFormat::Int,
+            };
+            let full = 1i64 << (bits - 1);
+            let mut w = hound::WavWriter::create(&path, spec).unwrap();
+            let mut want = vec![Vec::new(); usize::from(channels)];
+            for i in 0..9_001 {
+                for ch in &mut want {
+                    let v = match i {
+                        0 => -full,
+                        1 => full - 1,
+                        _ => (i64::from(next()) % full) * if i % 2 == 0 { 1 } else { -1 },
+                    } as i32;
+                    w.write_sample(v).unwrap();
+                    ch.push((f64::from(v) / full as f64) as f32);
+                }
+            }
+            w.finalize().unwrap();
+            let back = AudioReader::open(&path).unwrap().read_all().unwrap();
+            assert_eq!(
+                back.channels(),
+                &want[..],
+                "{bits}-bit, {channels} channels"
+            );
+        }
+        let path = dir.path().join(format!("float-{channels}.wav"));
+        let spec = hound::WavSpec {
+            channels,
+            sample_rate: 22_050,
+            bits_per_sample: 32,
+            sample_format: hound::SampleFormat::Float,
+        };
+        let mut w = hound::WavWriter::create(&path, spec).unwrap();
+        let mut want = vec![Vec::new(); usize::from(channels)];
+        for i in 0..5_003 {
+            for ch in &mut want {
+                let v = if i == 7 {
+                    f32::NAN
+                } else {
+                    f32::from_bits(next() >> 2) - 1.5
+                };
+                w.write_sample(v).unwrap();
+                ch.push(if v.is_finite() { v } else { 0.0 });
+            }
+        }
+        w.finalize().unwrap();
+        let mut reader = AudioReader::open(&path).unwrap();
+        let mut got = vec![Vec::new(); usize::from(channels)];
+        while reader.read_frames(&mut got, 1000).unwrap() > 0 {}
+        assert_eq!(got, want, "float, {channels} channels");
+        assert_eq!(reader.non_finite_samples(), u64::from(channels));
+    }
+}
+
+#[test]
 fn aiff_decodes() {
     let dir = tmp();
     let path = dir.path().join("tone.aiff");
