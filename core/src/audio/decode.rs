@@ -233,6 +233,12 @@ impl AudioReader {
         &self.spec
     }
 
+    /// Whether decoding is a plain conversion of the file's bytes (little-endian PCM WAV), as
+    /// cheap as copying decoded audio: keeping decoded audio for a second pass gains nothing.
+    pub fn decodes_cheaply(&self) -> bool {
+        self.raw_pcm.is_some()
+    }
+
     /// Frames handed out so far (per channel).
     pub fn frames_read(&self) -> u64 {
         self.frames_decoded - (self.block_len() - self.block_pos) as u64

@@ -104,10 +104,11 @@ pub const CACHE_SAMPLES: usize = 1 << 26;
 
 /// An audio file decoded as a stream (symphonia through [`AudioReader`]).
 ///
-/// A file of up to [`CACHE_SAMPLES`] samples is kept in memory as it is first read, so that
-/// after [`rewind`](AudioSource::rewind) (learning, then rendering) it is replayed instead of
-/// decoded again; a longer file is decoded again from the start, so memory never grows past
-/// the cap.
+/// A compressed file (FLAC, MP3, ...) of up to [`CACHE_SAMPLES`] samples is kept in memory as
+/// it is first read, so that after [`rewind`](AudioSource::rewind) (learning, then rendering)
+/// it is replayed instead of decoded again; a longer file is decoded again from the start, so
+/// memory never grows past the cap. PCM WAV is not kept: converting its bytes again costs less
+/// than filling and replaying a copy ([`AudioReader::decodes_cheaply`]).
 #[derive(Debug)]
 pub struct FileSource {
     path: PathBuf,
@@ -126,7 +127,14 @@ pub struct FileSource {
 impl FileSource {
     /// Opens `path` (WAV, FLAC, MP3, OGG/Vorbis, AIFF).
     pub fn open(path: impl AsRef<Path>) -> Result<Self, MasterError> {
-        Self::with_cache_limit(path.as_ref(), CACHE_SAMPLES)
+        let path = path.as_ref();
+        let reader = AudioReader::open(path)?;
+        let limit = if reader.decodes_cheaply() {
+            0
+        } else {
+            CACHE_SAMPLES
+        };
+        Ok(Self::with_reader(path, reader, limit))
     }
 
     /// Opens `path` without keeping anything for rewinds (which decode it again): for an input
@@ -137,7 +145,14 @@ impl FileSource {
 
     /// Opens `path`, keeping at most `cache_limit` samples in memory for rewinds.
     pub(crate) fn with_cache_limit(path: &Path, cache_limit: usize) -> Result<Self, MasterError> {
-        let reader = AudioReader::open(path)?;
+        Ok(Self::with_reader(
+            path,
+            AudioReader::open(path)?,
+            cache_limit,
+        ))
+    }
+
+    fn with_reader(path: &Path, reader: AudioReader, cache_limit: usize) -> Self {
         let fits = reader.spec().total_frames.is_none_or(|frames| {
             frames.saturating_mul(reader.spec().channels as u64) <= cache_limit as u64
         });
@@ -147,7 +162,7 @@ impl FileSource {
                 .map(|_| Vec::with_capacity(frames))
                 .collect()
         });
-        Ok(Self {
+        Self {
             path: path.into(),
             name: path.display().to_string(),
             reader,
@@ -155,7 +170,7 @@ impl FileSource {
             cache_limit,
             cached_to_end: false,
             replay: None,
-        })
+        }
     }
 
     /// Keeps the frames just read in `out` in the cache, or drops the cache when they would
