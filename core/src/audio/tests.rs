@@ -89,7 +89,9 @@ fn pcm_wav_decodes_to_the_exact_scaled_integers() {
                 }
             }
             w.finalize().unwrap();
-            let back = AudioReader::open(&path).unwrap().read_all().unwrap();
+            let reader = AudioReader::open(&path).unwrap();
+            assert!(reader.decodes_cheaply());
+            let back = reader.read_all().unwrap();
             assert_eq!(
                 back.channels(),
                 &want[..],
@@ -160,6 +162,7 @@ fn flac_mp3_and_ogg_decode() {
         let reader = AudioReader::open(&path).unwrap();
         assert_eq!(reader.spec().sample_rate, 44_100, "{ext}");
         assert_eq!(reader.spec().channels, 2, "{ext}");
+        assert!(!reader.decodes_cheaply(), "{ext}");
         let back = reader.read_all().unwrap_or_else(|e| panic!("{ext}: {e}"));
         if lossless {
             assert_eq!(back.channels(), read_file(&wav).unwrap().channels());
