@@ -6,6 +6,8 @@
 //!    WAV in `target/bench-master/` (or `$MIXSMITH_BENCH_DIR`).
 //! 2. Times Mixsmith's learn + render from file to 24-bit file (what `mixsmith master` does),
 //!    the median of three runs.
+//!    If `$MIXSMITH_CLI` names a built `mixsmith` binary (`cargo xtask bench` builds the release
+//!    one), also times `mixsmith master` as a process, start to exit (median of three).
 //! 3. If `$MIXSMITH_MATCHERING_PYTHON` (default `python3`) can `import matchering`, times
 //!    `matchering.process(target, reference, results=[matchering.pcm24(out)])` on the same
 //!    files, and prints both wall times and their ratio.
@@ -156,6 +158,39 @@ fn mixsmith_master(
     start.elapsed()
 }
 
+/// Runs `mixsmith master` as a process, start to exit; returns the wall time.
+fn mixsmith_cli(cli: &str, target: &Path, reference: &Path, out: &Path) -> Duration {
+    let _ = std::fs::remove_file(out);
+    let start = Instant::now();
+    let run = Command::new(cli)
+        .arg("master")
+        .arg(target)
+        .arg("--reference")
+        .arg(reference)
+        .arg("-o")
+        .arg(out)
+        .output()
+        .unwrap_or_else(|e| panic!("{cli}: {e}"));
+    let elapsed = start.elapsed();
+    assert!(
+        run.status.success(),
+        "{cli} master failed: {}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    elapsed
+}
+
+/// The median of three timings of `run`.
+fn median_of_three(mut run: impl FnMut() -> Duration) -> (Duration, Vec<f64>) {
+    let mut runs: Vec<Duration> = (0..3).map(|_| run()).collect();
+    runs.sort();
+    let seconds = runs
+        .iter()
+        .map(|r| (r.as_secs_f64() * 1000.0).round() / 1000.0)
+        .collect();
+    (runs[1], seconds)
+}
+
 /// Runs matchering; returns (process() time, whole subprocess time) or why it could not.
 fn matchering(
     python: &str,
@@ -224,18 +259,19 @@ fn comparison() {
 
     // The machine is shared and noisy: the median of three runs (matchering, ten times
     // slower, runs once).
-    let mut runs: Vec<Duration> = (0..3)
-        .map(|_| mixsmith_master(&target, &reference, &ours, -1.0, false))
-        .collect();
-    runs.sort();
-    let ours_time = runs[1];
-    println!(
-        "master: mixsmith runs {:?} s on {} cores; median below",
-        runs.iter()
-            .map(|r| (r.as_secs_f64() * 1000.0).round() / 1000.0)
-            .collect::<Vec<_>>(),
-        std::thread::available_parallelism().map_or(1, |n| n.get())
-    );
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let (ours_time, runs) =
+        median_of_three(|| mixsmith_master(&target, &reference, &ours, -1.0, false));
+    println!("master: mixsmith runs {runs:?} s on {cores} cores (in process); median below");
+    let cli = std::env::var("MIXSMITH_CLI").ok();
+    let cli_time = cli.as_deref().map(|cli| {
+        let (time, runs) = median_of_three(|| mixsmith_cli(cli, &target, &reference, &ours));
+        println!(
+            "master: mixsmith master (the CLI, start to exit) runs {runs:?} s; median {:.2} s",
+            time.as_secs_f64()
+        );
+        time
+    });
     let ours_quality = (
         band_distance_db(&third_octaves(&ours), &ref_bands),
         lufs(&ours) - ref_lufs,
@@ -287,6 +323,12 @@ fn comparison() {
                 total.as_secs_f64() / ours_time.as_secs_f64(),
                 inner.as_secs_f64() / ours_time.as_secs_f64()
             );
+            if let Some(cli_time) = cli_time {
+                println!(
+                    "master: speed ratio matchering/`mixsmith master`, both whole processes: {:.1}x",
+                    total.as_secs_f64() / cli_time.as_secs_f64()
+                );
+            }
         }
         Err(why) => println!("master: matchering comparison skipped: {why}"),
     }

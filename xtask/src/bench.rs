@@ -41,8 +41,17 @@ pub fn run(workspace: &Workspace, build_times: bool) -> Result<()> {
     let matchering = steps.run("matchering for the mastering comparison", || {
         Ok(matchering_python(workspace))
     })?;
+    let cli = steps.run("release mixsmith CLI for the mastering comparison", || {
+        util::run(
+            workspace
+                .cargo()
+                .args(["build", "--release", "-p", "mixsmith"]),
+        )?;
+        Ok(workspace.target.join("release/mixsmith"))
+    })?;
     steps.run("cargo bench -p mixsmith-core", || {
         let mut bench = workspace.cargo();
+        bench.env("MIXSMITH_CLI", &cli);
         if let Some(python) = &matchering {
             bench.env("MIXSMITH_MATCHERING_PYTHON", python);
         }
