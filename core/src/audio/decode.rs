@@ -478,16 +478,19 @@ fn append_decoded(
         AudioBufferRef::F32(b) => copy_planar(&b, block),
         AudioBufferRef::F64(b) => copy_planar(&b, block),
     }
+    Ok(if float { zero_non_finite(block) } else { 0 })
+}
+
+/// Replaces NaN and infinite samples in `block` by 0; returns how many there were.
+fn zero_non_finite(block: &mut [Vec<f32>]) -> u64 {
     let mut non_finite = 0;
-    if float {
-        for s in block.iter_mut().flatten() {
-            if !s.is_finite() {
-                *s = 0.0;
-                non_finite += 1;
-            }
+    for s in block.iter_mut().flatten() {
+        if !s.is_finite() {
+            *s = 0.0;
+            non_finite += 1;
         }
     }
-    Ok(non_finite)
+    non_finite
 }
 
 /// The little-endian PCM layouts [`AudioReader`] converts itself: symphonia's PCM decoder
@@ -533,16 +536,10 @@ impl RawPcm {
             }),
             Self::F32 => {
                 deinterleave::<4>(bytes, block, f32::from_le_bytes);
-                let mut non_finite = 0;
-                for s in block.iter_mut().flatten() {
-                    if !s.is_finite() {
-                        *s = 0.0;
-                        non_finite += 1;
-                    }
-                }
-                return non_finite;
+                return zero_non_finite(block);
             }
         }
+        // Integer samples are always finite.
         0
     }
 }

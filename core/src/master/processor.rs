@@ -2,7 +2,7 @@
 //! render are the same code).
 
 use super::fir::{PartitionedConvolver, design_linear_phase, fir_latency};
-use super::limiter::{LimiterStats, TruePeakLimiter};
+use super::limiter::TruePeakLimiter;
 use super::{MasterError, MatchProfile, MatchSettings};
 use crate::realtime::StreamProcessor;
 
@@ -129,11 +129,6 @@ impl Mastering {
     /// The loudness gain applied, in dB.
     pub fn gain_db(&self) -> f64 {
         self.gain_db
-    }
-
-    /// What the limiter did since construction or the last reset.
-    pub fn limiter_stats(&self) -> LimiterStats {
-        self.limiter.stats()
     }
 
     /// NaN or infinite input samples replaced by 0 so far.

@@ -111,8 +111,6 @@ pub struct SpectrumAnalyser {
     samples_in: u64,
     frames_done: u64,
     norm: f64,
-    /// Sum of the squared window, for [`FrameBands`].
-    window_power: f64,
     frame_bands: Option<FrameBands>,
 }
 
@@ -123,6 +121,11 @@ impl std::fmt::Debug for SpectrumAnalyser {
             .field("n_fft", &self.n_fft)
             .finish_non_exhaustive()
     }
+}
+
+/// The sum of the squared window (its power, for PSD scaling).
+fn window_power(window: &[f32]) -> f64 {
+    window.iter().map(|w| f64::from(*w).powi(2)).sum()
 }
 
 /// FFT length for about 5 Hz resolution at `sample_rate`.
@@ -145,7 +148,7 @@ impl SpectrumAnalyser {
                 (0.5 - 0.5 * x.cos()) as f32
             })
             .collect();
-        let win_power: f64 = window.iter().map(|w| f64::from(*w).powi(2)).sum();
+        let win_power = window_power(&window);
         let bins = n_fft / 2 + 1;
         let frames_per_segment =
             ((SEGMENT_SECONDS * f64::from(sample_rate) / hop as f64).round() as usize).max(1);
@@ -172,7 +175,6 @@ impl SpectrumAnalyser {
             frames_done: 0,
             // One-sided PSD per Hz: 2 |X|^2 / (fs * sum w^2).
             norm: 2.0 / (f64::from(sample_rate) * win_power),
-            window_power: win_power,
             frame_bands: None,
         }
     }
@@ -185,7 +187,7 @@ impl SpectrumAnalyser {
             self.channels,
             self.n_fft,
             self.hop,
-            self.window_power,
+            window_power(&self.window),
         ));
         self
     }
