@@ -8,8 +8,8 @@ use anyhow::{Context, Result, bail};
 use indicatif::{ProgressBar, ProgressStyle};
 use mixsmith_core::audio::{SampleFormat, WavWriter};
 use mixsmith_core::master::{
-    AudioSource, FileSource, MasterReport, MatchSettings, RENDER_CHUNK_FRAMES, learn,
-    parse_octaves, render,
+    AudioSource, FileSource, MasterReport, MatchSettings, learn, parse_octaves, render,
+    render_chunk_frames,
 };
 
 /// Arguments of `mixsmith master`.
@@ -120,11 +120,12 @@ pub fn run(args: &Args) -> Result<()> {
     let partial = partial_path(&args.output);
     let mut writer = WavWriter::create(&partial, target.sample_rate(), target.channels(), format)?;
     let rendering = bar("mastering");
+    let chunk = render_chunk_frames(target.sample_rate());
     let summary = render(
         &profile,
         &settings,
         &mut target,
-        RENDER_CHUNK_FRAMES,
+        chunk,
         &mut |block| Ok(writer.write_planar(block)?),
         &mut |p| rendering.set_position((p * 1000.0) as u64),
     );

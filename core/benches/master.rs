@@ -24,8 +24,8 @@ use mixsmith_core::analyze::analyze_file;
 use mixsmith_core::audio::{AudioBuffer, SampleFormat, WavWriter, read_file, write_wav};
 use mixsmith_core::master::spectrum::{band_distance_db, third_octave_levels};
 use mixsmith_core::master::{
-    AudioSource, BufferSource, FileSource, Mastering, MatchSettings, RENDER_CHUNK_FRAMES, learn,
-    render,
+    AudioSource, BufferSource, FileSource, Mastering, MatchSettings, learn, render,
+    render_chunk_frames,
 };
 use mixsmith_core::realtime::{PassThrough, StreamProcessor};
 
@@ -145,11 +145,12 @@ fn mixsmith_master(
     t.rewind().expect("rewind");
     let mut writer = WavWriter::create(out, t.sample_rate(), t.channels(), SampleFormat::Int24)
         .expect("create output");
+    let chunk = render_chunk_frames(t.sample_rate());
     render(
         &profile,
         &settings,
         &mut t,
-        RENDER_CHUNK_FRAMES,
+        chunk,
         &mut |block| Ok(writer.write_planar(block)?),
         &mut |_| {},
     )

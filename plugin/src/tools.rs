@@ -215,7 +215,7 @@ impl StreamProcessor for ToolSlot {
 #[cfg(test)]
 mod tests {
     use mixsmith_core::master::{
-        BufferSource, MatchProfile, MatchSettings, RENDER_CHUNK_FRAMES, learn, render,
+        BufferSource, MatchProfile, MatchSettings, learn, render, render_chunk_frames,
     };
     use mixsmith_core::realtime::{Bridge, BridgeConfig, EngineStats, RenderMode};
 
@@ -286,7 +286,7 @@ mod tests {
             &profile,
             &settings,
             &mut BufferSource::new("target", RATE, &target),
-            RENDER_CHUNK_FRAMES,
+            render_chunk_frames(RATE),
             &mut |block: &[Vec<f32>]| {
                 for (out, channel) in cli.iter_mut().zip(block) {
                     out.extend_from_slice(channel);

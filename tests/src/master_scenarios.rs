@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail, ensure};
 use mixsmith_core::master::{
-    BufferSource, Mastering, MatchProfile, MatchSettings, RENDER_CHUNK_FRAMES, learn, render,
+    BufferSource, Mastering, MatchProfile, MatchSettings, learn, render, render_chunk_frames,
 };
 use serde_json::Value;
 
@@ -123,7 +123,7 @@ pub fn cli_render(
         profile,
         settings,
         &mut BufferSource::new("input", sample_rate, input),
-        RENDER_CHUNK_FRAMES,
+        render_chunk_frames(sample_rate),
         &mut |block: &[Vec<f32>]| {
             for (out, channel) in rendered.iter_mut().zip(block) {
                 out.extend_from_slice(channel);

@@ -7,8 +7,6 @@
 //! (delayed) peak arrives, never later: the attack is a smooth ramp, not a step, and the output
 //! never exceeds the ceiling. All channels share one gain so the stereo image does not shift.
 
-use std::collections::VecDeque;
-
 use super::peak::PeakDetector;
 
 /// Lookahead (and attack ramp) in seconds.
@@ -42,19 +40,22 @@ pub struct TruePeakLimiter {
     detector: PeakDetector,
     previous_peak: f32,
     lookahead: usize,
-    /// Monotonic queue of (time, required gain) for the sliding minimum.
-    hold: VecDeque<(u64, f32)>,
-    time: u64,
+    /// The gains the last `lookahead - 1` intervals require, oldest first, then room for a
+    /// sub-block's: the sliding minimum reads its windows from here.
+    required: Vec<f32>,
+    /// Scratch for the sliding minimum, each as long as `required`.
+    minima: [Vec<f32>; 2],
     /// The last `lookahead` envelope values and their sum.
+    /// The last `lookahead` envelope values, oldest first, then room for a sub-block's (the
+    /// ramp adds each new value and drops the one `lookahead` before it).
     ramp: Vec<f64>,
-    ramp_pos: usize,
     ramp_sum: f64,
-    /// `1 / lookahead`, so the ramp's mean is a multiplication.
-    inv_lookahead: f64,
     /// How far the released envelope is below 1 (the envelope is `1 - depth`): in this form
     /// the release recursion is one multiply and one max per frame.
     depth: f64,
-    release: f64,
+    /// The release's decay per frame to the powers 1 to 4 (the recursion advances four frames
+    /// per step).
+    release_powers: [f64; 4],
     /// Per channel: the last `delay` input samples, then room for a sub-block (the output is
     /// read `delay` samples behind the input, a vectorisable multiply).
     delay_lines: Vec<Vec<f32>>,
@@ -78,8 +79,7 @@ impl TruePeakLimiter {
         let delay = detector.delay() + lookahead - 1;
         let ceiling = 10f64.powf(f64::from(ceiling_dbtp) / 20.0);
         let release_s = f64::from(release_ms).max(1.0) / 1000.0;
-        let mut hold = VecDeque::with_capacity(lookahead + 2);
-        hold.push_back((0, 1.0));
+        let release = (-1.0 / (release_s * f64::from(sample_rate))).exp();
         Self {
             enabled,
             threshold: (ceiling * 10f64.powf(-MARGIN_DB / 20.0)) as f32,
@@ -87,14 +87,17 @@ impl TruePeakLimiter {
             detector,
             previous_peak: 0.0,
             lookahead,
-            hold,
-            time: 0,
-            ramp: vec![1.0; lookahead],
-            ramp_pos: 0,
+            required: vec![1.0; lookahead - 1 + SUB_BLOCK],
+            minima: std::array::from_fn(|_| vec![1.0; lookahead - 1 + SUB_BLOCK]),
+            ramp: vec![1.0; lookahead + SUB_BLOCK],
             ramp_sum: lookahead as f64,
-            inv_lookahead: 1.0 / lookahead as f64,
             depth: 0.0,
-            release: (-1.0 / (release_s * f64::from(sample_rate))).exp(),
+            release_powers: [
+                release,
+                release * release,
+                release * release * release,
+                release * release * release * release,
+            ],
             delay_lines: vec![vec![0.0; delay + SUB_BLOCK]; channels],
             delay,
             stats: LimiterStats::default(),
@@ -116,11 +119,8 @@ impl TruePeakLimiter {
         self.detector.reset();
         self.delay_lines.iter_mut().for_each(|d| d.fill(0.0));
         self.previous_peak = 0.0;
-        self.hold.clear();
-        self.time = 0;
-        self.hold.push_back((0, 1.0));
+        self.required.fill(1.0);
         self.ramp.fill(1.0);
-        self.ramp_pos = 0;
         self.ramp_sum = self.lookahead as f64;
         self.depth = 0.0;
         self.stats = LimiterStats::default();
@@ -148,9 +148,6 @@ impl TruePeakLimiter {
             if !loud && self.at_rest() {
                 // Nothing to limit and nothing to release: the gain stays at exactly 1.
                 gains.fill(1.0);
-                self.time += n as u64;
-                self.hold.clear();
-                self.hold.push_back((self.time, 1.0));
                 self.previous_peak = 0.0;
             } else {
                 self.peaks_to_gains(gains);
@@ -193,67 +190,153 @@ impl TruePeakLimiter {
     /// True when the gain is back at 1 everywhere (released, nothing held, ramp flat). Snaps a
     /// nearly released envelope to exactly 1 so the fast path can take over.
     fn at_rest(&mut self) -> bool {
-        if self.depth < 1e-7 && self.hold.len() == 1 {
-            let held = self.hold.front().map_or(1.0, |&(_, v)| v);
-            if held >= 1.0 && self.ramp.iter().all(|r| 1.0 - r < 1e-7) {
+        let history = &self.required[..self.lookahead - 1];
+        let nothing_held = history.iter().all(|&r| r >= 1.0);
+        if self.depth < 1e-7 && nothing_held {
+            if self.ramp[..self.lookahead].iter().all(|r| 1.0 - r < 1e-7) {
                 self.depth = 0.0;
                 self.ramp.fill(1.0);
                 self.ramp_sum = self.lookahead as f64;
             }
         }
-        self.depth <= 0.0
-            && self.ramp_sum >= self.lookahead as f64
-            && self.hold.iter().all(|&(_, v)| v >= 1.0)
+        self.depth <= 0.0 && self.ramp_sum >= self.lookahead as f64 && nothing_held
     }
 
     /// Turns the peaks of the newest detector intervals into the gains for the frames leaving
-    /// the delay, in place. The state lives in locals for the loop (the ramp's stores could
-    /// alias `self` as far as the compiler knows, and would force every field through memory).
+    /// the delay, in place.
+    ///
+    /// Four passes: the gain each interval requires and their minimum over the lookahead (the
+    /// sliding minimum by doubling windows), both elementwise, then the release and the ramp,
+    /// recursions that advance four frames per step.
     fn peaks_to_gains(&mut self, gains: &mut [f32]) {
-        let (threshold, lookahead, release) = (self.threshold, self.lookahead, self.release);
-        let inv_lookahead = self.inv_lookahead;
-        let (mut previous_peak, mut time, mut depth) = (self.previous_peak, self.time, self.depth);
-        let (mut ramp_sum, mut ramp_pos) = (self.ramp_sum, self.ramp_pos);
-        let (hold, ramp) = (&mut self.hold, &mut self.ramp[..]);
-        for g in gains.iter_mut() {
-            let peak = *g;
+        let (threshold, lookahead) = (self.threshold, self.lookahead);
+        let n = gains.len();
+        let history = lookahead - 1;
+        let mut previous_peak = self.previous_peak;
+        for (r, &peak) in self.required[history..history + n]
+            .iter_mut()
+            .zip(gains.iter())
+        {
+            // An interval's peak also bounds the interval before it (they share a sample).
             let need = peak.max(previous_peak);
             previous_peak = peak;
-            let required = if need > threshold {
+            *r = if need > threshold {
                 threshold / need
             } else {
                 1.0
             };
-
-            // Sliding minimum over the lookahead.
-            time += 1;
-            while hold.back().is_some_and(|&(_, v)| v >= required) {
-                hold.pop_back();
-            }
-            hold.push_back((time, required));
-            while hold
-                .front()
-                .is_some_and(|&(t, _)| t + lookahead as u64 <= time)
-            {
-                hold.pop_front();
-            }
-            let held = f64::from(hold.front().map_or(1.0, |&(_, v)| v));
-
-            // Exponential release, instant attack on the held value.
-            depth = (1.0 - held).max(depth * release);
-            let envelope = 1.0 - depth;
-
-            // Moving average over the lookahead: a smooth ramp that is never above `held`.
-            ramp_sum += envelope - ramp[ramp_pos];
-            ramp[ramp_pos] = envelope;
-            ramp_pos += 1;
-            if ramp_pos == lookahead {
-                ramp_pos = 0;
-            }
-            *g = (ramp_sum * inv_lookahead).min(1.0) as f32;
         }
-        (self.previous_peak, self.time, self.depth) = (previous_peak, time, depth);
-        (self.ramp_sum, self.ramp_pos) = (ramp_sum, ramp_pos);
+        self.previous_peak = previous_peak;
+        let [front, back] = &mut self.minima;
+        sliding_minimum(
+            &self.required[..history + n],
+            lookahead,
+            [front, back],
+            gains,
+        );
+        self.required.copy_within(n..n + history, 0);
+
+        let (depth, envelopes) = (self.depth, &mut self.ramp[lookahead..lookahead + n]);
+        self.depth = release_envelope(gains, depth, self.release_powers, envelopes);
+        self.ramp_sum = moving_average(&self.ramp, lookahead, self.ramp_sum, gains);
+        self.ramp.copy_within(n..n + lookahead, 0);
+    }
+}
+
+/// The released envelope `1 - depth` of the held gains into `envelopes`, where
+/// `depth[i] = max(1 - held[i], release * depth[i - 1])`: an instant attack to the held value
+/// and an exponential release. Returns the last depth.
+///
+/// Four frames per step, each computed from the depth before the step
+/// (`depth[i + 3] = max(x[i + 3], r x[i + 2], r² x[i + 1], r³ x[i], r⁴ depth[i - 1])`), so the
+/// recursion's multiply and maximum are paid once per four frames.
+fn release_envelope(held: &[f32], mut depth: f64, r: [f64; 4], envelopes: &mut [f64]) -> f64 {
+    let x = |g: f32| 1.0 - f64::from(g);
+    let mut steps = held.chunks_exact(4);
+    let mut outs = envelopes.chunks_exact_mut(4);
+    for (h, e) in (&mut steps).zip(&mut outs) {
+        let (x0, x1, x2, x3) = (x(h[0]), x(h[1]), x(h[2]), x(h[3]));
+        let d0 = x0.max(r[0] * depth);
+        let d1 = x1.max(r[0] * x0).max(r[1] * depth);
+        let d2 = x2.max(r[0] * x1).max(r[1] * x0).max(r[2] * depth);
+        let d3 = x3
+            .max(r[0] * x2)
+            .max(r[1] * x1)
+            .max(r[2] * x0)
+            .max(r[3] * depth);
+        e.copy_from_slice(&[1.0 - d0, 1.0 - d1, 1.0 - d2, 1.0 - d3]);
+        depth = d3;
+    }
+    for (h, e) in steps.remainder().iter().zip(outs.into_remainder()) {
+        depth = x(*h).max(r[0] * depth);
+        *e = 1.0 - depth;
+    }
+    depth
+}
+
+/// The ramp: writes into `gains` the mean of the last `window` envelopes at each new frame,
+/// given `history` (the `window` envelopes before the new ones, then one new envelope per
+/// gain) and `sum`, the sum of the first `window`. Returns the sum of the last `window`.
+///
+/// The running sum advances four frames per step: the changes within a step are summed off
+/// the recursion, which adds once per step.
+fn moving_average(history: &[f64], window: usize, mut sum: f64, gains: &mut [f32]) -> f64 {
+    let n = gains.len();
+    let scale = 1.0 / window as f64;
+    let change = |i: usize| history[window + i] - history[i];
+    let mean = |s: f64| (s * scale).min(1.0) as f32;
+    let mut i = 0;
+    while i + 4 <= n {
+        let (c0, c1, c2, c3) = (change(i), change(i + 1), change(i + 2), change(i + 3));
+        let c01 = c0 + c1;
+        let c012 = c01 + c2;
+        let c0123 = c012 + c3;
+        gains[i..i + 4].copy_from_slice(&[
+            mean(sum + c0),
+            mean(sum + c01),
+            mean(sum + c012),
+            mean(sum + c0123),
+        ]);
+        sum += c0123;
+        i += 4;
+    }
+    for (k, g) in gains.iter_mut().enumerate().skip(i) {
+        sum += change(k);
+        *g = mean(sum);
+    }
+    sum
+}
+
+/// Writes into `out[i]` the minimum of `values[i..i + window]` for every `i` in `out` (so
+/// `values` holds `out.len() + window - 1` entries), using two scratch buffers as long as
+/// `values`.
+///
+/// Windows double from pass to pass: after the pass for `k`, entry `j` is the minimum of
+/// `values[j..j + 2k]`. Two overlapping windows of the largest power of two within `window`
+/// then cover each window exactly. Every pass is an elementwise minimum, which vectorises; a
+/// monotonic queue would branch on every sample.
+fn sliding_minimum(values: &[f32], window: usize, scratch: [&mut [f32]; 2], out: &mut [f32]) {
+    let n = out.len();
+    debug_assert_eq!(values.len(), n + window - 1);
+    let [mut front, mut back] = scratch;
+    let mut k = 1;
+    while 2 * k <= window {
+        // The windows of 2k that the following passes (or the last step) still read.
+        let needed = n + window - 2 * k;
+        let source: &[f32] = if k == 1 { values } else { front };
+        for (m, (a, b)) in back[..needed]
+            .iter_mut()
+            .zip(source.iter().zip(&source[k..]))
+        {
+            *m = a.min(*b);
+        }
+        std::mem::swap(&mut front, &mut back);
+        k *= 2;
+    }
+    let minima: &[f32] = if k == 1 { values } else { front };
+    let offset = window - k;
+    for ((o, a), b) in out.iter_mut().zip(minima).zip(&minima[offset..]) {
+        *o = a.min(*b);
     }
 }
 
@@ -288,6 +371,66 @@ mod tests {
             start = end;
         }
         channels
+    }
+
+    #[test]
+    fn sliding_minimum_equals_the_direct_minimum() {
+        let values: Vec<f32> = (0..700u32)
+            .map(|i| ((i.wrapping_mul(2_654_435_761) >> 7) % 1000) as f32)
+            .collect();
+        for window in [1, 2, 3, 7, 8, 9, 221, 256, 441] {
+            for n in [1, 37, 256] {
+                let input = &values[..n + window - 1];
+                let mut scratch = [vec![0.0; input.len()], vec![0.0; input.len()]];
+                let [a, b] = &mut scratch;
+                let mut out = vec![0.0; n];
+                sliding_minimum(input, window, [a, b], &mut out);
+                for (i, o) in out.iter().enumerate() {
+                    let want = input[i..i + window]
+                        .iter()
+                        .fold(f32::INFINITY, |m, v| m.min(*v));
+                    assert_eq!(*o, want, "window {window}, n {n}, frame {i}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn stepped_recursions_equal_the_frame_by_frame_ones() {
+        let held: Vec<f32> = (0..259u32)
+            .map(|i| 1.0 - ((i.wrapping_mul(2_654_435_761) >> 9) % 500) as f32 / 1000.0)
+            .collect();
+        let r = 0.97f64;
+        let mut envelopes = vec![0.0; held.len()];
+        let last = release_envelope(
+            &held,
+            0.3,
+            [r, r * r, r * r * r, r * r * r * r],
+            &mut envelopes,
+        );
+        let mut depth = 0.3f64;
+        for (h, e) in held.iter().zip(&envelopes) {
+            depth = (1.0 - f64::from(*h)).max(r * depth);
+            assert!((1.0 - depth - e).abs() < 1e-12, "{e} vs {}", 1.0 - depth);
+        }
+        assert!((last - depth).abs() < 1e-12);
+
+        let window = 7;
+        let history: Vec<f64> = (0..window + held.len())
+            .map(|i| 0.5 + 0.5 * ((i * 37) % 11) as f64 / 11.0)
+            .collect();
+        let start: f64 = history[..window].iter().sum();
+        let mut gains = vec![0.0; held.len()];
+        let end = moving_average(&history, window, start, &mut gains);
+        for (i, g) in gains.iter().enumerate() {
+            let mean = history[i + 1..i + 1 + window].iter().sum::<f64>() / window as f64;
+            assert!(
+                (f64::from(*g) - mean.min(1.0)).abs() < 1e-6,
+                "frame {i}: {g} vs {mean}"
+            );
+        }
+        let want: f64 = history[held.len()..].iter().sum();
+        assert!((end - want).abs() < 1e-9, "{end} vs {want}");
     }
 
     #[test]

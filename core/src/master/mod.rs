@@ -22,7 +22,8 @@
 //! let mut reference = FileSource::streaming("reference.flac")?;
 //! let profile = learn(&mut target, &mut reference, &settings, &mut |_| {})?;
 //! target.rewind()?;
-//! let summary = render(&profile, &settings, &mut target, RENDER_CHUNK_FRAMES,
+//! let chunk = render_chunk_frames(target.sample_rate());
+//! let summary = render(&profile, &settings, &mut target, chunk,
 //!     &mut |_block| Ok(()), &mut |_| {})?;
 //! let report = MasterReport::new(&profile, &settings, &summary);
 //! # Ok(()) }
@@ -56,7 +57,7 @@ pub use profile::{
     MAX_CURVE_DB, MAX_WIDTH_DB, MIN_SECONDS, MatchProfile, PROFILE_VERSION, grid_frequencies,
     learn,
 };
-pub use render::{BlockSink, RENDER_CHUNK_FRAMES, RenderSummary, render};
+pub use render::{BlockSink, RenderSummary, render, render_chunk_frames};
 pub use report::{
     CurveReport, InputReport, LOUDNESS_TOLERANCE_LU, LimiterReport, LoudnessMatch, MasterReport,
 };

@@ -502,6 +502,7 @@ fn compensate_limiter(
     let mut extra = 0.0f64;
     let mut previous: Option<(f64, f64)> = None;
     let mut best = (f64::INFINITY, 0.0f64);
+    let chunk = super::render_chunk_frames(target.sample_rate());
     for attempt in 0..TRIES {
         target.rewind()?;
         let summary = render_with_gain(
@@ -509,7 +510,7 @@ fn compensate_limiter(
             settings,
             target,
             profile.loudness_gain_db(settings.amount) + extra,
-            super::RENDER_CHUNK_FRAMES,
+            chunk,
             None,
             &mut |p| progress(0.4 + 0.6 * (attempt as f32 + p) / TRIES as f32),
         )?;

@@ -3,6 +3,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use super::fir::fir_size;
 use super::loudness::{LoudnessFigures, Meter};
 use super::{AudioSource, LimiterStats, MasterError, Mastering, MatchProfile, MatchSettings};
 use crate::realtime::StreamProcessor;
@@ -20,8 +21,14 @@ struct Filtered {
     read: u64,
 }
 
-/// Chunk size the CLI renders with. Any chunk size gives the same output to float rounding.
-pub const RENDER_CHUNK_FRAMES: usize = 4096;
+/// The chunk size renders of a file at `sample_rate` use (the CLI's; any chunk size gives the
+/// same output to float rounding): the one that makes the match filters cheapest per frame.
+/// With the FIR (`N - 1` taps, see [`fir_size`]) a chunk fills an FFT of `4 N` exactly, a
+/// quarter fewer operations per frame than partitions of `N / 2` would take.
+pub fn render_chunk_frames(sample_rate: u32) -> usize {
+    let n = fir_size(sample_rate);
+    4 * n - (n - 1) + 1
+}
 
 /// What a render produced.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -150,7 +150,7 @@ fn master(
         &profile,
         settings,
         &mut t,
-        RENDER_CHUNK_FRAMES,
+        render_chunk_frames(target_rate),
         &mut |block| {
             for (o, b) in out.iter_mut().zip(block) {
                 o.extend_from_slice(b);
