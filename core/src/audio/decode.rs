@@ -544,19 +544,41 @@ impl RawPcm {
     }
 }
 
-/// Converts the whole frames of `W`-byte samples in `bytes` into `block`, channel by channel.
+/// Appends the whole frames of `W`-byte samples in `bytes` to `block`. Mono and stereo, the
+/// usual layouts, are converted in one pass over the frames with the frame size known at
+/// compile time; other channel counts channel by channel.
 fn deinterleave<const W: usize>(
     bytes: &[u8],
     block: &mut [Vec<f32>],
     sample: impl Fn([u8; W]) -> f32,
 ) {
-    let frame = W * block.len();
-    for (c, out) in block.iter_mut().enumerate() {
-        out.extend(bytes.chunks_exact(frame).map(|f| {
-            let mut word = [0u8; W];
-            word.copy_from_slice(&f[c * W..(c + 1) * W]);
-            sample(word)
-        }));
+    let word = |b: &[u8]| -> [u8; W] { std::array::from_fn(|i| b[i]) };
+    let frames = bytes.len() / (W * block.len());
+    let start = block.first().map_or(0, Vec::len);
+    for channel in block.iter_mut() {
+        channel.resize(start + frames, 0.0);
+    }
+    match block {
+        [mono] => {
+            for (o, b) in mono[start..].iter_mut().zip(bytes.chunks_exact(W)) {
+                *o = sample(word(b));
+            }
+        }
+        [left, right] => {
+            let outs = left[start..].iter_mut().zip(&mut right[start..]);
+            for ((l, r), b) in outs.zip(bytes.chunks_exact(2 * W)) {
+                *l = sample(word(&b[..W]));
+                *r = sample(word(&b[W..]));
+            }
+        }
+        _ => {
+            let frame = W * block.len();
+            for (c, out) in block.iter_mut().enumerate() {
+                for (o, b) in out[start..].iter_mut().zip(bytes.chunks_exact(frame)) {
+                    *o = sample(word(&b[c * W..]));
+                }
+            }
+        }
     }
 }
 
