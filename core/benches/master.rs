@@ -4,13 +4,16 @@
 //! 1. Generates a 3-minute 44.1 kHz stereo pair (a music-like target: rhythmic, EQ-coloured pink
 //!    noise with a bass line and a quiet intro; a brighter, wider, louder reference) as 24-bit
 //!    WAV in `target/bench-master/` (or `$MIXSMITH_BENCH_DIR`).
-//! 2. Times Mixsmith's learn + render from file to 24-bit file (what `mixsmith master` does),
-//!    the median of three runs.
+//! 2. Times Mixsmith's learn + render from file to 24-bit file (what `mixsmith master` does).
 //!    If `$MIXSMITH_CLI` names a built `mixsmith` binary (`cargo xtask bench` builds the release
-//!    one), also times `mixsmith master` as a process, start to exit (median of three).
+//!    one), also times `mixsmith master` as a process, start to exit.
 //! 3. If `$MIXSMITH_MATCHERING_PYTHON` (default `python3`) can `import matchering`, times
 //!    `matchering.process(target, reference, results=[matchering.pcm24(out)])` on the same
 //!    files, and prints both wall times and their ratio.
+//!
+//!    The machine is shared and its load swings, so the tools take turns: three rounds of one
+//!    run each, the page cache written back (`sync`, untimed) before every run so that none
+//!    pays for the previous one's output, and the median of each tool's three runs.
 //! 4. For both outputs: the 1/3-octave distance to the reference (mean absolute dB over
 //!    50 Hz–16 kHz, level offset removed) and the integrated-loudness error in LU.
 //! 5. criterion: `Mastering::process_chunk` per 512-frame block against a plain copy of the block.
@@ -181,15 +184,23 @@ fn mixsmith_cli(cli: &str, target: &Path, reference: &Path, out: &Path) -> Durat
     elapsed
 }
 
-/// The median of three timings of `run`.
-fn median_of_three(mut run: impl FnMut() -> Duration) -> (Duration, Vec<f64>) {
-    let mut runs: Vec<Duration> = (0..3).map(|_| run()).collect();
+/// Rounds of the timed comparison; each tool's median is reported.
+const ROUNDS: usize = 3;
+
+/// Writes dirty pages back to disk (untimed), so the next timed run does not share the machine
+/// with the previous run's writeback.
+fn settle() {
+    let _ = Command::new("sync").status();
+}
+
+/// The median of `runs` and all of them in seconds (rounded to the millisecond).
+fn median(mut runs: Vec<Duration>) -> (Duration, Vec<f64>) {
     runs.sort();
     let seconds = runs
         .iter()
         .map(|r| (r.as_secs_f64() * 1000.0).round() / 1000.0)
         .collect();
-    (runs[1], seconds)
+    (runs[runs.len() / 2], seconds)
 }
 
 /// Runs matchering; returns (process() time, whole subprocess time) or why it could not.
@@ -258,15 +269,31 @@ fn comparison() {
         band_distance_db(&third_octaves(&target), &ref_bands)
     );
 
-    // The machine is shared and noisy: the median of three runs (matchering, ten times
-    // slower, runs once).
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let (ours_time, runs) =
-        median_of_three(|| mixsmith_master(&target, &reference, &ours, -1.0, false));
-    println!("master: mixsmith runs {runs:?} s on {cores} cores (in process); median below");
     let cli = std::env::var("MIXSMITH_CLI").ok();
-    let cli_time = cli.as_deref().map(|cli| {
-        let (time, runs) = median_of_three(|| mixsmith_cli(cli, &target, &reference, &ours));
+    let python =
+        std::env::var("MIXSMITH_MATCHERING_PYTHON").unwrap_or_else(|_| "python3".to_string());
+    let (mut ours_runs, mut cli_runs, mut theirs_runs) = (Vec::new(), Vec::new(), Vec::new());
+    let mut theirs_failed = None;
+    for _ in 0..ROUNDS {
+        settle();
+        ours_runs.push(mixsmith_master(&target, &reference, &ours, -1.0, false));
+        if let Some(cli) = &cli {
+            settle();
+            cli_runs.push(mixsmith_cli(cli, &target, &reference, &ours));
+        }
+        if theirs_failed.is_none() {
+            settle();
+            match matchering(&python, &target, &reference, &theirs) {
+                Ok(times) => theirs_runs.push(times),
+                Err(why) => theirs_failed = Some(why),
+            }
+        }
+    }
+    let (ours_time, runs) = median(ours_runs);
+    println!("master: mixsmith runs {runs:?} s on {cores} cores (in process); median below");
+    let cli_time = (!cli_runs.is_empty()).then(|| {
+        let (time, runs) = median(cli_runs);
         println!(
             "master: mixsmith master (the CLI, start to exit) runs {runs:?} s; median {:.2} s",
             time.as_secs_f64()
@@ -304,9 +331,15 @@ fn comparison() {
         lufs(&pushed) - ref_lufs
     );
 
-    let python =
-        std::env::var("MIXSMITH_MATCHERING_PYTHON").unwrap_or_else(|_| "python3".to_string());
-    match matchering(&python, &target, &reference, &theirs) {
+    let theirs_times = if let Some(why) = theirs_failed {
+        Err(why)
+    } else {
+        let (inner, _) = median(theirs_runs.iter().map(|t| t.0).collect());
+        let (total, runs) = median(theirs_runs.iter().map(|t| t.1).collect());
+        println!("master: matchering runs {runs:?} s; median below");
+        Ok((inner, total))
+    };
+    match theirs_times {
         Ok((inner, total)) => {
             let quality = (
                 band_distance_db(&third_octaves(&theirs), &ref_bands),
