@@ -192,12 +192,13 @@ impl TruePeakLimiter {
     fn at_rest(&mut self) -> bool {
         let history = &self.required[..self.lookahead - 1];
         let nothing_held = history.iter().all(|&r| r >= 1.0);
-        if self.depth < 1e-7 && nothing_held {
-            if self.ramp[..self.lookahead].iter().all(|r| 1.0 - r < 1e-7) {
-                self.depth = 0.0;
-                self.ramp.fill(1.0);
-                self.ramp_sum = self.lookahead as f64;
-            }
+        if self.depth < 1e-7
+            && nothing_held
+            && self.ramp[..self.lookahead].iter().all(|r| 1.0 - r < 1e-7)
+        {
+            self.depth = 0.0;
+            self.ramp.fill(1.0);
+            self.ramp_sum = self.lookahead as f64;
         }
         self.depth <= 0.0 && self.ramp_sum >= self.lookahead as f64 && nothing_held
     }
