@@ -54,11 +54,10 @@ pub fn design_linear_phase(gain_db: impl Fn(f64) -> f64, sample_rate: u32) -> Ve
 /// A FIR longer than a block is cut into partitions of a block each (uniformly partitioned,
 /// FFTs of two blocks), so small realtime blocks stay cheap. A FIR that fits a block is one
 /// partition, with the smallest power-of-two FFT that holds a block and the FIR: for long
-/// offline blocks ([`render_chunk_frames`](super::render_chunk_frames)) that costs a quarter less than partitions would.
+/// offline blocks ([`render_chunk_frames`](super::render_chunk_frames)) that costs a quarter
+/// less than partitions would.
 pub struct PartitionedConvolver {
     block: usize,
-    /// FFT length: the newest `size` input frames are transformed per block.
-    size: usize,
     forward: Arc<dyn RealToComplex<f32>>,
     inverse: Arc<dyn ComplexToReal<f32>>,
     /// Spectra of the filter's partitions.
@@ -67,7 +66,7 @@ pub struct PartitionedConvolver {
     history: Vec<Vec<Complex32>>,
     /// Index in `history` of the newest spectrum.
     newest: usize,
-    /// The previous and the current input block.
+    /// The newest input frames, as many as the FFT is long (the current block last).
     window: Vec<f32>,
     time: Vec<f32>,
     spectrum: Vec<Complex32>,
@@ -115,7 +114,6 @@ impl PartitionedConvolver {
             .collect();
         Self {
             block,
-            size,
             history: vec![forward.make_output_vec(); count],
             newest: 0,
             window: vec![0.0; size],
@@ -140,7 +138,7 @@ impl PartitionedConvolver {
 
     /// Filters one block of exactly `block` frames into `output`.
     pub fn process(&mut self, input: &[f32], output: &mut [f32]) {
-        let (b, tail) = (self.block, self.size - self.block);
+        let (b, tail) = (self.block, self.window.len() - self.block);
         self.window.copy_within(b.., 0);
         self.window[tail..].copy_from_slice(&input[..b]);
         self.time.copy_from_slice(&self.window);

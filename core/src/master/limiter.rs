@@ -45,7 +45,6 @@ pub struct TruePeakLimiter {
     required: Vec<f32>,
     /// Scratch for the sliding minimum, each as long as `required`.
     minima: [Vec<f32>; 2],
-    /// The last `lookahead` envelope values and their sum.
     /// The last `lookahead` envelope values, oldest first, then room for a sub-block's (the
     /// ramp adds each new value and drops the one `lookahead` before it).
     ramp: Vec<f64>,
@@ -228,11 +227,10 @@ impl TruePeakLimiter {
             };
         }
         self.previous_peak = previous_peak;
-        let [front, back] = &mut self.minima;
         sliding_minimum(
             &self.required[..history + n],
             lookahead,
-            [front, back],
+            &mut self.minima,
             gains,
         );
         self.required.copy_within(n..n + history, 0);
@@ -316,10 +314,11 @@ fn moving_average(history: &[f64], window: usize, mut sum: f64, gains: &mut [f32
 /// `values[j..j + 2k]`. Two overlapping windows of the largest power of two within `window`
 /// then cover each window exactly. Every pass is an elementwise minimum, which vectorises; a
 /// monotonic queue would branch on every sample.
-fn sliding_minimum(values: &[f32], window: usize, scratch: [&mut [f32]; 2], out: &mut [f32]) {
+fn sliding_minimum(values: &[f32], window: usize, scratch: &mut [Vec<f32>; 2], out: &mut [f32]) {
     let n = out.len();
     debug_assert_eq!(values.len(), n + window - 1);
-    let [mut front, mut back] = scratch;
+    let [front, back] = scratch;
+    let (mut front, mut back) = (&mut front[..], &mut back[..]);
     let mut k = 1;
     while 2 * k <= window {
         // The windows of 2k that the following passes (or the last step) still read.
@@ -383,9 +382,8 @@ mod tests {
             for n in [1, 37, 256] {
                 let input = &values[..n + window - 1];
                 let mut scratch = [vec![0.0; input.len()], vec![0.0; input.len()]];
-                let [a, b] = &mut scratch;
                 let mut out = vec![0.0; n];
-                sliding_minimum(input, window, [a, b], &mut out);
+                sliding_minimum(input, window, &mut scratch, &mut out);
                 for (i, o) in out.iter().enumerate() {
                     let want = input[i..i + window]
                         .iter()

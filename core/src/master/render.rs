@@ -26,8 +26,8 @@ struct Filtered {
 /// With the FIR (`N - 1` taps, see [`fir_size`]) a chunk fills an FFT of `4 N` exactly, a
 /// quarter fewer operations per frame than partitions of `N / 2` would take.
 pub fn render_chunk_frames(sample_rate: u32) -> usize {
-    let n = fir_size(sample_rate);
-    4 * n - (n - 1) + 1
+    // Overlap-save yields FFT length - taps + 1 new frames per FFT: 4N - (N - 1) + 1.
+    3 * fir_size(sample_rate) + 2
 }
 
 /// What a render produced.
