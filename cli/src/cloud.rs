@@ -13,8 +13,8 @@ use mixsmith_core::client::{
 /// Options every cloud command takes.
 #[derive(Debug, clap::Args)]
 pub struct CloudOpts {
-    /// Base URL of the provider (else MIXSMITH_<PROVIDER>_BASE_URL, else `base_url` in the
-    /// config file).
+    /// Base URL of the provider: its API host, e.g. https://api.example.com (else
+    /// MIXSMITH_<PROVIDER>_BASE_URL, else `base_url` in the config file).
     #[arg(long, value_name = "URL", global = true)]
     pub base_url: Option<String>,
     /// Config file (default: <config dir>/mixsmith/config.toml).
@@ -56,6 +56,9 @@ impl CloudOpts {
             }
             Err(e) => return Err(e.into()),
         };
+        for notice in &pc.notices {
+            eprintln!("note: {notice}");
+        }
         Ok(Client::new(&pc, self.store()?)?)
     }
 }
@@ -146,6 +149,10 @@ fn follow_one(handle: JobHandle, bar: ProgressBar, verbose: bool) -> Result<()> 
         JobOutcome::Failed { message, .. } => {
             bar.abandon_with_message("failed");
             bail!("{id}: {message}")
+        }
+        JobOutcome::Undelivered { message } => {
+            bar.abandon_with_message("no result");
+            bail!("{id}: {message}; the job stays resumable: `mixsmith jobs resume {id}`")
         }
         JobOutcome::Cancelled => {
             bar.abandon_with_message("cancelled");

@@ -7,9 +7,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use mixsmith_core::client::ProviderKind;
 use mixsmith_tests::fake_providers::{
-    Behavior, FakeServer, TEST_KEY, base_url, cli_binary, files_in, musicapi, suno,
+    Behavior, Completion, FakeServer, TEST_KEY, cli_binary, files_in, hanolab, musicapi, suno,
 };
 
 struct Env {
@@ -22,7 +21,8 @@ impl Env {
         std::fs::write(
             dir.path().join("config.toml"),
             "[suno]\nmin_interval_ms = 0\npoll_interval_ms = 10\nmax_poll_interval_ms = 20\nretry_backoff_ms = 10\n\
-             [musicapi]\nmin_interval_ms = 0\npoll_interval_ms = 10\nmax_poll_interval_ms = 20\nretry_backoff_ms = 10\n",
+             [musicapi]\nmin_interval_ms = 0\npoll_interval_ms = 10\nmax_poll_interval_ms = 20\nretry_backoff_ms = 10\n\
+             [hanolab]\nmin_interval_ms = 0\npoll_interval_ms = 10\nmax_poll_interval_ms = 20\nretry_backoff_ms = 10\n",
         )
         .unwrap();
         Env { dir }
@@ -41,6 +41,7 @@ impl Env {
             .arg(self.dir.path().join("jobs"))
             .env("MIXSMITH_SUNO_API_KEY", TEST_KEY)
             .env("MIXSMITH_MUSICAPI_API_KEY", TEST_KEY)
+            .env("MIXSMITH_HANOLAB_API_KEY", TEST_KEY)
             .env_remove("MIXSMITH_SUNO_BASE_URL")
             .env("XDG_DATA_HOME", self.dir.path().join("data"))
             .env("XDG_CONFIG_HOME", self.dir.path().join("config"));
@@ -77,7 +78,7 @@ fn generate_prints_the_saved_files_and_jobs_lists_it() {
     let env = Env::new();
     let lyrics = env.dir.path().join("lyrics.txt");
     std::fs::write(&lyrics, "[Verse]\nline one\n").unwrap();
-    let base = base_url(&server, ProviderKind::Suno);
+    let base = server.origin();
     let out = env.run(&[
         "generate",
         "--provider",
@@ -125,7 +126,7 @@ fn invalid_requests_exit_1_naming_the_field_and_send_nothing() {
         "--style",
         "Jazz",
         "--base-url",
-        &base_url(&server, ProviderKind::Suno),
+        &server.origin(),
         "-o",
         &s(&env.out()),
     ]);
@@ -195,7 +196,7 @@ fn a_killed_cli_job_is_resumed_by_jobs_resume() {
         suno::routes,
     );
     let env = Env::new();
-    let base = base_url(&server, ProviderKind::Suno);
+    let base = server.origin();
     let mut child = env
         .cmd(&[
             "generate",
@@ -247,4 +248,115 @@ fn a_killed_cli_job_is_resumed_by_jobs_resume() {
     assert!(text(&out).contains("already ended"), "{}", text(&out));
     let out = env.run(&["jobs", "resume", &id]);
     assert_eq!(out.status.code(), Some(1));
+}
+
+#[test]
+fn the_suno_base_url_is_the_host_and_the_old_form_works_with_a_notice() {
+    let server = FakeServer::start(Behavior::default(), suno::routes);
+    let env = Env::new();
+    let out_dir = s(&env.out());
+    let generate = |base: &str| {
+        let out = env
+            .cmd(&[
+                "generate",
+                "-p",
+                "suno",
+                "--prompt",
+                "calm piano",
+                "-o",
+                &out_dir,
+            ])
+            .env("MIXSMITH_SUNO_BASE_URL", base)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{base}: {}", text(&out));
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout).lines().count(),
+            2,
+            "{base}: {}",
+            text(&out)
+        );
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    for host in [server.origin(), format!("{}/", server.origin())] {
+        let stderr = generate(&host);
+        assert!(!stderr.contains("note:"), "{host}: {stderr}");
+    }
+    for old in [
+        format!("{}/api/v1", server.origin()),
+        format!("{}/api/v1/", server.origin()),
+    ] {
+        let stderr = generate(&old);
+        assert!(
+            stderr.contains("note: suno: the base URL is the API host")
+                && stderr.contains(&format!("`{}/api/v1`", server.origin())),
+            "{old}: {stderr}"
+        );
+    }
+    // Every request went to the documented paths.
+    assert_eq!(
+        server.count("/api/v1/generate") - server.count("/api/v1/generate/"),
+        4
+    );
+    assert!(
+        server
+            .log()
+            .iter()
+            .all(|l| l.path.starts_with("/api/v1/generate") || l.path.starts_with("/files/")),
+        "{:#?}",
+        server.log()
+    );
+}
+
+#[test]
+fn a_generation_done_without_results_exits_1_and_stays_resumable() {
+    let server = FakeServer::start(
+        Behavior {
+            completion: Completion::NoUrls,
+            ..Default::default()
+        },
+        hanolab::routes,
+    );
+    let env = Env::new();
+    let base = server.origin();
+    let args = [
+        "generate",
+        "-p",
+        "hanolab",
+        "--prompt",
+        "synthwave",
+        "--base-url",
+        &base,
+        "-o",
+        &s(&env.out()),
+    ];
+    let out = env.run(&args);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("names no result file") && stderr.contains("mixsmith jobs resume"),
+        "{stderr}"
+    );
+    assert!(
+        files_in(&env.out()).is_empty(),
+        "{:?}",
+        files_in(&env.out())
+    );
+    let list = env.run(&["jobs", "list"]);
+    let listing = String::from_utf8_lossy(&list.stdout);
+    assert!(
+        listing.contains("downloading") && listing.contains("names no result file"),
+        "{listing}"
+    );
+    // When the record names the result, `jobs resume` saves it.
+    server.set_behavior(|b| b.completion = Completion::WithUrls);
+    let out = env.run(&["jobs", "resume", "--base-url", &base]);
+    assert!(out.status.success(), "{}", text(&out));
+    let printed: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect();
+    assert_eq!(printed.len(), 1, "{}", text(&out));
+    mixsmith_core::audio::read_file(&printed[0]).unwrap();
+    assert_eq!(server.count("/api/v1/music/generate"), 1);
 }

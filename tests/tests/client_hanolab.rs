@@ -5,7 +5,8 @@ use mixsmith_core::client::{
     ClientError, GenerateRequest, JobEvent, JobOutcome, JobRequest, ProviderKind, hanolab,
 };
 use mixsmith_tests::fake_providers::{
-    Behavior, FakeServer, Outcome, SseMode, files_in, hanolab as fake, run_job, test_client,
+    Behavior, Completion, FakeServer, Outcome, SseMode, files_in, hanolab as fake, run_job,
+    test_client,
 };
 
 const K: ProviderKind = ProviderKind::Hanolab;
@@ -303,4 +304,88 @@ fn the_concurrency_cap_holds_jobs_back() {
         .unwrap();
     assert_eq!(submits.len(), 2);
     assert!(submits[1] > first_download, "{log:#?}");
+}
+
+/// The stream drops once, then its completed event names no `output_urls`.
+fn bare_completion(completion: Completion) -> Behavior {
+    Behavior {
+        polls_until_done: 3,
+        sse: SseMode::BreakAfter {
+            events: 1,
+            times: 1,
+        },
+        completion,
+        ..Default::default()
+    }
+}
+
+#[test]
+fn a_bare_completed_event_is_followed_by_the_task_record() {
+    let server = FakeServer::start(bare_completion(Completion::BareEvent), fake::routes);
+    let tc = test_client(&server, K, |_| {});
+    let (outcome, _) = run_job(&tc, song());
+    let files = completed(&outcome);
+    assert_eq!(files.len(), 1, "{:#?}", server.log());
+    mixsmith_core::audio::read_file(&files[0]).expect("the audio named by the record");
+    assert_eq!(server.sse_connections(), 2, "the stream was reconnected");
+    assert_eq!(
+        server.count("/api/v1/tasks/task-0001/progress"),
+        2,
+        "{:#?}",
+        server.log()
+    );
+    // The record was read after the bare event, and only the audio was saved.
+    assert!(
+        server
+            .log()
+            .iter()
+            .any(|l| l.path == "/api/v1/tasks/task-0001")
+    );
+    assert_eq!(
+        files_in(&tc.out),
+        vec![files[0].file_name().unwrap().to_string_lossy().into_owned()]
+    );
+}
+
+#[test]
+fn a_task_done_without_result_urls_fails_and_stays_resumable() {
+    let server = FakeServer::start(bare_completion(Completion::NoUrls), fake::routes);
+    let tc = test_client(&server, K, |_| {});
+    let handle = tc.client.start(song(), &tc.out).unwrap();
+    let id = handle.id().to_string();
+    let message = match handle.wait() {
+        JobOutcome::Undelivered { message } => message,
+        other => panic!("expected an undelivered job, got {other:?}"),
+    };
+    assert!(
+        message.contains("task-0001") && message.contains("names no result file"),
+        "{message}"
+    );
+    assert!(
+        server
+            .log()
+            .iter()
+            .any(|l| l.path == "/api/v1/tasks/task-0001")
+    );
+    assert!(
+        files_in(&tc.out).is_empty(),
+        "nothing saved: {:?}",
+        files_in(&tc.out)
+    );
+    let record = tc.client.store().load(&id).unwrap();
+    assert!(!record.phase.is_terminal(), "{:?}", record.phase);
+    assert_eq!(record.error.as_deref(), Some(message.as_str()));
+    // Once the record names the results, resuming saves them.
+    server.set_behavior(|b| b.completion = Completion::WithUrls);
+    let files = completed(&tc.client.resume(&id).unwrap().wait());
+    assert_eq!(files.len(), 1);
+    mixsmith_core::audio::read_file(&files[0]).unwrap();
+    let record = tc.client.store().load(&id).unwrap();
+    assert_eq!(record.phase, mixsmith_core::client::JobPhase::Done);
+    assert_eq!(record.error, None);
+    assert_eq!(
+        server.count("/api/v1/music/generate"),
+        1,
+        "not submitted again"
+    );
 }

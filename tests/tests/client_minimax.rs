@@ -1,11 +1,13 @@
-//! MiniMax music-01 against its fake: reference upload with each purpose, generation,
-//! retrieval of hex audio, the reference length rule.
+//! MiniMax music-01 through the AI/ML API, against its fake: reference upload with each purpose,
+//! generation answered with the audio (hex or URL) or with a generation id that is retrieved,
+//! the reference length rule.
 
 use mixsmith_core::client::{
     ClientError, GenerateRequest, JobOutcome, JobRequest, ProviderKind, Purpose, Reference,
 };
 use mixsmith_tests::fake_providers::{
-    Behavior, FakeServer, Outcome, minimax as fake, run_job, test_client, write_wav,
+    Behavior, FakeServer, GenerationAnswer, Outcome, minimax as fake, run_job, test_client,
+    write_wav,
 };
 
 const K: ProviderKind = ProviderKind::Minimax;
@@ -48,6 +50,48 @@ fn upload_generate_retrieve_for_each_purpose() {
     assert!(bodies[5].get("refer_voice").is_none());
     assert_eq!(bodies[5]["model"], "music-01");
     assert_eq!(bodies[5]["lyrics"], "##Stars above me##");
+    // The AI/ML API's paths: upload, generate, then retrieval by generation id.
+    assert_eq!(server.count("/v2/generate/audio/minimax/upload"), 3);
+    assert_eq!(server.count("/v2/generate/audio/minimax/generate"), 3);
+    assert!(server.count("/v2/generate/audio?generation_id=task-0002") >= 1);
+    assert!(
+        server.log().iter().all(|l| l.status == 200),
+        "{:#?}",
+        server.log()
+    );
+}
+
+#[test]
+fn audio_in_the_generation_answer_is_saved_without_retrieval() {
+    for answer in [GenerationAnswer::InlineHex, GenerationAnswer::InlineUrl] {
+        let server = FakeServer::start(
+            Behavior {
+                minimax_answer: answer.clone(),
+                ..Default::default()
+            },
+            fake::routes,
+        );
+        let tc = test_client(&server, K, |_| {});
+        let reference = tc.dir.path().join("ref.wav");
+        write_wav(&reference, 10.5);
+        let (outcome, _) = run_job(&tc, request(reference, Purpose::Song));
+        let JobOutcome::Completed { files } = outcome else {
+            panic!("{answer:?}: {outcome:?}")
+        };
+        assert_eq!(files.len(), 1, "{answer:?}");
+        assert_eq!(files[0].extension().unwrap(), "wav", "{answer:?}");
+        mixsmith_core::audio::read_file(&files[0]).unwrap();
+        assert_eq!(
+            server.count("/v2/generate/audio?"),
+            0,
+            "{answer:?}: nothing to retrieve"
+        );
+        let downloads = server.count("/files/");
+        match answer {
+            GenerationAnswer::InlineUrl => assert_eq!(downloads, 1),
+            _ => assert_eq!(downloads, 0),
+        }
+    }
 }
 
 #[test]

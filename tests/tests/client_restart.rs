@@ -7,9 +7,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use mixsmith_core::client::{GenerateRequest, JobOutcome, JobPhase, JobRequest, ProviderKind};
-use mixsmith_tests::fake_providers::{
-    Behavior, FakeServer, TEST_KEY, base_url, files_in, suno, test_client,
-};
+use mixsmith_tests::fake_providers::{Behavior, FakeServer, TEST_KEY, files_in, suno, test_client};
 
 const RUNNER: &str = env!("CARGO_BIN_EXE_mixsmith-client-runner");
 
@@ -68,7 +66,7 @@ fn sigkill_mid_job_then_resume_completes() {
     let out = dir.path().join("out");
     let request = dir.path().join("request.json");
     std::fs::write(&request, serde_json::to_string(&song()).unwrap()).unwrap();
-    let base = base_url(&server, ProviderKind::Suno);
+    let base = server.origin();
     let s = |p: &Path| p.to_string_lossy().into_owned();
 
     let mut child = runner(&[
@@ -155,9 +153,10 @@ fn a_stopped_follower_is_resumed_by_a_new_client() {
     let fresh = mixsmith_core::client::Client::new(
         &mixsmith_core::client::ProviderConfig {
             kind: ProviderKind::Suno,
-            base_url: url::Url::parse(&base_url(&server, ProviderKind::Suno)).unwrap(),
+            base_url: url::Url::parse(&server.origin()).unwrap(),
             api_key: mixsmith_core::client::ApiKey::new(TEST_KEY),
             tuning: mixsmith_tests::fake_providers::fast_tuning(ProviderKind::Suno),
+            notices: Vec::new(),
         },
         tc.client.store().clone(),
     )

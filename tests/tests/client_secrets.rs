@@ -6,7 +6,7 @@ use mixsmith_core::client::{
     ClientConfig, ClientError, GenerateRequest, JobOutcome, JobRequest, ProviderKind,
 };
 use mixsmith_tests::fake_providers::{
-    Behavior, FakeServer, TEST_KEY, base_url, hanolab, run_job, suno, test_client,
+    Behavior, FakeServer, TEST_KEY, hanolab, run_job, suno, test_client,
 };
 
 const RUNNER: &str = env!("CARGO_BIN_EXE_mixsmith-client-runner");
@@ -49,7 +49,7 @@ fn no_key_in_process_output_records_or_results() {
         .args([
             "start",
             "suno",
-            &base_url(&server, ProviderKind::Suno),
+            &server.origin(),
             &s(config),
             &s(dir.path().join("jobs")),
             &s(dir.path().join("out")),

@@ -2,7 +2,10 @@
 //!
 //! Base URL: `--base-url`, else `MIXSMITH_<PROVIDER>_BASE_URL`, else `base_url` under
 //! `[<provider>]` in the config file (`<config dir>/mixsmith/config.toml`). The providers'
-//! documentation gives no fixed hosts, so there is no built-in default.
+//! documentation gives no fixed hosts, so there is no built-in default. For every provider the
+//! base URL is the API host (`https://host`, a trailing `/` allowed); the documented paths
+//! (`/api/v1/...`, `/v2/...`) are appended to it. A base URL ending with `/api/v1` (the old
+//! Suno-style form) is read as its host, with a notice in [`ProviderConfig::notices`].
 //!
 //! Key: `MIXSMITH_<PROVIDER>_API_KEY`, else `api_key` in the config file, which is refused unless
 //! only its owner can read it (mode 0600 or stricter).
@@ -238,6 +241,9 @@ pub struct ProviderConfig {
     pub api_key: ApiKey,
     /// Timing and limits.
     pub tuning: Tuning,
+    /// What the user should be told about this configuration (an old base URL form that was
+    /// rewritten); empty when there is nothing to say.
+    pub notices: Vec<String>,
 }
 
 /// Resolves [`ProviderConfig`]s from flags, the environment and a [`ConfigFile`].
@@ -300,7 +306,7 @@ impl ClientConfig {
                     self.file.display_path()
                 ))
             })?;
-        let base_url = parse_base_url(&base)?;
+        let (base_url, notice) = host_base_url(kind, parse_base_url(&base)?);
 
         if section.api_key.is_some()
             && let Some(mode) = self.file.mode
@@ -328,6 +334,7 @@ impl ClientConfig {
             base_url,
             api_key: key,
             tuning,
+            notices: notice.into_iter().collect(),
         })
     }
 }
@@ -344,6 +351,26 @@ pub(crate) fn parse_base_url(s: &str) -> Result<Url, ClientError> {
         )));
     }
     Ok(url)
+}
+
+/// The API host of a configured base URL: a trailing `/` is dropped, and so is the provider's
+/// `/api/v1` prefix (the old Suno-style form), which yields the notice returned alongside.
+pub(crate) fn host_base_url(kind: ProviderKind, mut url: Url) -> (Url, Option<String>) {
+    let path = url.path().trim_end_matches('/').to_string();
+    let Some(stripped) = kind.api_prefix().and_then(|p| path.strip_suffix(p)) else {
+        url.set_path(&path);
+        return (url, None);
+    };
+    let old = url.clone();
+    url.set_path(stripped);
+    let notice = format!(
+        "{kind}: the base URL is the API host; `{}` ends with `{}`, which the client now adds \
+         itself, so `{}` is used (update the setting to silence this notice)",
+        old.as_str().trim_end_matches('/'),
+        kind.api_prefix().unwrap_or_default(),
+        url.as_str().trim_end_matches('/')
+    );
+    (url, Some(notice))
 }
 
 /// HTTPS only, except for loopback hosts (`localhost`, 127.0.0.0/8, `::1`).

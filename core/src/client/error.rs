@@ -149,6 +149,18 @@ pub enum ClientError {
         /// Whether the failure was a moderation refusal.
         moderation: bool,
     },
+    /// The provider reports the task as finished but names no result file, not even in the task
+    /// record read afterwards; nothing was saved and the job stays resumable.
+    #[error(
+        "{provider}: task {task_id} finished but its record names no result file; nothing was \
+         saved"
+    )]
+    NoResult {
+        /// The provider.
+        provider: ProviderKind,
+        /// The provider's task id.
+        task_id: String,
+    },
     /// A result could not be downloaded whole.
     #[error("download of {url} failed: {message}")]
     Download {

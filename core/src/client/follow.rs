@@ -63,6 +63,12 @@ pub enum JobOutcome {
         /// Whether it was a moderation refusal.
         moderation: bool,
     },
+    /// The task finished without naming a result file (not even in its record); nothing was
+    /// saved, and the job stays resumable (`jobs resume` reads the record again).
+    Undelivered {
+        /// The error, as text.
+        message: String,
+    },
     /// Cancelled by the user.
     Cancelled,
     /// Following stopped (handle dropped, program closing); the job can be resumed.
@@ -371,6 +377,14 @@ impl Follower {
                 self.publish();
                 JobOutcome::Stopped
             }
+            Err(e @ ClientError::NoResult { .. }) => {
+                let message = e.to_string();
+                // The task succeeded: resuming reads its record again for the result URLs.
+                self.record.phase = JobPhase::Downloading;
+                self.record.error = Some(message.clone());
+                let _ = self.save();
+                JobOutcome::Undelivered { message }
+            }
             Err(e) => {
                 let moderation = matches!(
                     &e,
@@ -451,6 +465,12 @@ impl Follower {
                 moderation: status.moderation,
             });
         }
+        if !status.delivers(self.record.request.expects_media()) {
+            return Err(ClientError::NoResult {
+                provider: self.client.kind(),
+                task_id: task.id.clone(),
+            });
+        }
         self.download(&status)
     }
 
@@ -480,6 +500,7 @@ impl Follower {
         }
         let tuning = self.client.http.tuning().clone();
         let deadline = self.deadline;
+        let media = self.record.request.expects_media();
         let mut broken = 0u32;
         loop {
             self.check_remote_cancel()?;
@@ -521,7 +542,7 @@ impl Follower {
                         }
                         self.note_state(&st)?;
                         if st.state.is_terminal() {
-                            if st.state == TaskState::Succeeded && st.outputs.is_empty() {
+                            if st.state == TaskState::Succeeded && !st.delivers(media) {
                                 // The event announced completion; the record has the URLs.
                                 return self.poll_until_done(task);
                             }
@@ -665,6 +686,7 @@ impl Follower {
         }
         self.record.phase = JobPhase::Done;
         self.record.progress = Some(1.0);
+        self.record.error = None;
         self.save()?;
         Ok(self.record.saved.iter().map(|s| s.path.clone()).collect())
     }

@@ -85,6 +85,12 @@ impl Operation {
             Operation::Master { .. } => "master",
         }
     }
+
+    /// Whether the result is audio (every operation but voice cloning, whose result is the
+    /// new model's record).
+    pub fn expects_media(&self) -> bool {
+        !matches!(self, Operation::VoiceClone { .. })
+    }
 }
 
 /// The HanoLab provider.

@@ -1,18 +1,21 @@
-//! MiniMax music-01 through a reseller API.
+//! MiniMax music-01 through the AI/ML API.
 //!
 //! Two steps: upload a reference recording (`purpose` song / voice / instrumental, WAV or MP3,
 //! 10 s to 10 min) to get a `voice_id` and/or `instrumental_id`; then a generation request with
-//! the lyrics that uses them, retrieved by its generation id (usually done in 50-60 s). The
-//! answer carries `data.audio` and `extra_info` (length, size, bitrate, sample rate); errors are
+//! the lyrics that uses them. Its answer either holds the audio already or a generation id to
+//! retrieve (usually done in 50-60 s). A result carries `data.audio` (hex-encoded audio or a
+//! URL) and `extra_info` (length, size, bitrate, sample rate); errors are
 //! `base_resp.status_code` / `status_msg` (0 is success).
 //!
-//! The documentation names no paths; relative to the base URL this client uses
-//! `POST /music_upload` (multipart `file`, `purpose`), `POST /music_generation` (JSON `model`
-//! `music-01`, `lyrics`, `refer_voice`, `refer_instrumental`, optional `prompt`) and
-//! `POST /music_generation/retrieve` (JSON `generation_id`). A generation answer that already
-//! holds `data.audio` is the result; otherwise its `id` / `generation_id` / `task_id` is
-//! retrieved. `data.status` 1 means in progress, 2 done (words such as `processing` or
-//! `completed` are also read); `data.audio` is a URL or hex-encoded audio. Status codes: 1002
+//! Paths relative to the base URL (the API host, `https://host`): `POST`
+//! [`UPLOAD_PATH`] (multipart `file`, `purpose`), `POST` [`GENERATE_PATH`] (JSON `model`
+//! `music-01`, `lyrics`, `refer_voice`, `refer_instrumental`, optional `prompt`) and `GET`
+//! [`RETRIEVE_PATH`]`?generation_id=` (the AI/ML API's audio retrieval).
+//!
+//! Undocumented details and how they are read: the generation id is `id` / `generation_id`
+//! (also under `data`); a retrieval answer is read like a generation answer, its state from
+//! `data.status` or `status` (1 or `queued` / `generating` in progress, 2 or `completed` done,
+//! 3 or `error` failed) and its audio from `data.audio` or `audio_file.url`. Status codes: 1002
 //! rate limit (retried), 1004 unauthorized, 1008 balance, 1026 / 1027 sensitive content
 //! (moderation), 2013 invalid parameters, 1000 / 1001 / 1024 / 1033 server (retried).
 
@@ -33,6 +36,13 @@ use super::task::{Output, OutputKind, OutputSource, RemoteTask, TaskState, TaskS
 use crate::audio::AudioReader;
 
 const KIND: ProviderKind = ProviderKind::Minimax;
+
+/// Where the reference recording is uploaded.
+pub const UPLOAD_PATH: &str = "/v2/generate/audio/minimax/upload";
+/// Where the generation is requested.
+pub const GENERATE_PATH: &str = "/v2/generate/audio/minimax/generate";
+/// Where a generation is retrieved by its id (`?generation_id=`).
+pub const RETRIEVE_PATH: &str = "/v2/generate/audio";
 
 /// The only model.
 pub const MODEL: &str = "music-01";
@@ -177,9 +187,9 @@ pub(crate) fn parse(status: u16, body: &[u8]) -> Result<Value, ClientError> {
 
 /// Maps a generation or retrieval answer.
 pub(crate) fn task_status(v: &Value) -> Result<TaskStatus, ClientError> {
-    let data = v.get("data").unwrap_or(&Value::Null);
-    let audio = str_at(data, &["/audio", "/audio_url"]);
-    let word = str_at(data, &["/status"]).unwrap_or_else(|| {
+    let audio =
+        str_at(v, &["/data/audio", "/data/audio_url", "/audio_file/url"]).filter(|a| !a.is_empty());
+    let word = str_at(v, &["/data/status", "/status"]).unwrap_or_else(|| {
         if audio.is_some() {
             "2".into()
         } else {
@@ -202,20 +212,20 @@ pub(crate) fn task_status(v: &Value) -> Result<TaskStatus, ClientError> {
     let mut st = TaskStatus::new(state, word);
     if state == TaskState::Succeeded {
         st.progress = Some(1.0);
-        let audio = audio.ok_or_else(|| {
-            ClientError::malformed(KIND, "retrieve", "finished without data.audio")
-        })?;
-        let source = if audio.starts_with("https://") || audio.starts_with("http://") {
-            OutputSource::Url(audio)
-        } else {
-            OutputSource::Hex(audio)
-        };
-        let name = str_at(v, &["/trace_id", "/id"]).unwrap_or_else(|| "music-01".into());
-        st.outputs.push(Output {
-            source,
-            name,
-            kind: OutputKind::Audio,
-        });
+        // Finished without audio delivers nothing: the follower reports it, resumably.
+        if let Some(audio) = audio {
+            let source = if audio.starts_with("https://") || audio.starts_with("http://") {
+                OutputSource::Url(audio)
+            } else {
+                OutputSource::Hex(audio)
+            };
+            let name = str_at(v, &["/trace_id", "/id"]).unwrap_or_else(|| "music-01".into());
+            st.outputs.push(Output {
+                source,
+                name,
+                kind: OutputKind::Audio,
+            });
+        }
         if let Some(info) = v.get("extra_info") {
             let secs = f64_at(info, &["/audio_length"]).map(|ms| ms / 1000.0);
             st.message = Some(format!(
@@ -277,7 +287,7 @@ impl MiniMax {
                 .map_err(|e| ClientError::Config(format!("multipart: {e}")))?;
             Ok(Form::new().text("purpose", purpose).part("file", part))
         };
-        let mut req = Req::post_json(http.url("/music_upload"), Value::Null);
+        let mut req = Req::post_json(http.url(UPLOAD_PATH), Value::Null);
         req.body = Body::Multipart(Arc::new(make));
         let v = http.json(&req, cancel, &parse)?;
         let voice = str_at(&v, &["/voice_id", "/data/voice_id"]);
@@ -290,7 +300,7 @@ impl MiniMax {
         if !needed_ok {
             return Err(ClientError::malformed(
                 KIND,
-                "/music_upload",
+                UPLOAD_PATH,
                 format!("the answer lacks the id(s) for purpose `{purpose}`"),
             ));
         }
@@ -332,16 +342,14 @@ impl Provider for MiniMax {
         let (voice, inst) = self.upload(http, reference, cancel)?;
         let body = generation_body(g, voice.as_deref(), inst.as_deref());
         let v = http.json(
-            &Req::post_json(http.url("/music_generation"), body),
+            &Req::post_json(http.url(GENERATE_PATH), body),
             cancel,
             &parse,
         )?;
-        let has_audio = v
-            .pointer("/data/audio")
-            .and_then(Value::as_str)
-            .is_some_and(|s| !s.is_empty());
-        if has_audio {
-            let st = task_status(&v)?;
+        let st = task_status(&v)?;
+        // The answer is the result when it holds the audio (or the failure); otherwise the
+        // generation id is retrieved.
+        if st.state == TaskState::Failed || !st.outputs.is_empty() {
             return Ok(RemoteTask {
                 id: str_at(&v, &["/trace_id", "/id"]).unwrap_or_else(|| "immediate".into()),
                 family: String::new(),
@@ -359,7 +367,7 @@ impl Provider for MiniMax {
             ],
         )
         .ok_or_else(|| {
-            ClientError::malformed(KIND, "/music_generation", "no audio and no generation id")
+            ClientError::malformed(KIND, GENERATE_PATH, "no audio and no generation id")
         })?;
         Ok(RemoteTask {
             id,
@@ -377,12 +385,9 @@ impl Provider for MiniMax {
         if let Some(st) = &task.immediate {
             return Ok(st.clone());
         }
-        let mut req = Req::post_json(
-            http.url("/music_generation/retrieve"),
-            json!({"generation_id": task.id}),
-        );
-        req.idempotent = true;
-        match http.json(&req, cancel, &parse) {
+        let mut url = http.url(RETRIEVE_PATH);
+        url.query_pairs_mut().append_pair("generation_id", &task.id);
+        match http.json(&Req::get(url), cancel, &parse) {
             Ok(v) => task_status(&v),
             Err(ClientError::Api {
                 kind: ApiErrorKind::Moderation,

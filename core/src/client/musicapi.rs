@@ -177,6 +177,20 @@ impl Operation {
             Operation::Nuro(_) => "nuro",
         }
     }
+
+    /// Whether the result is a media file (audio or MIDI); uploads, personas, lyrics, BPM, tags
+    /// and lyric timelines answer with documents.
+    pub fn expects_media(&self) -> bool {
+        !matches!(
+            self,
+            Operation::Upload { .. }
+                | Operation::Persona { .. }
+                | Operation::Lyrics { .. }
+                | Operation::Bpm { .. }
+                | Operation::UpsampleTags { .. }
+                | Operation::AlignedLyrics { .. }
+        )
+    }
 }
 
 /// The MusicAPI provider.

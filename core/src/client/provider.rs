@@ -59,6 +59,16 @@ impl ProviderKind {
     pub fn default_base_url(self) -> Option<&'static str> {
         None
     }
+
+    /// The prefix all of this provider's documented paths share, when it is `/api/v1`. The base
+    /// URL is the API host alone; one that ends with this prefix (the form the Suno-style
+    /// provider used to take) has it stripped, with a notice.
+    pub fn api_prefix(self) -> Option<&'static str> {
+        match self {
+            ProviderKind::Hanolab | ProviderKind::Musicapi | ProviderKind::Suno => Some("/api/v1"),
+            ProviderKind::Minimax => None,
+        }
+    }
 }
 
 impl fmt::Display for ProviderKind {

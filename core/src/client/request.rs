@@ -119,6 +119,17 @@ impl JobRequest {
             JobRequest::Musicapi(op) => op.name().to_string(),
         }
     }
+
+    /// Whether the job's result is a media file (audio or MIDI) rather than only a document
+    /// (ids, lyrics, a BPM). A finished task of such a job that names no media file has not
+    /// delivered its result.
+    pub fn expects_media(&self) -> bool {
+        match self {
+            JobRequest::Generate(_) => true,
+            JobRequest::Hanolab(op) => op.expects_media(),
+            JobRequest::Musicapi(op) => op.expects_media(),
+        }
+    }
 }
 
 /// `Some(s)` when `s` has non-blank text.

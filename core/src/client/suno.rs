@@ -1,10 +1,10 @@
 //! Suno-style generate API.
 //!
-//! Paths relative to the base URL (which ends where `.../generate` begins, e.g.
-//! `https://host/api/v1`): `POST /generate` with `customMode`, `instrumental`, `model`, `prompt`,
+//! Paths relative to the base URL (the API host, `https://host`, as for every provider):
+//! `POST /api/v1/generate` with `customMode`, `instrumental`, `model`, `prompt`,
 //! `style`, `title`, `personaId`, `negativeTags`, `vocalGender`, `styleWeight`,
 //! `weirdnessConstraint`, `audioWeight`, `callBackUrl`; the task record is polled with
-//! `GET /generate/record-info?taskId=`. Two songs per task.
+//! `GET /api/v1/generate/record-info?taskId=`. Two songs per task.
 //!
 //! Rules enforced before sending: custom mode (chosen when lyrics, a style or a title are given)
 //! needs `style` and `title`, and `prompt` (the lyrics, sung as written) unless instrumental;
@@ -31,6 +31,11 @@ use super::rules;
 use super::task::{Output, OutputKind, OutputSource, RemoteTask, TaskState, TaskStatus};
 
 const KIND: ProviderKind = ProviderKind::Suno;
+
+/// Where generation requests are posted (relative to the API host).
+pub const GENERATE_PATH: &str = "/api/v1/generate";
+/// Where a task's record is read (`?taskId=`).
+pub const RECORD_PATH: &str = "/api/v1/generate/record-info";
 
 /// Accepted `model` values.
 pub const MODELS: [&str; 5] = ["V4", "V4_5", "V4_5PLUS", "V4_5ALL", "V5"];
@@ -240,12 +245,13 @@ pub(crate) fn task_status(v: &Value) -> Result<TaskStatus, ClientError> {
         _ => None,
     };
     if state == TaskState::Succeeded {
+        // A SUCCESS without songs delivers nothing: the follower reports it and keeps the job
+        // resumable.
         let songs = data
             .pointer("/response/sunoData")
             .and_then(Value::as_array)
-            .ok_or_else(|| {
-                ClientError::malformed(KIND, "record-info", "SUCCESS without response.sunoData")
-            })?;
+            .map(Vec::as_slice)
+            .unwrap_or_default();
         for (i, song) in songs.iter().enumerate() {
             let Some(url) = str_at(song, &["/audioUrl", "/audio_url"]) else {
                 continue;
@@ -260,13 +266,6 @@ pub(crate) fn task_status(v: &Value) -> Result<TaskStatus, ClientError> {
                 name,
                 kind: OutputKind::Audio,
             });
-        }
-        if st.outputs.is_empty() {
-            return Err(ClientError::malformed(
-                KIND,
-                "record-info",
-                "SUCCESS without any audioUrl",
-            ));
         }
     }
     if state == TaskState::Failed {
@@ -303,9 +302,13 @@ impl Provider for Suno {
         cancel: &CancelFlag,
     ) -> Result<RemoteTask, ClientError> {
         let body = body_of(req)?;
-        let v = http.json(&Req::post_json(http.url("/generate"), body), cancel, &parse)?;
+        let v = http.json(
+            &Req::post_json(http.url(GENERATE_PATH), body),
+            cancel,
+            &parse,
+        )?;
         let id = str_at(&v, &["/data/taskId", "/data/task_id", "/taskId"]).ok_or_else(|| {
-            ClientError::malformed(KIND, "/generate", "no data.taskId in the answer")
+            ClientError::malformed(KIND, GENERATE_PATH, "no data.taskId in the answer")
         })?;
         Ok(RemoteTask {
             id,
@@ -320,7 +323,7 @@ impl Provider for Suno {
         task: &RemoteTask,
         cancel: &CancelFlag,
     ) -> Result<TaskStatus, ClientError> {
-        let mut url = http.url("/generate/record-info");
+        let mut url = http.url(RECORD_PATH);
         url.query_pairs_mut().append_pair("taskId", &task.id);
         let v = http.json(&Req::get(url), cancel, &parse)?;
         task_status(&v)

@@ -89,6 +89,16 @@ pub struct TaskStatus {
 }
 
 impl TaskStatus {
+    /// Whether the outputs hold the job's result: at least one output, and a media file (not
+    /// only a JSON document) when `media` is expected.
+    pub fn delivers(&self, media: bool) -> bool {
+        if media {
+            self.outputs.iter().any(|o| o.kind != OutputKind::Json)
+        } else {
+            !self.outputs.is_empty()
+        }
+    }
+
     /// A status with just a state.
     pub fn new(state: TaskState, provider_state: impl Into<String>) -> Self {
         TaskStatus {

@@ -368,6 +368,110 @@ fn file_names_are_sanitised() {
 }
 
 #[test]
+fn the_base_url_is_the_api_host_for_every_provider() {
+    let key = |_: &str| Some("k".to_string());
+    let cfg = ClientConfig::default();
+    for kind in ProviderKind::ALL {
+        for base in ["https://api.example.test", "https://api.example.test/"] {
+            let p = cfg.provider_with_env(kind, Some(base), key).unwrap();
+            assert_eq!(
+                p.base_url.as_str(),
+                "https://api.example.test/",
+                "{kind} {base}"
+            );
+            assert!(p.notices.is_empty(), "{kind} {base}: {:?}", p.notices);
+        }
+        // A proxy path in front of the API is kept.
+        let p = cfg
+            .provider_with_env(kind, Some("https://proxy.example.test/music/"), key)
+            .unwrap();
+        assert_eq!(p.base_url.as_str(), "https://proxy.example.test/music");
+    }
+    for base in [
+        "https://api.example.test/api/v1",
+        "https://api.example.test/api/v1/",
+    ] {
+        let p = cfg
+            .provider_with_env(ProviderKind::Suno, Some(base), key)
+            .unwrap();
+        assert_eq!(p.base_url.as_str(), "https://api.example.test/", "{base}");
+        let [notice] = p.notices.as_slice() else {
+            panic!("{base}: one notice expected, got {:?}", p.notices)
+        };
+        assert!(
+            notice.contains("suno") && notice.contains("https://api.example.test/api/v1"),
+            "{notice}"
+        );
+    }
+}
+
+#[test]
+fn a_finished_task_that_names_no_file_does_not_deliver() {
+    // Each provider's "done" without result URLs maps to a status that does not deliver.
+    let suno = suno::task_status(&json!({"code":200,"data":{"status":"SUCCESS"}})).unwrap();
+    assert_eq!(suno.state, TaskState::Succeeded);
+    assert!(!suno.delivers(true));
+    let minimax = minimax::task_status(&json!({"data":{"status":2}})).unwrap();
+    assert_eq!(minimax.state, TaskState::Succeeded);
+    assert!(!minimax.delivers(true));
+    // HanoLab and MusicAPI keep the record as a JSON document: a result only for jobs whose
+    // result is a document.
+    let hanolab = hanolab::task_status(&json!({"id":"t","status":"completed"})).unwrap();
+    assert_eq!(hanolab.state, TaskState::Succeeded);
+    assert!(!hanolab.delivers(true));
+    assert!(hanolab.delivers(false));
+    let musicapi =
+        musicapi::task_status(&json!({"code":200,"data":[{"clip_id":"a","state":"succeeded"}]}))
+            .unwrap();
+    assert_eq!(musicapi.state, TaskState::Succeeded);
+    assert!(!musicapi.delivers(true));
+    let with_url =
+        hanolab::task_status(&json!({"status":"completed","output_urls":["https://x.test/a.wav"]}))
+            .unwrap();
+    assert!(with_url.delivers(true));
+    // Which jobs expect a media file.
+    assert!(JobRequest::Generate(base_req()).expects_media());
+    let clone = hanolab::Operation::VoiceClone {
+        reference_url: "https://x.test/r.wav".into(),
+        name: "v".into(),
+        epochs: None,
+    };
+    assert!(!JobRequest::Hanolab(clone).expects_media());
+    let separate = hanolab::Operation::Separate {
+        audio_url: "https://x.test/s.wav".into(),
+        stems: vec![],
+    };
+    assert!(JobRequest::Hanolab(separate).expects_media());
+}
+
+#[test]
+fn minimax_results_inline_as_hex_or_url_and_retrieved() {
+    let hex = minimax::task_status(&json!({"data":{"status":2,"audio":"52494646"}})).unwrap();
+    assert_eq!(hex.state, TaskState::Succeeded);
+    assert!(matches!(&hex.outputs[0].source, task::OutputSource::Hex(h) if h == "52494646"));
+    let url = minimax::task_status(&json!({"data":{"audio":"https://x.test/a.mp3"}})).unwrap();
+    assert_eq!(url.state, TaskState::Succeeded);
+    assert!(
+        matches!(&url.outputs[0].source, task::OutputSource::Url(u) if u == "https://x.test/a.mp3")
+    );
+    // The AI/ML API's generic retrieval shape.
+    let generic = minimax::task_status(
+        &json!({"id":"g1","status":"completed","audio_file":{"url":"https://x.test/g.mp3"}}),
+    )
+    .unwrap();
+    assert_eq!(generic.state, TaskState::Succeeded);
+    assert!(generic.delivers(true));
+    let pending = minimax::task_status(&json!({"id":"g1","status":"generating"})).unwrap();
+    assert_eq!(pending.state, TaskState::Running);
+    assert!(
+        minimax::task_status(&json!({"id":"g1","status":"queued"}))
+            .unwrap()
+            .state
+            == TaskState::Queued
+    );
+}
+
+#[test]
 fn config_precedence_https_and_key_file_mode() {
     use std::os::unix::fs::PermissionsExt;
     let dir = tempfile::tempdir().unwrap();
@@ -389,7 +493,9 @@ fn config_precedence_https_and_key_file_mode() {
     let p = cfg
         .provider_with_env(ProviderKind::Suno, None, none)
         .unwrap();
-    assert_eq!(p.base_url.as_str(), "https://file.example.test/api/v1");
+    // The old Suno form (base URL with `/api/v1`) is read as its host, with a notice.
+    assert_eq!(p.base_url.as_str(), "https://file.example.test/");
+    assert_eq!(p.notices.len(), 1, "{:?}", p.notices);
     assert_eq!(p.tuning.poll_interval, Duration::from_millis(7));
     assert!(
         !format!("{p:?}").contains("file-key"),

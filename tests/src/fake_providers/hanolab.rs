@@ -1,6 +1,8 @@
 //! Fake HanoLab: `POST /api/v1/{music/generate, voice/convert, voice/clone, toolkit/separate,
 //! toolkit/master}` -> `{task_id}`; `GET /api/v1/tasks/{id}`; SSE `GET
-//! /api/v1/tasks/{id}/progress`; errors `{error, message, status}`.
+//! /api/v1/tasks/{id}/progress`; errors `{error, message, status}`. A completed task names its
+//! results in `output_urls` of the record and of the last progress event, unless
+//! [`super::Behavior::completion`] leaves them out.
 
 use std::sync::Arc;
 
@@ -11,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::{Value, json};
 
-use super::{Failure, Outcome, Shared, SseMode, failure_response};
+use super::{Completion, Failure, Outcome, Shared, SseMode, failure_response};
 
 /// The error body for a status.
 pub fn error_body(status: u16) -> Value {
@@ -55,7 +57,14 @@ async fn submit(State(s): State<Arc<Shared>>, body: axum::body::Bytes) -> Respon
     axum::Json(json!({"task_id": id, "status": "queued"})).into_response()
 }
 
-fn record(s: &Shared, id: &str, polls: u32, done: bool) -> Value {
+/// Where a task's state is read: the task record, or an event of the progress stream.
+#[derive(Clone, Copy, PartialEq)]
+enum View {
+    Record,
+    Event,
+}
+
+fn record(s: &Shared, id: &str, polls: u32, done: bool, view: View) -> Value {
     if !done {
         return json!({"id": id, "status": if polls <= 1 { "queued" } else { "processing" },
                       "progress": (polls * 100 / (s.behavior.lock().unwrap().polls_until_done + 1)).min(99)});
@@ -70,7 +79,13 @@ fn record(s: &Shared, id: &str, polls: u32, done: bool) -> Value {
                     .collect(),
                 None => vec![s.file_url(&format!("{id}.wav"))],
             };
-            json!({"id": id, "status": "completed", "progress": 100, "output_urls": urls})
+            let completion = s.behavior.lock().unwrap().completion.clone();
+            match (completion, view) {
+                (Completion::WithUrls, _) | (Completion::BareEvent, View::Record) => {
+                    json!({"id": id, "status": "completed", "progress": 100, "output_urls": urls})
+                }
+                _ => json!({"id": id, "status": "completed", "progress": 100}),
+            }
         }
         Outcome::Failed => json!({"id": id, "status": "failed", "error": "generation_failed",
                                   "message": "The model could not render this prompt."}),
@@ -85,7 +100,9 @@ async fn status(State(s): State<Arc<Shared>>, Path(id): Path<String>) -> Respons
     }
     match s.poll(&id) {
         None => (StatusCode::NOT_FOUND, axum::Json(error_body(404))).into_response(),
-        Some((polls, done)) => axum::Json(record(&s, &id, polls, done)).into_response(),
+        Some((polls, done)) => {
+            axum::Json(record(&s, &id, polls, done, View::Record)).into_response()
+        }
     }
 }
 
@@ -131,7 +148,7 @@ async fn progress(
             }
             tokio::time::sleep(gap).await;
             let (polls, done) = s.poll(&id)?;
-            let data = record(&s, &id, polls, done);
+            let data = record(&s, &id, polls, done, View::Event);
             let event = if done { "completed" } else { "progress" };
             let text = format!("id: {polls}\nevent: {event}\ndata: {data}\n\n");
             Some((

@@ -1,16 +1,20 @@
-//! Fake MiniMax music-01 reseller under `/v1`: `POST /music_upload` (multipart `file`,
-//! `purpose`) -> ids; `POST /music_generation` -> `{id}`; `POST /music_generation/retrieve`
-//! -> `data.status` 1 / 2 with hex `data.audio` and `extra_info`; errors in `base_resp`.
+//! Fake MiniMax music-01 on the AI/ML API: `POST /v2/generate/audio/minimax/upload` (multipart
+//! `file`, `purpose`) -> ids; `POST /v2/generate/audio/minimax/generate` -> the audio at once
+//! (hex or a URL in `data.audio`) or a generation id, as [`Behavior::minimax_answer`] says;
+//! `GET /v2/generate/audio?generation_id=` -> `data.status` 1 / 2 with hex `data.audio` and
+//! `extra_info`; errors in `base_resp`.
 
 use std::sync::Arc;
 
+use std::collections::HashMap;
+
 use axum::Router;
-use axum::extract::{Multipart, State};
+use axum::extract::{Multipart, Query, State};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
+use axum::routing::{get, post};
 use serde_json::{Value, json};
 
-use super::{Outcome, Shared, failure_response, wav_bytes};
+use super::{GenerationAnswer, Outcome, Shared, failure_response, wav_bytes};
 
 /// The error body for a status code.
 pub fn error_body(code: u16) -> Value {
@@ -27,9 +31,9 @@ pub fn error_body(code: u16) -> Value {
 /// The routes.
 pub fn routes() -> Router<Arc<Shared>> {
     Router::new()
-        .route("/v1/music_upload", post(upload))
-        .route("/v1/music_generation", post(generate))
-        .route("/v1/music_generation/retrieve", post(retrieve))
+        .route("/v2/generate/audio/minimax/upload", post(upload))
+        .route("/v2/generate/audio/minimax/generate", post(generate))
+        .route("/v2/generate/audio", get(retrieve))
 }
 
 fn ok() -> Value {
@@ -82,15 +86,43 @@ async fn generate(State(s): State<Arc<Shared>>, body: axum::body::Bytes) -> Resp
         return axum::Json(error_body(400)).into_response();
     }
     let id = s.new_task(v);
-    axum::Json(json!({"id": id, "base_resp": ok()})).into_response()
+    let answer = s.behavior.lock().unwrap().minimax_answer.clone();
+    match answer {
+        GenerationAnswer::Deferred => {
+            axum::Json(json!({"id": id, "status": "queued", "base_resp": ok()})).into_response()
+        }
+        GenerationAnswer::InlineHex => {
+            axum::Json(result(&id, hex_of(&wav_bytes(7)))).into_response()
+        }
+        GenerationAnswer::InlineUrl => {
+            axum::Json(result(&id, s.file_url(&format!("{id}.wav")))).into_response()
+        }
+    }
 }
 
-async fn retrieve(State(s): State<Arc<Shared>>, body: axum::body::Bytes) -> Response {
+fn hex_of(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A finished generation holding `audio` (hex or a URL), as the documentation shows it.
+fn result(id: &str, audio: String) -> Value {
+    json!({
+        "data": {"status": 2, "audio": audio},
+        "extra_info": {"audio_length": 250, "audio_size": wav_bytes(7).len(),
+                       "audio_bitrate": 128000, "audio_sample_rate": 8000},
+        "trace_id": format!("trace-{id}"),
+        "base_resp": ok()
+    })
+}
+
+async fn retrieve(
+    State(s): State<Arc<Shared>>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
     if let Some(f) = s.status_failure() {
         return failure_response(f, error_body).await;
     }
-    let v: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-    let id = v["generation_id"].as_str().unwrap_or("").to_string();
+    let id = q.get("generation_id").cloned().unwrap_or_default();
     let Some((_, done)) = s.poll(&id) else {
         return axum::Json(
             json!({"base_resp": {"status_code": 1000, "status_msg": "no such generation"}}),
@@ -101,18 +133,7 @@ async fn retrieve(State(s): State<Arc<Shared>>, body: axum::body::Bytes) -> Resp
         return axum::Json(json!({"data": {"status": 1}, "base_resp": ok()})).into_response();
     }
     match s.outcome() {
-        Outcome::Success => {
-            let wav = wav_bytes(7);
-            let hex: String = wav.iter().map(|b| format!("{b:02x}")).collect();
-            axum::Json(json!({
-                "data": {"status": 2, "audio": hex},
-                "extra_info": {"audio_length": 250, "audio_size": wav.len(),
-                               "audio_bitrate": 128000, "audio_sample_rate": 8000},
-                "trace_id": format!("trace-{id}"),
-                "base_resp": ok()
-            }))
-            .into_response()
-        }
+        Outcome::Success => axum::Json(result(&id, hex_of(&wav_bytes(7)))).into_response(),
         Outcome::Moderation => axum::Json(
             json!({"base_resp": {"status_code": 1027, "status_msg": "output new_sensitive"}}),
         )

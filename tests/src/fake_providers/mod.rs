@@ -79,6 +79,28 @@ pub enum SseMode {
     Missing,
 }
 
+/// How MiniMax's generation request answers (both shapes are documented).
+#[derive(Clone, Debug, PartialEq)]
+pub enum GenerationAnswer {
+    /// A generation id, retrieved later.
+    Deferred,
+    /// The audio at once, hex encoded in `data.audio`.
+    InlineHex,
+    /// The audio at once, as a URL in `data.audio`.
+    InlineUrl,
+}
+
+/// How HanoLab's task ends its progress stream and record.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Completion {
+    /// The completed event and the record both carry `output_urls`.
+    WithUrls,
+    /// The completed progress event carries no `output_urls`; the record does.
+    BareEvent,
+    /// Neither the completed event nor the record carries `output_urls`.
+    NoUrls,
+}
+
 /// The script of a fake server.
 #[derive(Clone, Debug)]
 pub struct Behavior {
@@ -96,6 +118,10 @@ pub struct Behavior {
     pub sse: SseMode,
     /// Delay between SSE events.
     pub sse_event_gap: Duration,
+    /// Where a finished HanoLab task names its results.
+    pub completion: Completion,
+    /// How MiniMax's generation request answers.
+    pub minimax_answer: GenerationAnswer,
     /// A 429 storm: every request in this window after the first request is refused with this
     /// `Retry-After` (seconds).
     pub storm: Option<(Duration, f64)>,
@@ -114,6 +140,8 @@ impl Default for Behavior {
             download: DownloadMode::Whole,
             sse: SseMode::Normal,
             sse_event_gap: Duration::from_millis(10),
+            completion: Completion::WithUrls,
+            minimax_answer: GenerationAnswer::Deferred,
             storm: None,
             echo_auth: false,
         }
@@ -561,16 +589,6 @@ pub fn fast_tuning(kind: mixsmith_core::client::ProviderKind) -> mixsmith_core::
     t
 }
 
-/// The base URL of a provider on a fake server (`/api/v1` for Suno, `/v1` for MiniMax).
-pub fn base_url(server: &FakeServer, kind: mixsmith_core::client::ProviderKind) -> String {
-    use mixsmith_core::client::ProviderKind as K;
-    match kind {
-        K::Suno => format!("{}/api/v1", server.origin()),
-        K::Minimax => format!("{}/v1", server.origin()),
-        _ => server.origin(),
-    }
-}
-
 /// A client for `kind` on `server` with [`fast_tuning`] changed by `tweak`.
 pub fn test_client(
     server: &FakeServer,
@@ -583,9 +601,10 @@ pub fn test_client(
     tweak(&mut tuning);
     let config = mixsmith_core::client::ProviderConfig {
         kind,
-        base_url: url_of(&base_url(server, kind)),
+        base_url: url_of(&server.origin()),
         api_key: mixsmith_core::client::ApiKey::new(TEST_KEY),
         tuning,
+        notices: Vec::new(),
     };
     let client = mixsmith_core::client::Client::new(&config, store).unwrap();
     let out = dir.path().join("out");
