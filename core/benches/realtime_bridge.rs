@@ -131,7 +131,7 @@ fn hostile_block() -> [Vec<f32>; 2] {
         state ^= state << 13;
         state ^= state >> 17;
         state ^= state << 5;
-        if index % 4 == 0 {
+        if index.is_multiple_of(4) {
             f32::from_bits((state & 0x807f_ffff) | 1)
         } else {
             (state >> 8) as f32 / (1 << 24) as f32 - 0.5
