@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 
 use mixsmith_core::analyze::{LiveLoudness, MeteredProcessor};
 use mixsmith_core::realtime::clip::{ClipPlayer, ClipSender, clip_channel};
-use mixsmith_core::realtime::{Bridge, BridgeConfig, EngineStats, RenderMode};
+use mixsmith_core::realtime::{Bridge, BridgeConfig, EngineStats, RenderMode, flush_subnormals};
 use nice_plug::prelude::*;
 use nice_plug_egui::EguiEditorState;
 
@@ -114,6 +114,46 @@ impl Mixsmith {
             Err(error) => {
                 session.notice = Some(unusable_match_notice(&error));
                 None
+            }
+        }
+    }
+
+    /// Renders one block in place: the bridge's output (or the delayed dry signal when bypassed
+    /// or comparing), an auditioned clip over it, then the output gain.
+    fn render(&mut self, channels: &mut [&mut [f32]], context: &mut impl ProcessContext<Self>) {
+        let frames = channels.first().map_or(0, |channel| channel.len());
+        self.follow_transport(context.transport(), frames);
+        let Some(bridge) = self.bridge.as_mut() else {
+            return;
+        };
+        if self.params.bypass.value() {
+            bridge.audio().process_bypassed(channels, self.render_mode);
+            return;
+        }
+        if self.params.compare.value() && self.params.mode.value() == Mode::Master {
+            bridge.audio().process_bypassed(channels, self.render_mode);
+            let gain = self.master.compare_gain();
+            for channel in channels.iter_mut() {
+                channel.iter_mut().for_each(|sample| *sample *= gain);
+            }
+            return;
+        }
+        bridge.audio().process(channels, self.render_mode);
+        // An auditioned clip replaces the output while the transport plays over it. The host
+        // delays our output by the latency, so the clip is read at the position heard now.
+        let heard = context
+            .transport()
+            .pos_samples()
+            .filter(|_| context.transport().playing)
+            .map(|position| position - bridge.latency_frames() as i64);
+        if let Some(position) = heard {
+            self.heard_position.store(position, Ordering::Relaxed);
+        }
+        self.clip_player.render(heard, channels);
+        for frame in 0..frames {
+            let gain = util::db_to_gain(self.params.gain.smoothed.next());
+            for channel in channels.iter_mut() {
+                channel[frame] *= gain;
             }
         }
     }
@@ -251,41 +291,11 @@ impl Plugin for Mixsmith {
         _aux: &mut AuxiliaryBuffers,
         context: &mut impl ProcessContext<Self>,
     ) -> ProcessStatus {
-        let frames = buffer.samples();
-        self.follow_transport(context.transport(), frames);
-        let Some(bridge) = self.bridge.as_mut() else {
-            return ProcessStatus::Normal;
-        };
-        let channels = buffer.as_slice();
-        if self.params.bypass.value() {
-            bridge.audio().process_bypassed(channels, self.render_mode);
-            return ProcessStatus::Normal;
-        }
-        if self.params.compare.value() && self.params.mode.value() == Mode::Master {
-            bridge.audio().process_bypassed(channels, self.render_mode);
-            let gain = self.master.compare_gain();
-            for channel in channels.iter_mut() {
-                channel.iter_mut().for_each(|sample| *sample *= gain);
-            }
-            return ProcessStatus::Normal;
-        }
-        bridge.audio().process(channels, self.render_mode);
-        // An auditioned clip replaces the output while the transport plays over it. The host
-        // delays our output by the latency, so the clip is read at the position heard now.
-        let heard = context
-            .transport()
-            .pos_samples()
-            .filter(|_| context.transport().playing)
-            .map(|position| position - bridge.latency_frames() as i64);
-        if let Some(position) = heard {
-            self.heard_position.store(position, Ordering::Relaxed);
-        }
-        self.clip_player.render(heard, channels);
-        for frame in 0..frames {
-            let gain = util::db_to_gain(self.params.gain.smoothed.next());
-            for channel in channels.iter_mut() {
-                channel[frame] *= gain;
-            }
+        self.render(buffer.as_slice(), context);
+        // Copied samples (the delayed dry signal, a bypass) keep any subnormal the host sent;
+        // none leaves the plugin.
+        for channel in buffer.as_slice() {
+            flush_subnormals(channel);
         }
         ProcessStatus::Normal
     }

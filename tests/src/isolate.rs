@@ -232,6 +232,11 @@ macro_rules! shared_host_scenarios {
         }
         $crate::isolated_test!(master_match_loaded_while_active);
 
+        fn no_subnormal_output_in_any_mode() -> ::anyhow::Result<()> {
+            $crate::master_scenarios::no_subnormal_output(&open)
+        }
+        $crate::isolated_test!(no_subnormal_output_in_any_mode);
+
         fn master_damaged_match_loaded_while_active() -> ::anyhow::Result<()> {
             $crate::master_scenarios::damaged_match_loaded_while_active(&open)
         }

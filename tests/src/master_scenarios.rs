@@ -904,3 +904,68 @@ fn flush_silence(host: &mut dyn TestHost, frames: usize) -> Result<()> {
     )?;
     Ok(())
 }
+
+/// Subnormal input in every mode, realtime and offline: Monitor, Master with a learned match,
+/// the level-matched compare, bypass, and Monitor at -6 dB. Subnormals cost the host and the
+/// plugins after this one dearly, so no output sample may be subnormal, whether it was
+/// computed (the match, the limiter, the gain) or copied (the delayed dry signal). Each mode
+/// runs for the latency plus eight blocks, so its own output is heard.
+pub fn no_subnormal_output(open: Open<'_>) -> Result<()> {
+    let fixture = MasterFixture::new(48_000)?;
+    let blob = profile_state(open, &fixture)?;
+    let modes: [(&str, &[Param]); 5] = [
+        ("Monitor", &[Param::Master(false)]),
+        ("Master", &[Param::Master(true)]),
+        ("Master compare", &[Param::Compare(true)]),
+        ("bypass", &[Param::Compare(false), Param::Bypass(true)]),
+        (
+            "Monitor at -6 dB",
+            &[
+                Param::Bypass(false),
+                Param::Master(false),
+                Param::GainDb(-6.0),
+            ],
+        ),
+    ];
+    for offline in [false, true] {
+        let mut host = open(48_000.0, 512, Some(&blob))?;
+        host.set_offline(offline)?;
+        let block = host.max_block();
+        let segment = (host.latency()? as usize).div_ceil(block) * block + 8 * block;
+        let input = signal::with_subnormals(2, segment, 11);
+        let render = if offline { "offline" } else { "realtime" };
+        for (name, params) in modes {
+            let changes: Vec<Change> = params
+                .iter()
+                .map(|&param| Change { frame: 0, param })
+                .collect();
+            let output = if offline {
+                let plan = signal::fixed_blocks(segment, block);
+                host.process(&input, &plan, &changes)?
+            } else {
+                process_paced(host.as_mut(), &input, &changes)?
+            };
+            let subnormals = signal::count_subnormals(&output);
+            ensure!(
+                subnormals == 0,
+                "{} {render} {name}: {subnormals} of {} output samples are subnormal (the \
+                 input held {})",
+                host.format(),
+                2 * segment,
+                signal::count_subnormals(&input)
+            );
+            ensure!(
+                output.iter().flatten().any(|x| x.abs() > 0.01),
+                "{} {render} {name}: the output is silent, so it proves nothing",
+                host.format()
+            );
+        }
+        figure(format!(
+            "{} {render}: no subnormal output in {} with {} subnormal input samples per mode",
+            host.format(),
+            modes.map(|(name, _)| name).join(", "),
+            signal::count_subnormals(&input)
+        ));
+    }
+    Ok(())
+}

@@ -57,6 +57,41 @@ pub fn noise(channels: usize, frames: usize, seed: u64) -> Planar {
         .collect()
 }
 
+/// Frames per stretch of [`with_subnormals`].
+const SUBNORMAL_STRETCH: usize = 300;
+
+/// Hostile input as a fuzzer feeds it: stretches of `SUBNORMAL_STRETCH` frames taking turns
+/// between random subnormal numbers (any sign and size), a constant subnormal, noise at half
+/// scale, and a tone decaying from 1e-37 through the subnormal range to zero. Different on
+/// every channel.
+pub fn with_subnormals(channels: usize, frames: usize, seed: u64) -> Planar {
+    let mut rng = Rng::new(seed);
+    (0..channels)
+        .map(|channel| {
+            (0..frames)
+                .map(|frame| {
+                    let offset = (frame % SUBNORMAL_STRETCH) as f32;
+                    match (frame / SUBNORMAL_STRETCH + channel) % 4 {
+                        0 => {
+                            let bits = rng.next_u64() as u32;
+                            // Any sign and mantissa with a zero exponent; a non-zero mantissa.
+                            f32::from_bits((bits & 0x807f_ffff) | 1)
+                        }
+                        1 => -f32::from_bits(0x0000_1234),
+                        2 => 0.5 * rng.sample(),
+                        _ => 1e-37 * (0.3 * offset).sin() * (-0.25 * offset).exp(),
+                    }
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// The number of subnormal samples in `signal`.
+pub fn count_subnormals(signal: &Planar) -> usize {
+    signal.iter().flatten().filter(|x| x.is_subnormal()).count()
+}
+
 /// Appends `frames` of silence to every channel (to flush the plugin's delay line).
 pub fn pad(mut signal: Planar, frames: usize) -> Planar {
     for channel in &mut signal {
@@ -222,6 +257,20 @@ mod tests {
         let output = impulse(1, 50, 25, 0.5);
         assert_eq!(measure_delay(&input, &output).unwrap(), vec![20]);
         assert!(measure_delay(&input, &vec![vec![0.0; 50]]).is_err());
+    }
+
+    #[test]
+    fn the_hostile_input_holds_every_kind_of_subnormal() {
+        let signal = with_subnormals(2, 4 * SUBNORMAL_STRETCH, 5);
+        let stretch = |index: usize| &signal[0][index * SUBNORMAL_STRETCH..][..SUBNORMAL_STRETCH];
+        assert!(stretch(0).iter().all(|x| x.is_subnormal()));
+        assert!(stretch(0).iter().any(|x| x.is_sign_negative()));
+        assert!(stretch(1).iter().all(|x| x.is_subnormal()));
+        assert!(stretch(2).iter().all(|x| x.is_normal()));
+        let decay = stretch(3);
+        assert!(decay[1].is_normal() && decay.iter().any(|x| x.is_subnormal()));
+        assert_eq!(decay[SUBNORMAL_STRETCH - 1], 0.0);
+        assert!(count_subnormals(&signal) > 2 * SUBNORMAL_STRETCH);
     }
 
     #[test]

@@ -214,7 +214,15 @@ impl Vst3Plugin {
             .collect())
     }
 
-    /// The normalised value of a parameter.
+    /// Sets a parameter the way a host's GUI or automation read-out does: the edit controller's
+    /// `setParamNormalized`, at once, plus the same value queued for the processor's next block.
+    pub fn set_param(&mut self, id: u32, normalized: f64) -> Result<()> {
+        self.plugin
+            .set_parameter(id, normalized)
+            .map_err(|e| anyhow!("set_parameter({id}, {normalized}) failed: {e}"))
+    }
+
+    /// The normalised value of a parameter (the edit controller's `getParamNormalized`).
     pub fn param_value(&self, id: u32) -> Result<f64> {
         self.plugin
             .get_parameter(id)

@@ -5,7 +5,7 @@
 use anyhow::{Result, ensure};
 use mixsmith_tests::harness::{self, TestHost, Vst3UnderTest};
 use mixsmith_tests::isolated_test;
-use mixsmith_tests::spec;
+use mixsmith_tests::{signal, spec};
 
 fn stereo() -> Result<Vst3UnderTest> {
     Vst3UnderTest::new(48_000.0, 512, 2)
@@ -56,6 +56,40 @@ fn activation_and_params() -> Result<()> {
     Ok(())
 }
 isolated_test!(activation_and_params);
+
+/// Steinberg's validator's "Parameter Bypass persistence" sequence: after `setProcessing(true)`
+/// the edit controller reads back what `setParamNormalized` set at once, before any process
+/// call (hosts read parameters back this way), and the processor applies the value the host
+/// sends it with the next block.
+fn bypass_reads_back_while_processing() -> Result<()> {
+    let mut host = stereo()?;
+    // At -12 dB, only a bypassed plugin passes the input at unity.
+    host.plugin
+        .set_param(spec::param_hash("gain"), spec::gain_normalized(-12.0))?;
+    let bypass = spec::param_hash("bypass");
+    for value in [1.0, 0.0, 1.0] {
+        host.plugin.set_param(bypass, value)?;
+        let read = host.plugin.param_value(bypass)?;
+        ensure!(
+            read == value,
+            "while processing, setParamNormalized(bypass, {value}) reads back as {read}"
+        );
+    }
+    // The processor gets the host's queued changes (1, 0, 1) with the next block: bypassed, the
+    // output is the dry input delayed by the latency at unity gain, and the controller still
+    // reads 1.
+    let latency = host.latency()? as usize;
+    let frames = latency + 2048;
+    let input = signal::noise(2, frames, 3);
+    let output = host
+        .plugin
+        .process(&input, &signal::fixed_blocks(frames, 512), &[])?;
+    signal::check_delayed(&input, &output, latency, 1.0, 0, harness::TOLERANCE)?;
+    let read = host.plugin.param_value(bypass)?;
+    ensure!(read == 1.0, "after processing, bypass reads {read}");
+    Ok(())
+}
+isolated_test!(bypass_reads_back_while_processing);
 
 mixsmith_tests::shared_host_scenarios!();
 

@@ -3,6 +3,7 @@
 
 mod bench;
 mod bundle;
+mod clap_validator;
 mod demo;
 mod fetch;
 mod install;
@@ -45,7 +46,8 @@ enum Task {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         cargo_args: Vec<String>,
     },
-    /// What CI runs: setup, fmt check, debug test bundles, all tests, clippy -D warnings.
+    /// What CI runs: setup, fmt check, debug test bundles, all tests, clap-validator's suite and
+    /// fuzzer, clippy -D warnings.
     Test,
     /// Build everything, generate a clip, render it through the plugin and analyze it.
     Demo,

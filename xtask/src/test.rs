@@ -2,10 +2,12 @@
 //!
 //! set-up, formatting check, a debug build of the workspace with the plugin bundled into
 //! `target/test-bundles/` (with allocation checks in `process()` and the standalone runner), the
-//! whole workspace's tests against it, and clippy with warnings denied. The same features are used
+//! whole workspace's tests against it, the CLAP project's validator and fuzzer on every plugin in
+//! that bundle, and clippy with warnings denied. The same features are used
 //! for every cargo call so dependencies are compiled once (clippy checks them once more).
 
 use crate::bundle::{self, Variant};
+use crate::clap_validator;
 use crate::fetch;
 use crate::setup;
 use crate::util::{self, Steps, Workspace};
@@ -57,6 +59,12 @@ pub fn run(workspace: &Workspace) -> Result<()> {
                 .env("ORT_DYLIB_PATH", &runtime)
                 .env("MIXSMITH_BASIC_PITCH_ONNX", &basic_pitch),
         )
+    })?;
+    let validator = steps.run("build clap-validator (target/clap-validator)", || {
+        clap_validator::build(workspace)
+    })?;
+    steps.run("clap-validator validate + fuzz (every plugin)", || {
+        clap_validator::check(&validator, &bundles.clap)
     })?;
     steps.run("cargo clippy -D warnings", || {
         util::run(workspace.cargo().args([

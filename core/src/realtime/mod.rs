@@ -16,10 +16,12 @@
 pub mod clip;
 mod stats;
 mod stream;
+mod subnormal;
 mod worker;
 
 pub use stats::{EngineStats, StatsSnapshot};
 pub use stream::{Bridge, BridgeAudio, BridgeConfig, RenderMode};
+pub use subnormal::flush_subnormals;
 
 /// A streaming processor run on the bridge's worker thread.
 ///

@@ -636,6 +636,36 @@ mod tests {
     }
 
     #[test]
+    #[cfg(target_arch = "x86_64")]
+    fn the_worker_flushes_subnormal_arithmetic_to_zero() {
+        use std::hint::black_box;
+        /// Outputs 1.0 on the left (-1.0 on the right, as `run` expects) where the worker's CPU
+        /// flushed a subnormal result (FTZ) and read a subnormal input as zero (DAZ), 2.0 otherwise.
+        struct Probe;
+        impl StreamProcessor for Probe {
+            fn chunk_frames(&self) -> usize {
+                32
+            }
+            fn reset(&mut self) {}
+            fn process_chunk(&mut self, _: &[&[f32]], output: &mut [&mut [f32]]) {
+                let result = black_box(f32::MIN_POSITIVE) / black_box(4.0);
+                let input = black_box(f32::from_bits(1)) + black_box(0.0);
+                let flushed = if result == 0.0 && input == 0.0 {
+                    1.0
+                } else {
+                    2.0
+                };
+                output[0].fill(flushed);
+                output[1].fill(-flushed);
+            }
+        }
+        let mut bridge = Bridge::start(Probe, config(32), Arc::default()).unwrap();
+        let latency = bridge.latency_frames();
+        let out = run(&mut bridge, 32, 20, RenderMode::Offline);
+        assert!(out[latency..].iter().all(|s| *s == 1.0), "{out:?}");
+    }
+
+    #[test]
     fn a_panicking_processor_leaves_the_dry_signal() {
         struct Broken;
         impl StreamProcessor for Broken {

@@ -9,11 +9,13 @@ use rtrb::{Consumer, Producer};
 
 use super::StreamProcessor;
 use super::stream::Shared;
+use super::subnormal::flush_denormals_on_this_thread;
 
 /// How long the worker sleeps when it has nothing to do and nobody wakes it.
 const IDLE_WAIT: Duration = Duration::from_millis(2);
 
-/// The worker's loop; returns when the bridge shuts down or the processor panics.
+/// The worker's loop; returns when the bridge shuts down or the processor panics. Runs on a
+/// thread of its own, whose subnormal arithmetic it flushes to zero.
 pub(super) fn run<P: StreamProcessor>(
     mut processor: P,
     mut input: Consumer<f32>,
@@ -22,6 +24,7 @@ pub(super) fn run<P: StreamProcessor>(
     channels: usize,
     sample_rate: f32,
 ) {
+    flush_denormals_on_this_thread();
     let chunk = processor.chunk_frames();
     let chunk_seconds = chunk as f32 / sample_rate.max(1.0);
     let mut chunk_in = vec![vec![0.0_f32; chunk]; channels];

@@ -432,6 +432,9 @@ impl<P: Vst3Plugin + Send> GuiContextInner for WrapperGuiContext<P> {
                             normalized,
                             inner.current_buffer_config.load().map(|c| c.sample_rate),
                         );
+                    } else {
+                        // The controller shows the edit at once, as `setParamNormalized()` does.
+                        inner.set_controller_value(*hash, normalized as f64);
                     }
 
                     unsafe { handler.performEdit(*hash, normalized as f64) };

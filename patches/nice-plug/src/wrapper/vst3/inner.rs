@@ -20,7 +20,7 @@ use parking_lot::Mutex;
 use parking_lot::RwLock;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use try_lock::TryLock;
 #[cfg(feature = "editor")]
 use vst3::ComWrapper;
@@ -170,7 +170,17 @@ pub(crate) struct WrapperInner<P: Vst3Plugin> {
     /// having to add a setter function to the parameter (or even worse, have it be completely
     /// untyped).
     pub param_ptr_to_hash: HashMap<ParamPtr, u32>,
+    /// The edit controller's own value of each parameter (`f64` bits), set while the plugin is
+    /// processing and read back by `getParamNormalized()` until the processor applies a value of
+    /// its own. [`NO_CONTROLLER_VALUE`] when there is none. While processing, the controller must
+    /// not change what the processor uses (the host sends the change through `process()`), yet
+    /// hosts read a value back right after setting it.
+    pub controller_values: HashMap<u32, AtomicU64>,
 }
+
+/// The bits in [`WrapperInner::controller_values`] for "no pending controller value": a NaN,
+/// which `setParamNormalized()` never stores.
+const NO_CONTROLLER_VALUE: u64 = u64::MAX;
 
 /// Tasks that can be sent from the plugin to be executed on the main thread in a non-blocking
 /// realtime-safe way (either a random thread or `IRunLoop` on Linux, the OS' message loop on
@@ -317,6 +327,10 @@ impl<P: Vst3Plugin> WrapperInner<P> {
             .iter()
             .map(|(id, hash, _, _)| (id.clone(), *hash))
             .collect();
+        let controller_values = param_id_hashes_ptrs_groups
+            .iter()
+            .map(|(_, hash, _, _)| (*hash, AtomicU64::new(NO_CONTROLLER_VALUE)))
+            .collect();
         let param_ptr_to_hash = param_id_hashes_ptrs_groups
             .into_iter()
             .map(|(_, hash, ptr, _)| (ptr, hash))
@@ -380,6 +394,7 @@ impl<P: Vst3Plugin> WrapperInner<P> {
             param_units,
             param_id_to_hash,
             param_ptr_to_hash,
+            controller_values,
         });
 
         // FIXME: Right now this is safe, but if we are going to have a singleton main thread queue
@@ -550,6 +565,7 @@ impl<P: Vst3Plugin> WrapperInner<P> {
 
         match self.param_by_hash.get(&hash) {
             Some(param_ptr) => {
+                self.clear_controller_value(hash);
                 if unsafe { param_ptr._internal_set_normalized_value(normalized_value) } {
                     if let Some(sample_rate) = sample_rate {
                         unsafe { param_ptr._internal_update_smoother(sample_rate, false) };
@@ -569,6 +585,33 @@ impl<P: Vst3Plugin> WrapperInner<P> {
                 kResultOk
             }
             _ => kInvalidArgument,
+        }
+    }
+
+    /// Records `value` as the edit controller's value of the parameter `hash` while the plugin
+    /// is processing, without touching the parameter the processor uses. Returns false for an
+    /// unknown parameter or a non-finite value.
+    pub fn set_controller_value(&self, hash: u32, value: f64) -> bool {
+        match self.controller_values.get(&hash) {
+            Some(slot) if value.is_finite() => {
+                slot.store(value.to_bits(), Ordering::Release);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// The edit controller's value of the parameter `hash`, if one was set while processing
+    /// and the processor has not applied a value since.
+    pub fn controller_value(&self, hash: u32) -> Option<f64> {
+        let bits = self.controller_values.get(&hash)?.load(Ordering::Acquire);
+        (bits != NO_CONTROLLER_VALUE).then(|| f64::from_bits(bits))
+    }
+
+    /// Forgets the controller's value of `hash`: the parameter's own value is current again.
+    fn clear_controller_value(&self, hash: u32) {
+        if let Some(slot) = self.controller_values.get(&hash) {
+            slot.store(NO_CONTROLLER_VALUE, Ordering::Release);
         }
     }
 
@@ -680,6 +723,10 @@ impl<P: Vst3Plugin> WrapperInner<P> {
                 "Deserializing plugin state from a state object failed"
             );
             return false;
+        }
+        // The restored values are the current ones, for the controller too.
+        for slot in self.controller_values.values() {
+            slot.store(NO_CONTROLLER_VALUE, Ordering::Release);
         }
 
         #[cfg(feature = "editor")]

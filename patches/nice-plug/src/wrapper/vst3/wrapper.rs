@@ -760,6 +760,9 @@ impl<P: Vst3Plugin> IEditControllerTrait for Wrapper<P> {
     }
 
     unsafe fn getParamNormalized(&self, id: ParamID) -> ParamValue {
+        if let Some(value) = self.inner.controller_value(id) {
+            return value;
+        }
         match self.inner.param_by_hash.get(&id) {
             Some(param_ptr) => unsafe { param_ptr.modulated_normalized_value() as f64 },
             _ => 0.5,
@@ -768,8 +771,15 @@ impl<P: Vst3Plugin> IEditControllerTrait for Wrapper<P> {
 
     unsafe fn setParamNormalized(&self, id: ParamID, value: ParamValue) -> tresult {
         // If the plugin is currently processing audio, then this parameter change will also be sent
-        // to the process function
+        // to the process function, which applies it to the parameter. Until then the controller
+        // keeps the value as its own, so it reads back what was set (hosts and Steinberg's
+        // validator check that).
         if self.inner.is_processing.load(Ordering::SeqCst) {
+            if self.inner.param_by_hash.contains_key(&id)
+                && !self.inner.set_controller_value(id, value)
+            {
+                return kInvalidArgument;
+            }
             return kResultOk;
         }
 
