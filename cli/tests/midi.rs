@@ -22,10 +22,14 @@ fn model_dir() -> PathBuf {
     workspace().join("vendor/models/basic-pitch")
 }
 
-fn midi(dir: &Path, args: &[&std::ffi::OsStr], ort: &Path) -> Output {
+/// Runs `mixsmith midi INPUT -o OUTPUT EXTRA...` with `ort` as the runtime library.
+fn midi(dir: &Path, input: &Path, output: &Path, extra: &[&str], ort: &Path) -> Output {
     Command::new(env!("CARGO_BIN_EXE_mixsmith"))
         .arg("midi")
-        .args(args)
+        .arg(input)
+        .arg("-o")
+        .arg(output)
+        .args(extra)
         .env("ORT_DYLIB_PATH", ort)
         .env("XDG_DATA_HOME", dir.join("data"))
         .output()
@@ -68,18 +72,9 @@ fn writes_a_midi_file_and_prints_the_notes() {
     let mid = dir.path().join("tone.mid");
     write_tone(&wav);
     let model = model_dir();
-    let out = midi(
-        dir.path(),
-        &[
-            wav.as_ref(),
-            "-o".as_ref(),
-            mid.as_ref(),
-            "--json".as_ref(),
-            "--model".as_ref(),
-            model.as_ref(),
-        ],
-        &ort_library(),
-    );
+    let model = model.to_str().unwrap();
+    let extra = ["--json", "--model", model];
+    let out = midi(dir.path(), &wav, &mid, &extra, &ort_library());
     assert!(out.status.success(), "{}", stderr(&out));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["tempo_bpm"].as_f64(), Some(120.0));
@@ -97,27 +92,11 @@ fn writes_a_midi_file_and_prints_the_notes() {
     assert_eq!(&bytes[..4], b"MThd");
 
     // Without pitch bends, no bends in the notes.
-    let out = midi(
-        dir.path(),
-        &[
-            wav.as_ref(),
-            "-o".as_ref(),
-            mid.as_ref(),
-            "--json".as_ref(),
-            "--no-pitch-bends".as_ref(),
-            "--model".as_ref(),
-            model.as_ref(),
-        ],
-        &ort_library(),
-    );
+    let extra = ["--json", "--no-pitch-bends", "--model", model];
+    let out = midi(dir.path(), &wav, &mid, &extra, &ort_library());
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert!(
-        v["notes"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|n| n.get("bends").is_none())
-    );
+    let notes = v["notes"].as_array().unwrap();
+    assert!(notes.iter().all(|n| n.get("bends").is_none()), "{v}");
 }
 
 #[test]
@@ -127,63 +106,33 @@ fn errors_are_one_line_naming_the_problem() {
     let mid = dir.path().join("out.mid");
     write_tone(&wav);
     let model = model_dir();
-    let base = |extra: &[&str]| {
-        let mut a: Vec<std::ffi::OsString> =
-            vec![wav.clone().into(), "-o".into(), mid.clone().into()];
-        a.extend(extra.iter().map(Into::into));
-        a
+    let model = model.to_str().unwrap();
+    let fails_with = |input: &Path, extra: &[&str], ort: &Path, needle: &str| {
+        let out = midi(dir.path(), input, &mid, extra, ort);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(1), "{err}");
+        assert!(err.contains(needle), "expected `{needle}` in: {err}");
+        assert_eq!(err.trim().lines().count(), 1, "{err}");
+        assert!(!mid.exists(), "nothing is written on failure");
     };
-    let run = |args: Vec<std::ffi::OsString>, ort: &Path| {
-        let refs: Vec<&std::ffi::OsStr> = args.iter().map(|a| a.as_os_str()).collect();
-        midi(dir.path(), &refs, ort)
-    };
-    let model_arg = model.to_str().unwrap();
-
-    let out = run(
-        base(&["--model", model_arg]),
-        Path::new("/nonexistent/libonnxruntime.so"),
-    );
-    assert_eq!(out.status.code(), Some(1));
-    assert!(
-        stderr(&out).contains("ONNX Runtime") && stderr(&out).contains("cargo xtask setup"),
-        "{}",
-        stderr(&out)
-    );
+    let no_runtime = Path::new("/nonexistent/libonnxruntime.so");
+    fails_with(&wav, &["--model", model], no_runtime, "cargo xtask setup");
+    fails_with(&wav, &["--model", model], no_runtime, "ONNX Runtime");
 
     let empty = dir.path().join("empty");
     std::fs::create_dir_all(&empty).unwrap();
-    let out = run(base(&["--model", empty.to_str().unwrap()]), &ort_library());
-    assert_eq!(out.status.code(), Some(1));
-    assert!(
-        stderr(&out).contains("nmp.onnx was not found")
-            || stderr(&out).contains("(nmp.onnx) was not found"),
-        "{}",
-        stderr(&out)
-    );
+    let extra = ["--model", empty.to_str().unwrap()];
+    fails_with(&wav, &extra, &ort_library(), "(nmp.onnx) was not found");
 
-    let out = run(
-        base(&["--onset-threshold", "2", "--model", model_arg]),
+    let extra = ["--onset-threshold", "2", "--model", model];
+    fails_with(
+        &wav,
+        &extra,
         &ort_library(),
-    );
-    assert_eq!(out.status.code(), Some(1));
-    assert!(
-        stderr(&out).contains("onset threshold must be between 0 and 1"),
-        "{}",
-        stderr(&out)
+        "onset threshold must be between 0 and 1",
     );
 
     let junk = dir.path().join("junk.wav");
     std::fs::write(&junk, b"not audio at all").unwrap();
-    let args: Vec<std::ffi::OsString> = vec![
-        junk.into(),
-        "-o".into(),
-        mid.clone().into(),
-        "--model".into(),
-        model_arg.into(),
-    ];
-    let out = run(args, &ort_library());
-    assert_eq!(out.status.code(), Some(1));
-    assert!(stderr(&out).contains("junk.wav"), "{}", stderr(&out));
-    assert_eq!(stderr(&out).trim().lines().count(), 1, "{}", stderr(&out));
-    assert!(!mid.exists(), "nothing is written on failure");
+    fails_with(&junk, &["--model", model], &ort_library(), "junk.wav");
 }
