@@ -14,6 +14,7 @@ mod generate;
 mod hanolab;
 mod jobs;
 mod master;
+mod midi;
 mod musicapi;
 mod progress;
 
@@ -31,6 +32,8 @@ enum Command {
     Analyze(analyze::Args),
     /// Master a mix towards a reference: match tone (EQ), width and loudness, true-peak limit.
     Master(master::Args),
+    /// Transcribe audio to a MIDI file with the basic-pitch model (notes, onsets, pitch bends).
+    Midi(midi::Args),
     /// Generate music with a cloud provider (hanolab, musicapi, suno, minimax).
     Generate(Box<generate::Args>),
     /// List, resume or cancel stored cloud jobs.
@@ -46,6 +49,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Analyze(args) => analyze::run(&args),
         Command::Master(args) => master::run(&args),
+        Command::Midi(args) => midi::run(&args),
         Command::Generate(args) => generate::run(&args),
         Command::Jobs(args) => jobs::run(&args),
         Command::Hanolab(args) => hanolab::run(&args),

@@ -11,3 +11,4 @@ pub mod client;
 pub mod inference;
 pub mod master;
 pub mod realtime;
+pub mod transcribe;

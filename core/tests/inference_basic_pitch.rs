@@ -5,31 +5,17 @@
 //! else `<workspace>/vendor/...`. Missing files fail the tests with a message saying to run
 //! `cargo xtask setup`.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+
+use common::{fetched, workspace};
 
 use mixsmith_core::inference::{
     Convention, InferenceError, LIBRARY_FILE, MANIFEST_FILE, ModelPack, Runtime, RuntimeSearch,
     basic_pitch, sha256_file,
 };
-
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-/// `var` if set, else the workspace fallback; fails loudly when the file is missing.
-fn fetched(var: &str, fallback: &str) -> PathBuf {
-    let path = std::env::var_os(var)
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace().join(fallback));
-    assert!(
-        path.is_file(),
-        "{} is missing (from {var} or the default {fallback}): run `cargo xtask setup`",
-        path.display()
-    );
-    std::fs::canonicalize(&path).unwrap()
-}
 
 fn ort_library() -> PathBuf {
     fetched(

@@ -12,6 +12,20 @@ use std::time::{Instant, SystemTime};
 
 /// The Python package the mastering benchmark compares against, pinned.
 const MATCHERING: &str = "matchering==2.0.6";
+/// The Python package the transcription benchmark compares against, pinned.
+const BASIC_PITCH: &str = "basic-pitch==0.4.0";
+/// What `basic-pitch` imports when it runs its ONNX model (pinned where versions matter).
+const BASIC_PITCH_DEPS: &[&str] = &[
+    "librosa==0.10.2.post1",
+    "mir_eval==0.7",
+    "pretty_midi==0.2.10",
+    "resampy==0.4.2",
+    "onnxruntime==1.31.1",
+    "numpy<2.1",
+    "scipy",
+    "scikit-learn",
+    "typing-extensions",
+];
 
 /// `benchmark.json` that criterion writes for each benchmark.
 #[derive(Deserialize)]
@@ -41,20 +55,35 @@ pub fn run(workspace: &Workspace, build_times: bool) -> Result<()> {
     let matchering = steps.run("matchering for the mastering comparison", || {
         Ok(matchering_python(workspace))
     })?;
-    let cli = steps.run("release mixsmith CLI for the mastering comparison", || {
-        util::run(
-            workspace
-                .cargo()
-                .args(["build", "--release", "-p", "mixsmith"]),
-        )?;
-        Ok(workspace.target.join("release/mixsmith"))
+    let basic_pitch = steps.run("basic-pitch for the transcription comparison", || {
+        Ok(basic_pitch_cli(workspace))
     })?;
+    let cli = steps.run(
+        "release mixsmith CLI for the mastering and MIDI comparisons",
+        || {
+            util::run(
+                workspace
+                    .cargo()
+                    .args(["build", "--release", "-p", "mixsmith"]),
+            )?;
+            Ok(workspace.target.join("release/mixsmith"))
+        },
+    )?;
     steps.run("cargo bench -p mixsmith-core", || {
         let mut bench = workspace.cargo();
         bench.env("MIXSMITH_CLI", &cli);
         if let Some(python) = &matchering {
             bench.env("MIXSMITH_MATCHERING_PYTHON", python);
         }
+        if let Some(cli) = &basic_pitch {
+            bench.env("MIXSMITH_BASIC_PITCH_CLI", cli);
+        }
+        bench.env(
+            "ORT_DYLIB_PATH",
+            workspace
+                .root
+                .join("vendor/onnxruntime/libonnxruntime.so.1.31.1"),
+        );
         util::run(bench.args(["bench", "-p", "mixsmith-core"]))
     })?;
     let figures = steps.run("collect criterion figures", || {
@@ -177,34 +206,61 @@ fn format_nanoseconds(nanoseconds: f64) -> String {
     }
 }
 
-/// A Python that can import `matchering`: `vendor/bench-venv`, made and filled from PyPI when
-/// missing. `None`, with the reason printed, when that cannot be done; the mastering benchmark
-/// then says it skipped the comparison.
+/// A Python that can import `matchering`; see [`bench_python`].
 fn matchering_python(workspace: &Workspace) -> Option<PathBuf> {
+    bench_python(workspace, "matchering", &[&[MATCHERING]])
+}
+
+/// The `basic-pitch` command of a Python with `basic-pitch` and onnxruntime (no TensorFlow, so
+/// it runs the same `nmp.onnx` as Mixsmith); see [`bench_python`]. The package is installed
+/// without its dependencies (on Linux they pull in TensorFlow), then the ones it imports.
+fn basic_pitch_cli(workspace: &Workspace) -> Option<PathBuf> {
+    let python = bench_python(
+        workspace,
+        "basic_pitch.inference",
+        &[&["--no-deps", BASIC_PITCH], BASIC_PITCH_DEPS],
+    )?;
+    Some(python.with_file_name("basic-pitch"))
+}
+
+/// A Python in `vendor/bench-venv` that can import `module`, made and filled from PyPI (one
+/// `pip install` per entry of `installs`) when it cannot. `None`, with the reason printed, when
+/// that cannot be done; the benchmark then says it skipped the comparison.
+fn bench_python(workspace: &Workspace, module: &str, installs: &[&[&str]]) -> Option<PathBuf> {
     let venv = workspace.root.join("vendor/bench-venv");
     let python = venv.join("bin/python");
     let imports = |python: &Path| {
         Command::new(python)
-            .args(["-c", "import matchering"])
+            .args(["-c", &format!("import {module}")])
             .output()
             .is_ok_and(|o| o.status.success())
     };
     if imports(&python) {
         return Some(python);
     }
-    let installed =
-        util::run(Command::new("python3").args(["-m", "venv"]).arg(&venv)).and_then(|()| {
-            util::run(Command::new(&python).args(["-m", "pip", "install", "--quiet", MATCHERING]))
+    let mut installed = if python.is_file() {
+        Ok(())
+    } else {
+        util::run(Command::new("python3").args(["-m", "venv"]).arg(&venv))
+    };
+    for args in installs {
+        installed = installed.and_then(|()| {
+            util::run(
+                Command::new(&python)
+                    .args(["-m", "pip", "install", "--quiet"])
+                    .args(*args),
+            )
         });
+    }
     match installed {
         Ok(()) if imports(&python) => Some(python),
         Ok(()) => {
-            eprintln!("bench: {MATCHERING} installed but does not import; no comparison");
+            eprintln!("bench: `{module}` installed but does not import; no comparison");
             None
         }
         Err(e) => {
             eprintln!(
-                "bench: cannot install {MATCHERING} into {} ({e:#}); no comparison",
+                "bench: cannot install `{module}` into {} ({e:#}); no comparison",
                 venv.display()
             );
             None

@@ -30,7 +30,17 @@ impl ModelPack {
     /// manifests in `models/<pack>/`, `cargo xtask setup` puts the fetched files under
     /// `vendor/models/<pack>/`).
     pub fn load_from(manifest_path: &Path, files_dir: &Path) -> Result<Self, InferenceError> {
-        let manifest = Manifest::load(manifest_path)?;
+        Self::load_with(Manifest::load(manifest_path)?, manifest_path, files_dir)
+    }
+
+    /// Loads the files of an already parsed `manifest` from `files_dir`, verifying every file's
+    /// SHA-256. For packs whose manifest is built into the engine (the fetched basic-pitch model
+    /// is a bare `nmp.onnx`); `manifest_path` names where the manifest came from in messages.
+    pub fn load_with(
+        manifest: Manifest,
+        manifest_path: &Path,
+        files_dir: &Path,
+    ) -> Result<Self, InferenceError> {
         for file in &manifest.files {
             let path = files_dir.join(&file.path);
             let actual = sha256_file(&path)?;
