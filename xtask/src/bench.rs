@@ -2,6 +2,7 @@
 //! build times of the plugin.
 
 use crate::bundle::{self, Variant};
+use crate::setup;
 use crate::util::{self, PLUGIN_PACKAGE, Steps, Workspace};
 use anyhow::{Context, Result};
 use serde::Deserialize;
@@ -12,6 +13,11 @@ use std::time::{Instant, SystemTime};
 
 /// The Python package the mastering benchmark compares against, pinned.
 const MATCHERING: &str = "matchering==2.0.6";
+/// The Python packages of the tempo and key bench (librosa is the baseline, mido writes the
+/// songs' MIDI files), pinned.
+const TEMPO_KEY_PACKAGES: &[&str] = &["librosa==0.11.0", "mido==1.3.3"];
+/// Songs in the tempo and key bench set.
+const TEMPO_KEY_SONGS: &str = "60";
 
 /// `benchmark.json` that criterion writes for each benchmark.
 #[derive(Deserialize)]
@@ -57,6 +63,26 @@ pub fn run(workspace: &Workspace, build_times: bool) -> Result<()> {
         }
         util::run(bench.args(["bench", "-p", "mixsmith-core"]))
     })?;
+    let tempo_key = steps.run("tempo and key bench set (librosa baseline)", || {
+        setup::ensure_bench_tools()?;
+        let Some(python) = bench_python(workspace, "librosa, mido", TEMPO_KEY_PACKAGES) else {
+            return Ok(None);
+        };
+        let output = Command::new(python)
+            .arg(workspace.root.join("xtask/scripts/tempo_key_bench.py"))
+            .arg(&cli)
+            .arg(workspace.target.join("bench-tempo-key"))
+            .arg(TEMPO_KEY_SONGS)
+            .output()
+            .context("could not run xtask/scripts/tempo_key_bench.py")?;
+        if !output.status.success() {
+            anyhow::bail!(
+                "tempo_key_bench.py failed: {}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+        Ok(Some(String::from_utf8_lossy(&output.stdout).into_owned()))
+    })?;
     let figures = steps.run("collect criterion figures", || {
         criterion_figures(&workspace.target.join("criterion"), started)
     })?;
@@ -86,6 +112,13 @@ pub fn run(workspace: &Workspace, build_times: bool) -> Result<()> {
     for (name, nanoseconds) in &figures {
         println!("{:>14}  {name}", format_nanoseconds(*nanoseconds));
     }
+    println!("---- tempo and key (xtask/scripts/tempo_key_bench.py) ----");
+    print!(
+        "{}",
+        tempo_key
+            .as_deref()
+            .unwrap_or("(skipped: no Python with librosa)\n")
+    );
     println!("---- bundle sizes ----");
     println!(
         "{:>10}  {}",
@@ -177,34 +210,49 @@ fn format_nanoseconds(nanoseconds: f64) -> String {
     }
 }
 
-/// A Python that can import `matchering`: `vendor/bench-venv`, made and filled from PyPI when
-/// missing. `None`, with the reason printed, when that cannot be done; the mastering benchmark
-/// then says it skipped the comparison.
+/// A Python that can import `matchering`; `None` (the mastering benchmark then says it skipped
+/// the comparison) when it cannot be had.
 fn matchering_python(workspace: &Workspace) -> Option<PathBuf> {
+    bench_python(workspace, "matchering", &[MATCHERING])
+}
+
+/// A Python that can import `modules` (comma-separated): `vendor/bench-venv`, made and filled
+/// with `packages` from PyPI when they are missing. `None`, with the reason printed, when that
+/// cannot be done.
+fn bench_python(workspace: &Workspace, modules: &str, packages: &[&str]) -> Option<PathBuf> {
     let venv = workspace.root.join("vendor/bench-venv");
     let python = venv.join("bin/python");
     let imports = |python: &Path| {
         Command::new(python)
-            .args(["-c", "import matchering"])
+            .args(["-c", &format!("import {modules}")])
             .output()
             .is_ok_and(|o| o.status.success())
     };
     if imports(&python) {
         return Some(python);
     }
-    let installed =
-        util::run(Command::new("python3").args(["-m", "venv"]).arg(&venv)).and_then(|()| {
-            util::run(Command::new(&python).args(["-m", "pip", "install", "--quiet", MATCHERING]))
-        });
+    let created = if python.exists() {
+        Ok(())
+    } else {
+        util::run(Command::new("python3").args(["-m", "venv"]).arg(&venv))
+    };
+    let installed = created.and_then(|()| {
+        util::run(
+            Command::new(&python)
+                .args(["-m", "pip", "install", "--quiet"])
+                .args(packages),
+        )
+    });
+    let wanted = packages.join(" ");
     match installed {
         Ok(()) if imports(&python) => Some(python),
         Ok(()) => {
-            eprintln!("bench: {MATCHERING} installed but does not import; no comparison");
+            eprintln!("bench: {wanted} installed but does not import; no comparison");
             None
         }
         Err(e) => {
             eprintln!(
-                "bench: cannot install {MATCHERING} into {} ({e:#}); no comparison",
+                "bench: cannot install {wanted} into {} ({e:#}); no comparison",
                 venv.display()
             );
             None
