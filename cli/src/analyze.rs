@@ -1,9 +1,9 @@
-//! `mixsmith analyze IN [--json]`: loudness and peaks of one file.
+//! `mixsmith analyze IN [--json] [--beats]`: loudness, peaks, tempo and key of one file.
 
 use std::path::PathBuf;
 
 use anyhow::Result;
-use mixsmith_core::analyze::{LoudnessReport, analyze_file};
+use mixsmith_core::analyze::{AnalysisReport, AnalyzeOptions, analyze_file};
 
 use crate::progress::frames_bar;
 
@@ -16,6 +16,9 @@ pub struct Args {
     /// silence) are `null`.
     #[arg(long)]
     pub json: bool,
+    /// Also print the beat times (seconds from the start).
+    #[arg(long)]
+    pub beats: bool,
 }
 
 /// Runs the command: analyses the file and prints the report on stdout.
@@ -25,7 +28,8 @@ pub fn run(args: &Args) -> Result<()> {
         |n| n.to_string_lossy().into_owned(),
     );
     let mut bar = None;
-    let report = analyze_file(&args.input, |p| {
+    let options = AnalyzeOptions { beats: args.beats };
+    let report = analyze_file(&args.input, &options, |p| {
         bar.get_or_insert_with(|| frames_bar(&label, p.total_frames, p.sample_rate))
             .set_position(p.frames_done);
     });
@@ -33,18 +37,19 @@ pub fn run(args: &Args) -> Result<()> {
         bar.finish_and_clear();
     }
     let report = report?;
-    if report.non_finite_samples > 0 {
+    let loudness = &report.loudness;
+    if loudness.non_finite_samples > 0 {
         eprintln!(
             "warning: {}: {} NaN or infinite samples were replaced by 0",
             args.input.display(),
-            report.non_finite_samples
+            loudness.non_finite_samples
         );
     }
-    if report.skipped_packets > 0 {
+    if loudness.skipped_packets > 0 {
         eprintln!(
             "warning: {}: {} damaged stretch(es) could not be decoded and were skipped",
             args.input.display(),
-            report.skipped_packets
+            loudness.skipped_packets
         );
     }
     if args.json {
@@ -56,7 +61,9 @@ pub fn run(args: &Args) -> Result<()> {
 }
 
 /// The human-readable form of a report.
-fn table(file: &str, r: &LoudnessReport) -> String {
+fn table(file: &str, report: &AnalysisReport) -> String {
+    let r = &report.loudness;
+    let m = &report.musical;
     let db = |v: Option<f64>, unit: &str| match v {
         Some(v) => format!("{v:.1} {unit}"),
         None => "-inf (silent or too short)".to_string(),
@@ -85,6 +92,20 @@ fn table(file: &str, r: &LoudnessReport) -> String {
         ),
         ("True peak", db(r.true_peak_dbtp, "dBTP")),
         ("Sample peak", db(r.sample_peak_dbfs, "dBFS")),
+        (
+            "Tempo",
+            match (m.bpm, m.bpm_confidence) {
+                (Some(bpm), Some(c)) => format!("{bpm:.1} BPM (confidence {c:.2})"),
+                _ => "none (no steady beat)".into(),
+            },
+        ),
+        (
+            "Key",
+            match (m.key, m.key_confidence) {
+                (Some(key), Some(c)) => format!("{key} (confidence {c:.2})"),
+                _ => "none (no tonal centre)".into(),
+            },
+        ),
     ];
     let mut out = String::new();
     for (k, v) in rows {
@@ -93,16 +114,21 @@ fn table(file: &str, r: &LoudnessReport) -> String {
     if r.non_finite_samples > 0 {
         out.push_str(&format!("{:<16}{}\n", "Non-finite", r.non_finite_samples));
     }
+    if let Some(beats) = &m.beats {
+        let times: Vec<String> = beats.iter().map(|t| format!("{t:.3}")).collect();
+        out.push_str(&format!("{:<16}{} s\n", "Beats", times.join(" ")));
+    }
     out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use mixsmith_core::analyze::{Key, LoudnessReport, Mode, MusicalReport};
 
     #[test]
     fn table_shows_units_and_silence() {
-        let r = LoudnessReport {
+        let loudness = LoudnessReport {
             lufs: Some(-23.04),
             lra: Some(0.0),
             true_peak_dbtp: None,
@@ -113,10 +139,42 @@ mod tests {
             non_finite_samples: 0,
             skipped_packets: 0,
         };
+        let musical = MusicalReport {
+            bpm: None,
+            bpm_confidence: None,
+            key: None,
+            key_confidence: None,
+            beats: None,
+        };
+        let mut r = AnalysisReport { loudness, musical };
         let t = table("x.wav", &r);
         assert!(t.contains("Integrated      -23.0 LUFS"), "{t}");
         assert!(t.contains("1:15.500 (75.500 s)"), "{t}");
         assert!(t.contains("True peak       -inf"), "{t}");
+        assert!(t.contains("Tempo           none (no steady beat)"), "{t}");
+        assert!(t.contains("Key             none (no tonal centre)"), "{t}");
         assert!(!t.contains("Non-finite"));
+        assert!(!t.contains("Beats"));
+
+        r.musical = MusicalReport {
+            bpm: Some(123.4),
+            bpm_confidence: Some(0.8),
+            key: Some(Key {
+                tonic: 3,
+                mode: Mode::Major,
+            }),
+            key_confidence: Some(0.9),
+            beats: Some(vec![0.5, 0.986]),
+        };
+        let t = table("x.wav", &r);
+        assert!(
+            t.contains("Tempo           123.4 BPM (confidence 0.80)"),
+            "{t}"
+        );
+        assert!(
+            t.contains("Key             Eb major (confidence 0.90)"),
+            "{t}"
+        );
+        assert!(t.contains("Beats           0.500 0.986 s"), "{t}");
     }
 }

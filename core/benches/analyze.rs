@@ -15,7 +15,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use criterion::Criterion;
-use mixsmith_core::analyze::{LoudnessMeter, analyze_file};
+use mixsmith_core::analyze::{AnalyzeOptions, LoudnessMeter, analyze_file};
 
 /// Counts allocations so the bench can show that metering does not allocate.
 struct CountingAlloc;
@@ -106,7 +106,7 @@ fn child_peak(path: &Path) -> (u64, Duration) {
 fn main() {
     if let Some(path) = std::env::var_os(CHILD_ENV) {
         let t = Instant::now();
-        let report = analyze_file(&path, |_| {}).expect("analyze");
+        let report = analyze_file(&path, &AnalyzeOptions::default(), |_| {}).expect("analyze");
         let secs = t.elapsed().as_secs_f64();
         std::hint::black_box(report);
         println!("{} {secs}", vm_hwm_kib());
@@ -128,12 +128,12 @@ fn main() {
         .measurement_time(Duration::from_secs(15))
         .configure_from_args();
     c.bench_function("analyze_3min_stereo_44k1_wav", |b| {
-        b.iter(|| analyze_file(&short, |_| {}).expect("analyze"))
+        b.iter(|| analyze_file(&short, &AnalyzeOptions::default(), |_| {}).expect("analyze"))
     });
     c.final_summary();
 
     let wall = common::best_of(3, || {
-        analyze_file(&short, |_| {}).expect("analyze");
+        analyze_file(&short, &AnalyzeOptions::default(), |_| {}).expect("analyze");
     });
     println!(
         "\nanalyze 180 s: {:.3} s wall, {:.0} x real time (best of 3)",

@@ -23,7 +23,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, criterion_group};
-use mixsmith_core::analyze::analyze_file;
+use mixsmith_core::analyze::{AnalyzeOptions, analyze_file};
 use mixsmith_core::audio::{AudioBuffer, SampleFormat, WavWriter, read_file, write_wav};
 use mixsmith_core::master::spectrum::{band_distance_db, third_octave_levels};
 use mixsmith_core::master::{
@@ -114,8 +114,9 @@ fn bench_dir() -> PathBuf {
 
 /// Integrated loudness of a file in LUFS.
 fn lufs(path: &Path) -> f64 {
-    analyze_file(path, |_| {})
+    analyze_file(path, &AnalyzeOptions::default(), |_| {})
         .expect("analyse")
+        .loudness
         .lufs
         .unwrap_or(f64::NEG_INFINITY)
 }

@@ -2,6 +2,7 @@
 //! build times of the plugin.
 
 use crate::bundle::{self, Variant};
+use crate::setup;
 use crate::util::{self, PLUGIN_PACKAGE, Steps, Workspace};
 use anyhow::{Context, Result};
 use serde::Deserialize;
@@ -26,6 +27,11 @@ const BASIC_PITCH_DEPS: &[&str] = &[
     "scikit-learn",
     "typing-extensions",
 ];
+/// The Python packages of the tempo and key bench (librosa is the baseline, mido writes the
+/// songs' MIDI files), pinned.
+const TEMPO_KEY_PACKAGES: &[&str] = &["librosa==0.10.2.post1", "mido==1.3.3"];
+/// Songs in the tempo and key bench set.
+const TEMPO_KEY_SONGS: &str = "60";
 
 /// `benchmark.json` that criterion writes for each benchmark.
 #[derive(Deserialize)]
@@ -86,6 +92,26 @@ pub fn run(workspace: &Workspace, build_times: bool) -> Result<()> {
         );
         util::run(bench.args(["bench", "-p", "mixsmith-core"]))
     })?;
+    let tempo_key = steps.run("tempo and key bench set (librosa baseline)", || {
+        setup::ensure_bench_tools()?;
+        let Some(python) = bench_python(workspace, "librosa, mido", &[TEMPO_KEY_PACKAGES]) else {
+            return Ok(None);
+        };
+        let output = Command::new(python)
+            .arg(workspace.root.join("xtask/scripts/tempo_key_bench.py"))
+            .arg(&cli)
+            .arg(workspace.target.join("bench-tempo-key"))
+            .arg(TEMPO_KEY_SONGS)
+            .output()
+            .context("could not run xtask/scripts/tempo_key_bench.py")?;
+        if !output.status.success() {
+            anyhow::bail!(
+                "tempo_key_bench.py failed: {}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+        Ok(Some(String::from_utf8_lossy(&output.stdout).into_owned()))
+    })?;
     let figures = steps.run("collect criterion figures", || {
         criterion_figures(&workspace.target.join("criterion"), started)
     })?;
@@ -115,6 +141,13 @@ pub fn run(workspace: &Workspace, build_times: bool) -> Result<()> {
     for (name, nanoseconds) in &figures {
         println!("{:>14}  {name}", format_nanoseconds(*nanoseconds));
     }
+    println!("---- tempo and key (xtask/scripts/tempo_key_bench.py) ----");
+    print!(
+        "{}",
+        tempo_key
+            .as_deref()
+            .unwrap_or("(skipped: no Python with librosa)\n")
+    );
     println!("---- bundle sizes ----");
     println!(
         "{:>10}  {}",

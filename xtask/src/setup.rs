@@ -15,6 +15,8 @@ enum Check {
     PkgConfig(&'static str),
     /// `python3 -m pip` works.
     Pip,
+    /// A file (data a package installs).
+    File(&'static str),
 }
 
 /// Something the machine must have, and the Debian package that provides it.
@@ -85,6 +87,36 @@ const DOWNLOAD_REQUIREMENTS: &[Requirement] = &[
     },
 ];
 
+/// What only `cargo xtask bench` needs: the renderer and the General MIDI soundfonts of the
+/// tempo and key bench set.
+const BENCH_REQUIREMENTS: &[Requirement] = &[
+    Requirement {
+        check: Check::Command("fluidsynth"),
+        package: "fluidsynth",
+        why: "renders the tempo/key bench songs",
+    },
+    Requirement {
+        check: Check::File("/usr/share/sounds/sf2/FluidR3_GM.sf2"),
+        package: "fluid-soundfont-gm",
+        why: "a General MIDI soundfont for the bench songs",
+    },
+    Requirement {
+        check: Check::File("/usr/share/sounds/sf2/TimGM6mb.sf2"),
+        package: "timgm6mb-soundfont",
+        why: "a second General MIDI soundfont for the bench songs",
+    },
+    Requirement {
+        check: Check::File("/usr/share/sounds/sf3/MuseScore_General.sf3"),
+        package: "musescore-general-soundfont-small",
+        why: "a third General MIDI soundfont for the bench songs",
+    },
+];
+
+/// Installs what only the benchmarks need (see [`BENCH_REQUIREMENTS`]).
+pub fn ensure_bench_tools() -> Result<()> {
+    install_missing(BENCH_REQUIREMENTS)
+}
+
 impl Check {
     /// Whether the requirement is met on this machine.
     fn is_met(self) -> bool {
@@ -94,6 +126,7 @@ impl Check {
                 quiet_success(Command::new("pkg-config").args(["--exists", module]))
             }
             Check::Pip => quiet_success(Command::new("python3").args(["-m", "pip", "--version"])),
+            Check::File(path) => std::path::Path::new(path).is_file(),
         }
     }
 
@@ -103,6 +136,7 @@ impl Check {
             Check::Command(name) => format!("command `{name}`"),
             Check::PkgConfig(module) => format!("pkg-config module `{module}`"),
             Check::Pip => "`python3 -m pip`".to_owned(),
+            Check::File(path) => format!("file `{path}`"),
         }
     }
 }

@@ -1,22 +1,27 @@
-//! Live loudness metering on the realtime bridge's worker, for the plugin's Analyze tab.
+//! Live loudness, tempo and key on the realtime bridge's worker, for the plugin's Analyze tab.
 //!
 //! [`MeteredProcessor`] wraps any [`StreamProcessor`]: it meters the chunk the worker receives
-//! (the plugin's input) with a [`LoudnessMeter`] and then runs the wrapped tool. Every 100 ms of
-//! audio it publishes a [`LoudnessSnapshot`] through [`LiveLoudness`], a lock-free cell the editor
-//! reads at its own pace.
+//! (the plugin's input) with a [`LoudnessMeter`] and a live [`MusicalAnalyzer`], and then runs
+//! the wrapped tool. Every 100 ms of audio it publishes a [`LoudnessSnapshot`] through
+//! [`LiveLoudness`], a lock-free cell the editor reads at its own pace; tempo and key are
+//! re-estimated once a second.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use arc_swap::ArcSwap;
 
-use super::{LoudnessMeter, MeterError};
+use super::{Key, LoudnessMeter, MeterError, MusicalAnalyzer};
 use crate::realtime::StreamProcessor;
 
 /// How often, in seconds of audio, a snapshot is published and a history point recorded.
 const PUBLISH_PERIOD_S: f64 = 0.1;
 /// History points kept for the plot: two minutes at one point per 100 ms.
 const HISTORY_CAPACITY: usize = 1200;
+/// How often, in seconds of audio, tempo and key are estimated again.
+const MUSICAL_PERIOD_S: f64 = 1.0;
+/// The live tempo is that of this many of the last seconds.
+const LIVE_TEMPO_WINDOW_S: f64 = 20.0;
 
 /// The meter's readings at one moment. Loudness in LUFS (LU for the range), peaks in dBFS/dBTP;
 /// `-inf` where undefined (silence, or too little audio yet).
@@ -38,6 +43,10 @@ pub struct LoudnessSnapshot {
     pub history: Vec<f32>,
     /// Frames metered since the last reset.
     pub frames: u64,
+    /// Tempo of the last 20 s in BPM, `None` without a steady beat.
+    pub bpm: Option<f64>,
+    /// Key of everything heard since the last reset, `None` without a tonal centre.
+    pub key: Option<Key>,
 }
 
 impl Default for LoudnessSnapshot {
@@ -51,12 +60,14 @@ impl Default for LoudnessSnapshot {
             sample_peak_dbfs: f64::NEG_INFINITY,
             history: Vec::new(),
             frames: 0,
+            bpm: None,
+            key: None,
         }
     }
 }
 
 impl LoudnessSnapshot {
-    fn read(meter: &LoudnessMeter) -> Self {
+    fn read(meter: &LoudnessMeter, bpm: Option<f64>, key: Option<Key>) -> Self {
         Self {
             momentary: meter.momentary(),
             short_term: meter.short_term(),
@@ -66,6 +77,8 @@ impl LoudnessSnapshot {
             sample_peak_dbfs: meter.sample_peak_dbfs(),
             history: meter.history().collect(),
             frames: meter.frames(),
+            bpm,
+            key,
         }
     }
 }
@@ -103,6 +116,16 @@ pub struct MeteredProcessor<P> {
     publish_every: u64,
     /// Frames metered since the last publication.
     since_publish: u64,
+    /// Tempo and key of the input.
+    musical: MusicalAnalyzer,
+    /// Frames between two tempo and key estimates.
+    estimate_every: u64,
+    /// Frames since the last tempo and key estimate.
+    since_estimate: u64,
+    /// The latest tempo estimate.
+    bpm: Option<f64>,
+    /// The latest key estimate.
+    key: Option<Key>,
 }
 
 impl<P: StreamProcessor> MeteredProcessor<P> {
@@ -122,12 +145,20 @@ impl<P: StreamProcessor> MeteredProcessor<P> {
             live,
             publish_every: (f64::from(sample_rate) * PUBLISH_PERIOD_S).round() as u64,
             since_publish: 0,
+            musical: MusicalAnalyzer::live(sample_rate, LIVE_TEMPO_WINDOW_S),
+            estimate_every: (f64::from(sample_rate) * MUSICAL_PERIOD_S).round() as u64,
+            since_estimate: 0,
+            bpm: None,
+            key: None,
         })
     }
 
     fn restart_meter(&mut self) {
         self.meter.reset();
+        self.musical.reset();
+        (self.bpm, self.key) = (None, None);
         self.since_publish = 0;
+        self.since_estimate = 0;
         self.live.latest.store(Arc::default());
     }
 }
@@ -152,12 +183,22 @@ impl<P: StreamProcessor> StreamProcessor for MeteredProcessor<P> {
         }
         // The block always matches the meter's channel count: both come from the bridge.
         if self.meter.add_frames(input).is_ok() {
-            self.since_publish += input.first().map_or(0, |c| c.len()) as u64;
+            let frames = input.first().map_or(0, |c| c.len()) as u64;
+            self.musical.add_frames(input);
+            self.since_estimate += frames;
+            if self.since_estimate >= self.estimate_every {
+                self.since_estimate -= self.estimate_every;
+                let report = self.musical.finish(false);
+                (self.bpm, self.key) = (report.bpm, report.key);
+            }
+            self.since_publish += frames;
             if self.since_publish >= self.publish_every {
                 self.since_publish -= self.publish_every;
-                self.live
-                    .latest
-                    .store(Arc::new(LoudnessSnapshot::read(&self.meter)));
+                self.live.latest.store(Arc::new(LoudnessSnapshot::read(
+                    &self.meter,
+                    self.bpm,
+                    self.key,
+                )));
             }
         }
         self.inner.process_chunk(input, output);
@@ -194,7 +235,9 @@ mod tests {
         let mut writer = WavWriter::create(&path, sample_rate, 2, SampleFormat::Float32).unwrap();
         writer.write_planar(&audio).unwrap();
         writer.finalize().unwrap();
-        let cli = analyze_file(&path, |_| {}).unwrap();
+        let cli = analyze_file(&path, &crate::analyze::AnalyzeOptions::default(), |_| {})
+            .unwrap()
+            .loudness;
 
         let live = Arc::new(LiveLoudness::default());
         let processor =
@@ -246,5 +289,32 @@ mod tests {
         let snapshot = live.snapshot();
         assert_eq!(snapshot.frames, 4800);
         assert!(snapshot.sample_peak_dbfs < -39.0);
+    }
+
+    #[test]
+    fn tempo_and_key_of_what_was_heard_are_published_and_reset() {
+        use crate::analyze::synth::{ROCK, Song};
+        let rate = 48_000;
+        let mut song = Song::new(rate, 24.0, 8);
+        song.drums(ROCK, 118.0, 0.5, 0.0, 24.0);
+        song.progression(9, true, 118.0, 0.0, 0.0);
+        let live = Arc::new(LiveLoudness::default());
+        let mut processor =
+            MeteredProcessor::new(PassThrough::new(480), 1, rate, live.clone()).unwrap();
+        let mut out = vec![0.0_f32; 480];
+        for chunk in song.samples.chunks_exact(480) {
+            processor.process_chunk(&[chunk], &mut [&mut out]);
+        }
+        let snapshot = live.snapshot();
+        let bpm = snapshot.bpm.expect("a tempo");
+        assert!((bpm / 118.0 - 1.0).abs() < 0.02, "{bpm}");
+        assert_eq!(
+            snapshot.key.map(|k| k.to_string()).as_deref(),
+            Some("A minor")
+        );
+        live.request_reset();
+        processor.process_chunk(&[&[0.0; 480]], &mut [&mut out]);
+        let snapshot = live.snapshot();
+        assert_eq!((snapshot.bpm, snapshot.key), (None, None));
     }
 }

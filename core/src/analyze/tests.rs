@@ -179,11 +179,13 @@ fn analyze_file_reports_a_wav() {
     write_wav(&path, 44_100, &data, SampleFormat::Float32);
     let mut calls = 0;
     let mut last = None;
-    let r = analyze_file(&path, |p| {
+    let r = analyze_file(&path, &AnalyzeOptions::default(), |p| {
         calls += 1;
         last = Some(p);
     })
     .unwrap();
+    let full = r.clone();
+    let r = r.loudness;
     assert_near(r.lufs.unwrap(), -23.0, 0.1, "lufs");
     assert_near(r.sample_peak_dbfs.unwrap(), -23.0, 0.01, "sample peak");
     assert_near(r.duration_s, 12.0, 1e-9, "duration");
@@ -201,7 +203,7 @@ fn analyze_file_reports_a_wav() {
             sample_rate: 44_100
         })
     );
-    let keys: Vec<String> = serde_json::to_value(&r)
+    let keys: Vec<String> = serde_json::to_value(&full)
         .unwrap()
         .as_object()
         .unwrap()
@@ -216,6 +218,10 @@ fn analyze_file_reports_a_wav() {
         "duration_s",
         "sample_rate",
         "channels",
+        "bpm",
+        "bpm_confidence",
+        "key",
+        "key_confidence",
     ];
     want.sort();
     assert_eq!(keys, want);
@@ -226,12 +232,12 @@ fn analyze_file_errors_name_the_file() {
     let dir = tempfile::tempdir().unwrap();
     let zero = dir.path().join("zero.wav");
     write_wav(&zero, 48_000, &[vec![]], SampleFormat::Int16);
-    let err = analyze_file(&zero, |_| {}).unwrap_err();
+    let err = analyze_file(&zero, &AnalyzeOptions::default(), |_| {}).unwrap_err();
     assert!(matches!(err, AnalyzeError::NoAudio { .. }), "{err:?}");
     assert!(err.to_string().starts_with(&zero.display().to_string()));
 
     let missing = dir.path().join("missing.flac");
-    let err = analyze_file(&missing, |_| {}).unwrap_err();
+    let err = analyze_file(&missing, &AnalyzeOptions::default(), |_| {}).unwrap_err();
     assert!(matches!(
         err,
         AnalyzeError::Audio(AudioError::NotFound { .. })
@@ -258,7 +264,9 @@ fn analyze_file_counts_non_finite_samples() {
             .unwrap();
     }
     w.finalize().unwrap();
-    let r = analyze_file(&path, |_| {}).unwrap();
+    let r = analyze_file(&path, &AnalyzeOptions::default(), |_| {})
+        .unwrap()
+        .loudness;
     assert_eq!(r.non_finite_samples, 48);
     assert_near(r.sample_peak_dbfs.unwrap(), -20.0, 0.01, "peak");
     let json = serde_json::to_value(&r).unwrap();

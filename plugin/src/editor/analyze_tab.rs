@@ -1,4 +1,5 @@
-//! The Analyze tab: a live loudness meter of the plugin's input with a short-term history plot.
+//! The Analyze tab: a live loudness meter of the plugin's input with a short-term history plot,
+//! and the tempo and key of what it has heard.
 
 use egui_plot::{HLine, Line, Plot, PlotPoints};
 use mixsmith_core::analyze::{LiveLoudness, LoudnessSnapshot};
@@ -53,6 +54,18 @@ fn readings(ui: &mut egui::Ui, snapshot: &LoudnessSnapshot, target: LoudnessTarg
         } else {
             ui.monospace("—");
         }
+        ui.end_row();
+        ui.label("Tempo (last 20 s)");
+        ui.monospace(match snapshot.bpm {
+            Some(bpm) => format!("{bpm:.1} BPM"),
+            None => "— BPM (no steady beat yet)".into(),
+        });
+        ui.end_row();
+        ui.label("Key");
+        ui.monospace(match snapshot.key {
+            Some(key) => key.to_string(),
+            None => "— (no tonal centre yet)".into(),
+        });
         ui.end_row();
     });
 }

@@ -1,0 +1,326 @@
+//! Musical key (tonic and mode) from a tuning-aware chroma.
+//!
+//! [`ChromaAccumulator`] takes long frames (about 370 ms), picks the spectral peaks between
+//! 50 Hz and 4 kHz, and adds each peak's weight to a pitch-class histogram ten bins per
+//! semitone fine, each frame normalised so that loud passages do not outvote quiet ones. The
+//! histogram's circular mean within the semitone is the recording's tuning (a song tuned to
+//! 432 Hz, or a tape running fast, still reads its written key), and the twelve chroma values
+//! are the histogram summed around the tuned semitone centres.
+//!
+//! [`estimate_key`] correlates the chroma with the 24 rotations of Temperley's major and minor
+//! key profiles (Kostka–Payne corpus), each spread over the first six harmonics of its notes as
+//! a recording spreads a played note (Gómez, 2006): a note's third harmonic sounds its fifth,
+//! its fifth harmonic its major third.
+
+use std::fmt;
+use std::sync::Arc;
+
+use realfft::num_complex::Complex32;
+use realfft::{RealFftPlanner, RealToComplex};
+use serde::{Serialize, Serializer};
+
+use super::frontend::Framer;
+
+/// Sub-bins per semitone of the fine pitch-class histogram.
+const FINE: usize = 10;
+/// Lowest peak frequency considered, in Hz.
+const LOWEST_HZ: f64 = 50.0;
+/// Highest peak frequency considered, in Hz.
+const HIGHEST_HZ: f64 = 4_000.0;
+/// Peaks more than this far below the frame's strongest are ignored (in magnitude, 50 dB).
+const PEAK_FLOOR: f32 = 0.003_162;
+/// Frames whose strongest peak is below this (a full-scale sine is 1; -80 dBFS) are silence.
+const SILENT_PEAK: f32 = 1e-4;
+/// Amplitude ratio between consecutive harmonics in the spread key profiles.
+const HARMONIC_DECAY: f64 = 0.6;
+/// Semitones above the fundamental (mod 12) of harmonics 1 to 6.
+const HARMONIC_INTERVALS: [usize; 6] = [0, 0, 7, 0, 4, 7];
+/// Temperley's major-key profile (Kostka–Payne corpus), C to B.
+const MAJOR_PROFILE: [f64; 12] = [
+    0.748, 0.060, 0.488, 0.082, 0.670, 0.460, 0.096, 0.715, 0.104, 0.366, 0.057, 0.400,
+];
+/// Temperley's minor-key profile (Kostka–Payne corpus), C to B.
+const MINOR_PROFILE: [f64; 12] = [
+    0.712, 0.084, 0.474, 0.618, 0.049, 0.460, 0.105, 0.747, 0.404, 0.067, 0.133, 0.330,
+];
+/// Below this correlation with the best key profile there is no key.
+const MIN_CORRELATION: f64 = 0.5;
+/// Below this spread of the chroma (standard deviation over mean) the material has no pitch
+/// centre (noise, speech, drums).
+const MIN_CHROMA_CONTRAST: f64 = 0.25;
+
+/// Major or minor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Mode {
+    /// A major key.
+    Major,
+    /// A (natural, harmonic or melodic) minor key.
+    Minor,
+}
+
+/// A key: a tonic pitch class and a mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Key {
+    /// The tonic's pitch class, 0 = C, 1 = C#/Db, ..., 11 = B.
+    pub tonic: u8,
+    /// Major or minor.
+    pub mode: Mode,
+}
+
+/// Tonic names of major keys as musicians write them (the key signature with fewer
+/// accidentals; F# rather than Gb).
+const MAJOR_NAMES: [&str; 12] = [
+    "C", "Db", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B",
+];
+/// Tonic names of minor keys as musicians write them (C# and G# minor, Eb and Bb minor).
+const MINOR_NAMES: [&str; 12] = [
+    "C", "C#", "D", "Eb", "E", "F", "F#", "G", "G#", "A", "Bb", "B",
+];
+
+impl Key {
+    /// The tonic's name, e.g. `"Eb"` or `"F#"`.
+    pub fn tonic_name(&self) -> &'static str {
+        match self.mode {
+            Mode::Major => MAJOR_NAMES[usize::from(self.tonic % 12)],
+            Mode::Minor => MINOR_NAMES[usize::from(self.tonic % 12)],
+        }
+    }
+}
+
+impl fmt::Display for Key {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mode = match self.mode {
+            Mode::Major => "major",
+            Mode::Minor => "minor",
+        };
+        write!(f, "{} {mode}", self.tonic_name())
+    }
+}
+
+impl Serialize for Key {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+/// A key estimate.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct KeyEstimate {
+    /// The most likely key.
+    pub key: Key,
+    /// The correlation of the chroma with that key's profile, 0 to 1.
+    pub confidence: f64,
+    /// The recording's tuning relative to A = 440 Hz, in cents (-50 to 50).
+    pub tuning_cents: f64,
+}
+
+/// Streaming pitch-class histogram of a mono signal (see the module documentation).
+pub(crate) struct ChromaAccumulator {
+    framer: Framer,
+    fft: Arc<dyn RealToComplex<f32>>,
+    window: Vec<f32>,
+    frame: Vec<f32>,
+    spectrum: Vec<Complex32>,
+    scratch: Vec<Complex32>,
+    magnitudes: Vec<f32>,
+    /// Scales a bin's magnitude so that a full-scale sine reads 1.
+    magnitude_scale: f32,
+    /// Bins searched for peaks.
+    bins: std::ops::Range<usize>,
+    bin_hz: f64,
+    /// Accumulated weight per fine pitch-class bin (bin 0 is centred on C at A = 440 Hz).
+    histogram: [f64; 12 * FINE],
+    /// Frames that held a pitched peak.
+    frames: u64,
+}
+
+impl std::fmt::Debug for ChromaAccumulator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChromaAccumulator")
+            .field("frame_len", &self.window.len())
+            .field("frames", &self.frames)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ChromaAccumulator {
+    /// An accumulator for a mono stream at `rate` Hz (8–20 kHz).
+    pub(crate) fn new(rate: f64) -> Self {
+        let len = if rate <= 12_500.0 { 4096 } else { 8192 };
+        let fft = RealFftPlanner::<f32>::new().plan_fft_forward(len);
+        let window: Vec<f32> = (0..len)
+            .map(|i| 0.5 - 0.5 * (std::f32::consts::TAU * i as f32 / len as f32).cos())
+            .collect();
+        let window_sum: f32 = window.iter().sum();
+        let bin_hz = rate / len as f64;
+        let lo = ((LOWEST_HZ / bin_hz).floor() as usize).max(1);
+        let hi = ((HIGHEST_HZ.min(0.45 * rate) / bin_hz).ceil() as usize).min(len / 2 - 1);
+        Self {
+            framer: Framer::new(len, len / 2),
+            spectrum: fft.make_output_vec(),
+            scratch: fft.make_scratch_vec(),
+            frame: fft.make_input_vec(),
+            magnitudes: vec![0.0; len / 2 + 1],
+            fft,
+            window,
+            magnitude_scale: 2.0 / window_sum,
+            bins: lo..hi,
+            bin_hz,
+            histogram: [0.0; 12 * FINE],
+            frames: 0,
+        }
+    }
+
+    /// Forgets everything heard.
+    pub(crate) fn reset(&mut self) {
+        self.framer.reset();
+        self.histogram = [0.0; 12 * FINE];
+        self.frames = 0;
+    }
+
+    /// Adds mono samples at the analysis rate.
+    pub(crate) fn push(&mut self, samples: &[f32]) {
+        self.framer.push(samples);
+        while let Some(frame) = self.framer.next_frame() {
+            for ((out, x), w) in self.frame.iter_mut().zip(frame).zip(&self.window) {
+                *out = x * w;
+            }
+            self.fft
+                .process_with_scratch(&mut self.frame, &mut self.spectrum, &mut self.scratch)
+                .expect("buffer sizes come from the plan");
+            for (m, c) in self.magnitudes.iter_mut().zip(&self.spectrum) {
+                *m = c.norm() * self.magnitude_scale;
+            }
+            self.add_peaks();
+        }
+    }
+
+    /// Adds the current frame's spectral peaks to the histogram.
+    fn add_peaks(&mut self) {
+        let m = &self.magnitudes;
+        let strongest = m[self.bins.clone()].iter().copied().fold(0.0, f32::max);
+        if strongest < SILENT_PEAK {
+            return;
+        }
+        let floor = strongest * PEAK_FLOOR;
+        let mut contributions = [0.0f64; 12 * FINE];
+        let mut total = 0.0;
+        for k in self.bins.clone() {
+            if m[k] <= floor || m[k] <= m[k - 1] || m[k] < m[k + 1] {
+                continue;
+            }
+            // Parabolic interpolation of the log magnitude gives the peak's true frequency.
+            let (l, c, r) = (m[k - 1].ln(), m[k].ln(), m[k + 1].ln());
+            let denom = l - 2.0 * c + r;
+            let shift = if denom < 0.0 {
+                f64::from((0.5 * (l - r) / denom).clamp(-0.5, 0.5))
+            } else {
+                0.0
+            };
+            let hz = (k as f64 + shift) * self.bin_hz;
+            let midi = 69.0 + 12.0 * (hz / 440.0).log2();
+            let fine = (midi * FINE as f64).round().rem_euclid((12 * FINE) as f64) as usize;
+            // Magnitude in dB above the floor: a loudness-like weight that keeps soft partials.
+            let weight = f64::from((m[k] / floor).ln());
+            contributions[fine] += weight;
+            total += weight;
+        }
+        if total > 0.0 {
+            for (h, c) in self.histogram.iter_mut().zip(contributions) {
+                *h += c / total;
+            }
+            self.frames += 1;
+        }
+    }
+
+    /// The tuning offset from A = 440 Hz in cents (-50 to 50) and the twelve chroma values
+    /// (C to B) around the tuned semitone centres; `None` if no frame held a pitched peak.
+    pub(crate) fn chroma(&self) -> Option<(f64, [f64; 12])> {
+        if self.frames == 0 {
+            return None;
+        }
+        let (mut sin, mut cos) = (0.0, 0.0);
+        for (i, h) in self.histogram.iter().enumerate() {
+            let phase = std::f64::consts::TAU * (i % FINE) as f64 / FINE as f64;
+            sin += h * phase.sin();
+            cos += h * phase.cos();
+        }
+        let tuning = sin.atan2(cos) / std::f64::consts::TAU; // semitones, -0.5..0.5
+        let shift = (tuning * FINE as f64).round() as isize;
+        let mut chroma = [0.0; 12];
+        for (pc, c) in chroma.iter_mut().enumerate() {
+            let centre = (pc * FINE) as isize + shift;
+            for j in -(FINE as isize / 2)..(FINE as isize / 2) {
+                let i = (centre + j).rem_euclid((12 * FINE) as isize) as usize;
+                *c += self.histogram[i];
+            }
+        }
+        Some((tuning * 100.0, chroma))
+    }
+}
+
+/// A key profile spread over its notes' first six harmonics.
+fn harmonic_profile(profile: &[f64; 12]) -> [f64; 12] {
+    let mut out = [0.0; 12];
+    for (pc, &p) in profile.iter().enumerate() {
+        let mut amplitude = 1.0;
+        for interval in HARMONIC_INTERVALS {
+            out[(pc + interval) % 12] += p * amplitude;
+            amplitude *= HARMONIC_DECAY;
+        }
+    }
+    out
+}
+
+/// Pearson correlation of `chroma` with `profile` rotated to `tonic`.
+fn correlation(chroma: &[f64; 12], profile: &[f64; 12], tonic: usize) -> f64 {
+    let mean_c = chroma.iter().sum::<f64>() / 12.0;
+    let mean_p = profile.iter().sum::<f64>() / 12.0;
+    let (mut num, mut var_c, mut var_p) = (0.0, 0.0, 0.0);
+    for (pc, &c) in chroma.iter().enumerate() {
+        let p = profile[(pc + 12 - tonic) % 12] - mean_p;
+        let c = c - mean_c;
+        num += c * p;
+        var_c += c * c;
+        var_p += p * p;
+    }
+    if var_c <= 0.0 || var_p <= 0.0 {
+        0.0
+    } else {
+        num / (var_c * var_p).sqrt()
+    }
+}
+
+/// The key whose profile best matches `chroma` (C to B); `None` when the chroma has no pitch
+/// centre (too flat, or no profile correlates well).
+pub fn estimate_key(chroma: &[f64; 12], tuning_cents: f64) -> Option<KeyEstimate> {
+    let mean = chroma.iter().sum::<f64>() / 12.0;
+    if mean <= 0.0 {
+        return None;
+    }
+    let spread = (chroma.iter().map(|c| (c - mean).powi(2)).sum::<f64>() / 12.0).sqrt() / mean;
+    if spread < MIN_CHROMA_CONTRAST {
+        return None;
+    }
+    let profiles = [
+        (Mode::Major, harmonic_profile(&MAJOR_PROFILE)),
+        (Mode::Minor, harmonic_profile(&MINOR_PROFILE)),
+    ];
+    let (key, confidence) = profiles
+        .iter()
+        .flat_map(|(mode, profile)| {
+            (0..12).map(move |tonic| {
+                let key = Key {
+                    tonic: tonic as u8,
+                    mode: *mode,
+                };
+                (key, correlation(chroma, profile, tonic))
+            })
+        })
+        .max_by(|a, b| a.1.total_cmp(&b.1))?;
+    (confidence >= MIN_CORRELATION).then_some(KeyEstimate {
+        key,
+        confidence,
+        tuning_cents,
+    })
+}

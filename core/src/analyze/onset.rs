@@ -1,0 +1,183 @@
+//! Onset strength: how much new energy each short frame brings, summed over log-spaced bands
+//! (log-compressed spectral flux, half-wave rectified). Peaks mark note and drum onsets; the
+//! tempo and beat tracker work on this envelope.
+
+use std::sync::Arc;
+
+use realfft::num_complex::Complex32;
+use realfft::{RealFftPlanner, RealToComplex};
+
+use super::frontend::Framer;
+
+/// Lowest band edge in Hz.
+const LOWEST_HZ: f64 = 30.0;
+/// Bands per octave of the flux (merged where bins are wider than a band).
+const BANDS_PER_OCTAVE: f64 = 6.0;
+/// Log compression: a band's level is `ln(1 + COMPRESSION * magnitude)` with magnitude 1 for a
+/// full-scale sine.
+const COMPRESSION: f32 = 1000.0;
+
+/// Streaming onset-strength envelope at about 86 frames per second.
+pub(crate) struct OnsetEnvelope {
+    framer: Framer,
+    fft: Arc<dyn RealToComplex<f32>>,
+    window: Vec<f32>,
+    frame: Vec<f32>,
+    spectrum: Vec<Complex32>,
+    scratch: Vec<Complex32>,
+    /// First bin of each band; the last entry is one past the last band's end.
+    band_edges: Vec<usize>,
+    /// Each band's compressed level in the previous frame.
+    previous: Vec<f32>,
+    /// Scales a bin's magnitude so that a full-scale sine reads 1.
+    magnitude_scale: f32,
+    /// The envelope so far, one value per frame (the newest `kept_frames` at least, when set).
+    envelope: Vec<f32>,
+    /// Keep only about this many of the newest frames (live analysis); `None` keeps all.
+    kept_frames: Option<usize>,
+    rate: f64,
+}
+
+impl std::fmt::Debug for OnsetEnvelope {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OnsetEnvelope")
+            .field("frame_len", &self.window.len())
+            .field("frames", &self.envelope.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl OnsetEnvelope {
+    /// An envelope of a mono stream at `rate` Hz (8–20 kHz, see [`super::frontend`]).
+    pub(crate) fn new(rate: f64) -> Self {
+        let len = if rate <= 12_500.0 { 512 } else { 1024 };
+        let hop = len / 4;
+        let fft = RealFftPlanner::<f32>::new().plan_fft_forward(len);
+        let window: Vec<f32> = (0..len)
+            .map(|i| 0.5 - 0.5 * (std::f32::consts::TAU * i as f32 / len as f32).cos())
+            .collect();
+        let window_sum: f32 = window.iter().sum();
+        let bin_hz = rate / len as f64;
+        let mut band_edges = vec![(LOWEST_HZ / bin_hz).ceil().max(1.0) as usize];
+        let top = len / 2;
+        let mut edge_hz = LOWEST_HZ;
+        while *band_edges.last().expect("not empty") < top {
+            edge_hz *= 2f64.powf(1.0 / BANDS_PER_OCTAVE);
+            let bin = ((edge_hz / bin_hz).ceil() as usize).min(top);
+            if bin > *band_edges.last().expect("not empty") {
+                band_edges.push(bin);
+            }
+        }
+        let bands = band_edges.len() - 1;
+        Self {
+            framer: Framer::new(len, hop),
+            spectrum: fft.make_output_vec(),
+            scratch: fft.make_scratch_vec(),
+            frame: fft.make_input_vec(),
+            fft,
+            window,
+            band_edges,
+            previous: vec![0.0; bands],
+            magnitude_scale: 2.0 / window_sum,
+            envelope: Vec::new(),
+            kept_frames: None,
+            rate,
+        }
+    }
+
+    /// Keeps only the newest `seconds` of the envelope (between once and twice that, so old
+    /// frames are dropped in batches).
+    pub(crate) fn keep_newest(&mut self, seconds: f64) {
+        let frames = (seconds * self.frame_rate()).ceil() as usize;
+        self.envelope.reserve(2 * frames);
+        self.kept_frames = Some(frames);
+    }
+
+    /// Forgets the stream (the band levels and the envelope).
+    pub(crate) fn reset(&mut self) {
+        self.framer.reset();
+        self.previous.fill(0.0);
+        self.envelope.clear();
+    }
+
+    /// Frames per second of the envelope.
+    pub(crate) fn frame_rate(&self) -> f64 {
+        self.rate / (self.window.len() / 4) as f64
+    }
+
+    /// Seconds from the start of the stream to the moment frame 0 stands for (the first frame's
+    /// centre).
+    pub(crate) fn time_offset(&self) -> f64 {
+        self.window.len() as f64 / 2.0 / self.rate
+    }
+
+    /// Adds mono samples at the analysis rate.
+    pub(crate) fn push(&mut self, samples: &[f32]) {
+        self.framer.push(samples);
+        while let Some(frame) = self.framer.next_frame() {
+            for ((out, x), w) in self.frame.iter_mut().zip(frame).zip(&self.window) {
+                *out = x * w;
+            }
+            self.fft
+                .process_with_scratch(&mut self.frame, &mut self.spectrum, &mut self.scratch)
+                .expect("buffer sizes come from the plan");
+            let mut flux = 0.0;
+            for (band, previous) in self.band_edges.windows(2).zip(&mut self.previous) {
+                let power: f32 = self.spectrum[band[0]..band[1]]
+                    .iter()
+                    .map(Complex32::norm_sqr)
+                    .sum();
+                let magnitude = (power / (band[1] - band[0]) as f32).sqrt() * self.magnitude_scale;
+                let level = (COMPRESSION * magnitude).ln_1p();
+                flux += (level - *previous).max(0.0);
+                *previous = level;
+            }
+            if let Some(kept) = self.kept_frames
+                && self.envelope.len() >= 2 * kept
+            {
+                self.envelope.drain(..self.envelope.len() - kept);
+            }
+            self.envelope.push(flux / self.previous.len() as f32);
+        }
+    }
+
+    /// The envelope so far, one value per frame.
+    pub(crate) fn envelope(&self) -> &[f32] {
+        &self.envelope
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clicks_make_peaks_at_their_times() {
+        let rate = 11_025.0;
+        let mut signal = vec![0.0f32; 5 * 11_025];
+        let clicks = [0.5, 1.25, 2.0, 3.3, 4.1];
+        for &t in &clicks {
+            let start = (t * rate) as usize;
+            for (i, s) in signal[start..start + 200].iter_mut().enumerate() {
+                *s = (0.5 * (i as f32 * 0.7).sin()) * (-(i as f32) / 40.0).exp();
+            }
+        }
+        let mut onsets = OnsetEnvelope::new(rate);
+        for chunk in signal.chunks(1000) {
+            onsets.push(chunk);
+        }
+        let env = onsets.envelope();
+        let max = env.iter().copied().fold(0.0, f32::max);
+        let fps = onsets.frame_rate();
+        for &t in &clicks {
+            let frame = ((t - onsets.time_offset()) * fps).round() as usize;
+            let local = env[frame.saturating_sub(2)..frame + 3]
+                .iter()
+                .copied()
+                .fold(0.0, f32::max);
+            assert!(local > 0.5 * max, "click at {t} s: {local} vs {max}");
+        }
+        let quiet = env[((0.8 - onsets.time_offset()) * fps) as usize];
+        assert!(quiet < 0.05 * max, "{quiet} vs {max}");
+    }
+}
