@@ -4,9 +4,10 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
+use mixsmith_core::analyze::MusicalAnalyzer;
 use mixsmith_core::transcribe::{
-    DEFAULT_BPM, Note, NoteSettings, Transcription, find_model, model_search, open_model,
-    transcribe_file, write_midi,
+    DEFAULT_BPM, Note, NoteSettings, find_model, model_search, open_model, transcribe_file,
+    write_midi,
 };
 use serde::Serialize;
 
@@ -64,11 +65,16 @@ pub fn run(args: &Args) -> Result<()> {
     let pack = find_model(&model_search(args.model.as_deref()))?;
     let model = open_model(&pack)?;
     let bar = ProgressBar::hidden();
+    let mut tempo: Option<MusicalAnalyzer> = None;
     let transcription = transcribe_file(
         &args.input,
         &model,
         &settings,
-        |_, _| {},
+        |block, rate| {
+            tempo
+                .get_or_insert_with(|| MusicalAnalyzer::new(rate))
+                .add_frames(block)
+        },
         |done, total| {
             if bar.is_hidden() && total > 20 {
                 bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
@@ -84,7 +90,10 @@ pub fn run(args: &Args) -> Result<()> {
     );
     bar.finish_and_clear();
     let transcription = transcription?;
-    let tempo_bpm = song_tempo(&transcription);
+    // The file's own tempo puts the notes on the DAW's grid; without a steady beat, 120 BPM.
+    let tempo_bpm = tempo
+        .and_then(|t| t.finish(false).bpm)
+        .unwrap_or(DEFAULT_BPM);
     write_midi(&args.output, &transcription.notes, tempo_bpm)
         .with_context(|| format!("writing {}", args.output.display()))?;
     if args.json {
@@ -107,9 +116,4 @@ pub fn run(args: &Args) -> Result<()> {
         );
     }
     Ok(())
-}
-
-/// The tempo the MIDI file is written at. No tempo estimate is wired in yet: the default.
-fn song_tempo(_transcription: &Transcription) -> f64 {
-    DEFAULT_BPM
 }

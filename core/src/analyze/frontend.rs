@@ -196,7 +196,11 @@ mod tests {
         let mut low = Vec::new();
         d.process(&[tone(440.0), tone(440.0)], &mut low);
         assert_eq!(low.len(), 12_000);
-        assert!((rms(&low[2000..]) - 0.7071).abs() < 0.01, "{}", rms(&low));
+        assert!(
+            (rms(&low[2000..]) - std::f32::consts::FRAC_1_SQRT_2).abs() < 0.01,
+            "{}",
+            rms(&low)
+        );
         let mut d = MonoDecimator::new(48_000);
         let mut high = Vec::new();
         d.process(&[tone(15_000.0)], &mut high);
