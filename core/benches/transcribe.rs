@@ -83,7 +83,7 @@ fn song(seed: u64, bpm: f64, tonic: u8, bars: usize) -> Vec<SynthNote> {
         vibrato_cents,
         vibrato_hz: 5.5,
     };
-    let melody_timbre = if seed % 2 == 0 { 3 } else { 0 };
+    let melody_timbre = if seed.is_multiple_of(2) { 3 } else { 0 };
     for bar in 0..bars {
         let t0 = bar as f64 * 4.0 * beat;
         let degree = progression[bar % 4];
@@ -104,7 +104,7 @@ fn song(seed: u64, bpm: f64, tonic: u8, bars: usize) -> Vec<SynthNote> {
         }
         let mut pos = 0.0;
         while pos < 4.0 {
-            let len = rng.pick(&[0.5, 1.0, 1.0, 1.5]).min(4.0 - pos);
+            let len = rng.pick(&[0.5f64, 1.0, 1.0, 1.5]).min(4.0 - pos);
             let d = rng.pick(&[0usize, 1, 2, 3, 4, 5, 6, 7, 9]);
             let pitch = tonic + 12 + 12 * (d / 7) as u8 + scale[d % 7];
             if len * beat >= 0.16 && rng.next() > 0.15 {
@@ -298,8 +298,8 @@ fn main() {
             .collect();
 
         // The tools take turns: odd songs start with Python.
-        let mut run_ours = || mixsmith(&cli, &wav, &dir).expect("mixsmith midi");
-        let mut run_theirs = || python.as_deref().map(|p| basic_pitch(p, &wav, &dir));
+        let run_ours = || mixsmith(&cli, &wav, &dir).expect("mixsmith midi");
+        let run_theirs = || python.as_deref().map(|p| basic_pitch(p, &wav, &dir));
         let (a, b) = if k % 2 == 0 {
             let a = run_ours();
             (a, run_theirs())

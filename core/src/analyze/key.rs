@@ -27,8 +27,8 @@ const FINE: usize = 10;
 const LOWEST_HZ: f64 = 50.0;
 /// Highest peak frequency considered, in Hz.
 const HIGHEST_HZ: f64 = 4_000.0;
-/// Peaks more than this far below the frame's strongest are ignored (in magnitude, 50 dB).
-const PEAK_FLOOR: f32 = 0.003_162;
+/// Peaks more than this far below the frame's strongest are ignored (in magnitude, 40 dB).
+const PEAK_FLOOR: f32 = 0.01;
 /// Frames whose strongest peak is below this (a full-scale sine is 1; -80 dBFS) are silence.
 const SILENT_PEAK: f32 = 1e-4;
 /// Amplitude ratio between consecutive harmonics in the spread key profiles.
@@ -47,7 +47,7 @@ const MINOR_PROFILE: [f64; 12] = [
 const MIN_CORRELATION: f64 = 0.5;
 /// Below this spread of the chroma (standard deviation over mean) the material has no pitch
 /// centre (noise, speech, drums).
-const MIN_CHROMA_CONTRAST: f64 = 0.25;
+const MIN_CHROMA_CONTRAST: f64 = 0.1;
 
 /// Major or minor.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -220,8 +220,7 @@ impl ChromaAccumulator {
             let hz = (k as f64 + shift) * self.bin_hz;
             let midi = 69.0 + 12.0 * (hz / 440.0).log2();
             let fine = (midi * FINE as f64).round().rem_euclid((12 * FINE) as f64) as usize;
-            // Magnitude in dB above the floor: a loudness-like weight that keeps soft partials.
-            let weight = f64::from((m[k] / floor).ln());
+            let weight = f64::from(m[k] / strongest);
             contributions[fine] += weight;
             total += weight;
         }
