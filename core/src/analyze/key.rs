@@ -44,7 +44,7 @@ const MINOR_PROFILE: [f64; 12] = [
     0.712, 0.084, 0.474, 0.618, 0.049, 0.460, 0.105, 0.747, 0.404, 0.067, 0.133, 0.330,
 ];
 /// Below this correlation with the best key profile there is no key.
-const MIN_CORRELATION: f64 = 0.5;
+const MIN_CORRELATION: f64 = 0.6;
 /// Below this spread of the chroma (standard deviation over mean) the material has no pitch
 /// centre (noise, speech, drums).
 const MIN_CHROMA_CONTRAST: f64 = 0.1;
