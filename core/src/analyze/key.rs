@@ -14,13 +14,10 @@
 //! for Temperley's Kostka–Payne profiles spread the same way.)
 
 use std::fmt;
-use std::sync::Arc;
 
-use realfft::num_complex::Complex32;
-use realfft::{RealFftPlanner, RealToComplex};
 use serde::{Serialize, Serializer};
 
-use super::frontend::Framer;
+use super::frontend::SpectralFrames;
 
 /// Sub-bins per semitone of the fine pitch-class histogram.
 const FINE: usize = 10;
@@ -117,15 +114,9 @@ pub struct KeyEstimate {
 
 /// Streaming pitch-class histogram of a mono signal (see the module documentation).
 pub(crate) struct ChromaAccumulator {
-    framer: Framer,
-    fft: Arc<dyn RealToComplex<f32>>,
-    window: Vec<f32>,
-    frame: Vec<f32>,
-    spectrum: Vec<Complex32>,
-    scratch: Vec<Complex32>,
+    spectra: SpectralFrames,
+    /// The current frame's bin magnitudes (a full-scale sine reads 1).
     magnitudes: Vec<f32>,
-    /// Scales a bin's magnitude so that a full-scale sine reads 1.
-    magnitude_scale: f32,
     /// Bins searched for peaks.
     bins: std::ops::Range<usize>,
     bin_hz: f64,
@@ -138,7 +129,7 @@ pub(crate) struct ChromaAccumulator {
 impl std::fmt::Debug for ChromaAccumulator {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ChromaAccumulator")
-            .field("frame_len", &self.window.len())
+            .field("frame_len", &self.spectra.len())
             .field("frames", &self.frames)
             .finish_non_exhaustive()
     }
@@ -148,23 +139,12 @@ impl ChromaAccumulator {
     /// An accumulator for a mono stream at `rate` Hz (8–20 kHz).
     pub(crate) fn new(rate: f64) -> Self {
         let len = if rate <= 12_500.0 { 4096 } else { 8192 };
-        let fft = RealFftPlanner::<f32>::new().plan_fft_forward(len);
-        let window: Vec<f32> = (0..len)
-            .map(|i| 0.5 - 0.5 * (std::f32::consts::TAU * i as f32 / len as f32).cos())
-            .collect();
-        let window_sum: f32 = window.iter().sum();
         let bin_hz = rate / len as f64;
         let lo = ((LOWEST_HZ / bin_hz).floor() as usize).max(1);
         let hi = ((HIGHEST_HZ.min(0.45 * rate) / bin_hz).ceil() as usize).min(len / 2 - 1);
         Self {
-            framer: Framer::new(len, len / 2),
-            spectrum: fft.make_output_vec(),
-            scratch: fft.make_scratch_vec(),
-            frame: fft.make_input_vec(),
+            spectra: SpectralFrames::new(len, len / 2),
             magnitudes: vec![0.0; len / 2 + 1],
-            fft,
-            window,
-            magnitude_scale: 2.0 / window_sum,
             bins: lo..hi,
             bin_hz,
             histogram: [0.0; 12 * FINE],
@@ -174,23 +154,18 @@ impl ChromaAccumulator {
 
     /// Forgets everything heard.
     pub(crate) fn reset(&mut self) {
-        self.framer.reset();
+        self.spectra.reset();
         self.histogram = [0.0; 12 * FINE];
         self.frames = 0;
     }
 
     /// Adds mono samples at the analysis rate.
     pub(crate) fn push(&mut self, samples: &[f32]) {
-        self.framer.push(samples);
-        while let Some(frame) = self.framer.next_frame() {
-            for ((out, x), w) in self.frame.iter_mut().zip(frame).zip(&self.window) {
-                *out = x * w;
-            }
-            self.fft
-                .process_with_scratch(&mut self.frame, &mut self.spectrum, &mut self.scratch)
-                .expect("buffer sizes come from the plan");
-            for (m, c) in self.magnitudes.iter_mut().zip(&self.spectrum) {
-                *m = c.norm() * self.magnitude_scale;
+        let scale = self.spectra.magnitude_scale();
+        self.spectra.push(samples);
+        while let Some(spectrum) = self.spectra.next_spectrum() {
+            for (m, c) in self.magnitudes.iter_mut().zip(spectrum) {
+                *m = c.norm() * scale;
             }
             self.add_peaks();
         }

@@ -2,12 +2,9 @@
 //! (log-compressed spectral flux, half-wave rectified). Peaks mark note and drum onsets; the
 //! tempo and beat tracker work on this envelope.
 
-use std::sync::Arc;
-
 use realfft::num_complex::Complex32;
-use realfft::{RealFftPlanner, RealToComplex};
 
-use super::frontend::Framer;
+use super::frontend::SpectralFrames;
 
 /// Lowest band edge in Hz.
 const LOWEST_HZ: f64 = 30.0;
@@ -19,18 +16,11 @@ const COMPRESSION: f32 = 1000.0;
 
 /// Streaming onset-strength envelope at about 86 frames per second.
 pub(crate) struct OnsetEnvelope {
-    framer: Framer,
-    fft: Arc<dyn RealToComplex<f32>>,
-    window: Vec<f32>,
-    frame: Vec<f32>,
-    spectrum: Vec<Complex32>,
-    scratch: Vec<Complex32>,
+    frames: SpectralFrames,
     /// First bin of each band; the last entry is one past the last band's end.
     band_edges: Vec<usize>,
     /// Each band's compressed level in the previous frame.
     previous: Vec<f32>,
-    /// Scales a bin's magnitude so that a full-scale sine reads 1.
-    magnitude_scale: f32,
     /// The envelope so far, one value per frame (the newest `kept_frames` at least, when set).
     envelope: Vec<f32>,
     /// Keep only about this many of the newest frames (live analysis); `None` keeps all.
@@ -41,7 +31,7 @@ pub(crate) struct OnsetEnvelope {
 impl std::fmt::Debug for OnsetEnvelope {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("OnsetEnvelope")
-            .field("frame_len", &self.window.len())
+            .field("frame_len", &self.frames.len())
             .field("frames", &self.envelope.len())
             .finish_non_exhaustive()
     }
@@ -52,11 +42,6 @@ impl OnsetEnvelope {
     pub(crate) fn new(rate: f64) -> Self {
         let len = if rate <= 12_500.0 { 512 } else { 1024 };
         let hop = len / 4;
-        let fft = RealFftPlanner::<f32>::new().plan_fft_forward(len);
-        let window: Vec<f32> = (0..len)
-            .map(|i| 0.5 - 0.5 * (std::f32::consts::TAU * i as f32 / len as f32).cos())
-            .collect();
-        let window_sum: f32 = window.iter().sum();
         let bin_hz = rate / len as f64;
         let mut band_edges = vec![(LOWEST_HZ / bin_hz).ceil().max(1.0) as usize];
         let top = len / 2;
@@ -70,15 +55,9 @@ impl OnsetEnvelope {
         }
         let bands = band_edges.len() - 1;
         Self {
-            framer: Framer::new(len, hop),
-            spectrum: fft.make_output_vec(),
-            scratch: fft.make_scratch_vec(),
-            frame: fft.make_input_vec(),
-            fft,
-            window,
+            frames: SpectralFrames::new(len, hop),
             band_edges,
             previous: vec![0.0; bands],
-            magnitude_scale: 2.0 / window_sum,
             envelope: Vec::new(),
             kept_frames: None,
             rate,
@@ -95,39 +74,34 @@ impl OnsetEnvelope {
 
     /// Forgets the stream (the band levels and the envelope).
     pub(crate) fn reset(&mut self) {
-        self.framer.reset();
+        self.frames.reset();
         self.previous.fill(0.0);
         self.envelope.clear();
     }
 
     /// Frames per second of the envelope.
     pub(crate) fn frame_rate(&self) -> f64 {
-        self.rate / (self.window.len() / 4) as f64
+        self.rate / (self.frames.len() / 4) as f64
     }
 
     /// Seconds from the start of the stream to the moment frame 0 stands for (the first frame's
     /// centre).
     pub(crate) fn time_offset(&self) -> f64 {
-        self.window.len() as f64 / 2.0 / self.rate
+        self.frames.len() as f64 / 2.0 / self.rate
     }
 
     /// Adds mono samples at the analysis rate.
     pub(crate) fn push(&mut self, samples: &[f32]) {
-        self.framer.push(samples);
-        while let Some(frame) = self.framer.next_frame() {
-            for ((out, x), w) in self.frame.iter_mut().zip(frame).zip(&self.window) {
-                *out = x * w;
-            }
-            self.fft
-                .process_with_scratch(&mut self.frame, &mut self.spectrum, &mut self.scratch)
-                .expect("buffer sizes come from the plan");
+        let scale = self.frames.magnitude_scale();
+        self.frames.push(samples);
+        while let Some(spectrum) = self.frames.next_spectrum() {
             let mut flux = 0.0;
             for (band, previous) in self.band_edges.windows(2).zip(&mut self.previous) {
-                let power: f32 = self.spectrum[band[0]..band[1]]
+                let power: f32 = spectrum[band[0]..band[1]]
                     .iter()
                     .map(Complex32::norm_sqr)
                     .sum();
-                let magnitude = (power / (band[1] - band[0]) as f32).sqrt() * self.magnitude_scale;
+                let magnitude = (power / (band[1] - band[0]) as f32).sqrt() * scale;
                 let level = (COMPRESSION * magnitude).ln_1p();
                 flux += (level - *previous).max(0.0);
                 *previous = level;
