@@ -213,7 +213,7 @@ impl StreamProcessor for ToolSlot {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use mixsmith_core::master::{
         BufferSource, MatchProfile, MatchSettings, learn, render, render_chunk_frames,
     };
@@ -242,7 +242,8 @@ mod tests {
         vec![left, right]
     }
 
-    fn learned() -> (MatchProfile, MatchSettings) {
+    /// A match learned from 8 s of noise (also a stored session's profile in session tests).
+    pub(crate) fn learned() -> (MatchProfile, MatchSettings) {
         let settings = MatchSettings::default();
         let target = noise(8 * RATE as usize, 1, 0.02);
         let reference = noise(8 * RATE as usize, 2, 0.3);

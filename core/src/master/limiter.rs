@@ -1,19 +1,19 @@
 //! A linked true-peak lookahead limiter.
 //!
-//! Peaks are detected between samples by polyphase interpolation (4x below 96 kHz, 2x above,
-//! see [`PeakDetector`]). The gain needed to keep each sample interval under the ceiling is held
+//! Peaks are detected between samples on the band-limited reconstruction (8x polyphase
+//! interpolation by a long filter below 96 kHz, 4x above), with a margin that covers what its
+//! grid can miss, so the waveform a DAC or a lossy decoder rebuilds stays under the ceiling;
+//! and by the BS.1770 meter's interpolator too, so that standard reading stays under it as
+//! well (see [`CeilingDetector`]). The gain needed to keep each sample interval under the ceiling is held
 //! for the lookahead time (a sliding minimum), released exponentially, then smoothed by a moving
 //! average as long as the lookahead, so the gain reaches the level a peak needs exactly when the
 //! (delayed) peak arrives, never later: the attack is a smooth ramp, not a step, and the output
 //! never exceeds the ceiling. All channels share one gain so the stereo image does not shift.
 
-use super::peak::PeakDetector;
+use super::peak::CeilingDetector;
 
 /// Lookahead (and attack ramp) in seconds.
 pub const LOOKAHEAD_SECONDS: f64 = 0.005;
-/// The limiter aims this many dB under the ceiling, to absorb the difference between its
-/// interpolator and any true-peak meter's.
-const MARGIN_DB: f64 = 0.06;
 /// Frames processed per pass of the limiter's inner loops (stack buffers, no allocation).
 const SUB_BLOCK: usize = 256;
 
@@ -35,9 +35,10 @@ pub struct LimiterStats {
 #[derive(Debug)]
 pub struct TruePeakLimiter {
     enabled: bool,
+    /// The level the detector's (margin-scaled) peaks are held under: the ceiling.
     threshold: f32,
     ceiling: f32,
-    detector: PeakDetector,
+    detector: CeilingDetector,
     previous_peak: f32,
     lookahead: usize,
     /// The gains the last `lookahead - 1` intervals require, oldest first, then room for a
@@ -73,7 +74,7 @@ impl TruePeakLimiter {
         release_ms: f32,
         enabled: bool,
     ) -> Self {
-        let detector = PeakDetector::new(channels, sample_rate);
+        let detector = CeilingDetector::new(channels, sample_rate);
         let lookahead = ((LOOKAHEAD_SECONDS * f64::from(sample_rate)).round() as usize).max(1);
         let delay = detector.delay() + lookahead - 1;
         let ceiling = 10f64.powf(f64::from(ceiling_dbtp) / 20.0);
@@ -81,7 +82,7 @@ impl TruePeakLimiter {
         let release = (-1.0 / (release_s * f64::from(sample_rate))).exp();
         Self {
             enabled,
-            threshold: (ceiling * 10f64.powf(-MARGIN_DB / 20.0)) as f32,
+            threshold: ceiling as f32,
             ceiling: ceiling as f32,
             detector,
             previous_peak: 0.0,
@@ -101,6 +102,21 @@ impl TruePeakLimiter {
             delay,
             stats: LimiterStats::default(),
         }
+    }
+
+    /// The level (linear) the detector's margin-scaled peaks are held under.
+    pub(crate) fn threshold(&self) -> f32 {
+        self.threshold
+    }
+
+    /// The lookahead (and attack ramp) in frames.
+    pub(crate) fn lookahead_frames(&self) -> usize {
+        self.lookahead
+    }
+
+    /// The release's decay per frame.
+    pub(crate) fn release_per_frame(&self) -> f64 {
+        self.release_powers[0]
     }
 
     /// The delay in frames between input and output.

@@ -1,11 +1,22 @@
-//! True-peak detection: polyphase interpolation between samples (4x below 96 kHz, 2x above, as
-//! ITU-R BS.1770 describes for true-peak meters).
+//! Inter-sample peak detection by polyphase interpolation, in two grades:
+//!
+//! - [`Grade::Bs1770`]: the true-peak meter ITU-R BS.1770 describes (4x below 96 kHz, 2x above,
+//!   a short Hann-windowed sinc), which reads like the `ebur128` crate. On densely limited
+//!   material it reads up to about 0.8 dB below the band-limited reconstruction, because its
+//!   short filter and coarse grid miss peaks that sit between its points.
+//! - [`Grade::Reconstruction`]: 8x with a 48-tap Kaiser-windowed sinc per phase, the
+//!   band-limited waveform a DAC or a lossy decoder reconstructs: within 0.15 % of the ideal
+//!   (sinc) interpolation for content up to 0.46 of the sample rate (20.3 kHz at 44.1 kHz),
+//!   less accurate above (content right at Nyquist needs an endless filter). Its grid of 8
+//!   points per sample can still miss a peak between two points, by at most
+//!   [`Grade::max_grid_loss`] (a bound from Bernstein's inequality), which the limiter adds to
+//!   its margin; so what it lets through stays under its ceiling after reconstruction.
 //!
 //! The interpolator's symmetry halves its work. Its half-sample phase is a symmetric filter, so
-//! it needs one multiply per pair of samples equally far from its centre. Its quarter and
-//! three-quarter phases (4x only) mirror each other: from the pairs' sums and differences come
-//! `P = y1 + y3` and `Q = y1 - y3`, and `max(|y1|, |y3|) = (|P| + |Q|) / 2`, so the two phases
-//! cost two multiplies per pair instead of four.
+//! it needs one multiply per pair of samples equally far from its centre. Phases `p` and
+//! `F - p` mirror each other: from the pairs' sums and differences come `P = y_p + y_(F-p)` and
+//! `Q = y_p - y_(F-p)`, and `max(|y_p|, |y_(F-p)|) = (|P| + |Q|) / 2`, so each mirrored pair of
+//! phases costs two multiplies per sample pair instead of four.
 //!
 //! The interpolation is laid out across time: each sum is accumulated over a run of frames one
 //! pair at a time, a multiply-add over contiguous samples that vectorises fully. The kernel is
@@ -19,6 +30,38 @@ use multiversion::multiversion;
 const MAX_BLOCK: usize = 256;
 /// Frames sharing one "can this beat the threshold?" test.
 const GROUP: usize = 16;
+
+/// How closely a [`PeakDetector`] follows the waveform between samples.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Grade {
+    /// The BS.1770 true-peak meter (4x, or 2x from 96 kHz; 12- or 24-tap Hann-windowed sinc).
+    Bs1770,
+    /// The band-limited reconstruction: 8x (4x from 96 kHz), 48-tap Kaiser-windowed sinc.
+    Reconstruction,
+}
+
+impl Grade {
+    /// Oversampling factor and taps per phase at `sample_rate`.
+    fn layout(self, sample_rate: u32) -> (usize, usize) {
+        match (self, sample_rate < 96_000) {
+            (Self::Bs1770, true) => (4, 12),
+            (Self::Bs1770, false) => (2, 24),
+            (Self::Reconstruction, true) => (8, 48),
+            (Self::Reconstruction, false) => (4, 48),
+        }
+    }
+
+    /// The largest fraction of a peak that the grid of interpolated points can miss on a
+    /// signal band-limited to half the sample rate, for a detector at `sample_rate`.
+    ///
+    /// At a peak `M` the slope is 0 and, by Bernstein's inequality, the curvature is at most
+    /// `(2π B)² M`, so a point `h / 2` away reads at least `M (1 - (2π B)² h² / 8)`; with
+    /// `B = fs / 2` and `h = 1 / (F fs)` that is `M (1 - π² / (8 F²))`.
+    pub(crate) fn max_grid_loss(self, sample_rate: u32) -> f64 {
+        let factor = self.layout(sample_rate).0 as f64;
+        std::f64::consts::PI.powi(2) / (8.0 * factor * factor)
+    }
+}
 
 /// A streaming inter-sample peak detector for a fixed channel count.
 #[derive(Debug, Clone)]
@@ -44,49 +87,47 @@ struct Kernel {
     span: usize,
     /// The half-sample phase's coefficient per pair (it is symmetric).
     middle: Vec<f32>,
-    /// `h1[k] + h1[span - k]` per pair, weighting the pair's sum into `P = y1 + y3` (4x only;
-    /// empty at 2x).
-    sum: Vec<f32>,
-    /// `h1[k] - h1[span - k]` per pair, weighting the pair's difference into `Q = y1 - y3`.
-    difference: Vec<f32>,
+    /// Per mirrored pair of phases `(p, F - p)`, `0 < p < F / 2`: `h_p[k] + h_p[span - k]`
+    /// per sample pair, weighting the pair's sum into `P = y_p + y_(F-p)`, and
+    /// `h_p[k] - h_p[span - k]`, weighting its difference into `Q = y_p - y_(F-p)`.
+    mirrored: Vec<(Vec<f32>, Vec<f32>)>,
 }
 
 impl Kernel {
     /// Folds the phases of a `factor`x interpolator with `taps + 1` coefficients per phase.
-    fn new(factor: usize, taps: usize) -> Self {
-        let phases = interpolation_phases(factor, taps);
+    fn new(phases: &[Vec<f32>], taps: usize) -> Self {
+        let factor = phases.len();
         // Every interpolating phase's last coefficient is 0 (the window's end), so each spans
         // `taps - 1` steps, in `taps / 2` pairs.
         let span = taps - 1;
         let pairs = taps / 2;
         let half = &phases[factor / 2];
         let middle = (0..pairs).map(|k| half[k]).collect();
-        let (sum, difference) = if factor == 4 {
-            let h1 = &phases[1];
-            (0..pairs)
-                .map(|k| (h1[k] + h1[span - k], h1[k] - h1[span - k]))
-                .unzip()
-        } else {
-            (Vec::new(), Vec::new())
-        };
+        let mirrored = (1..factor / 2)
+            .map(|p| {
+                let h = &phases[p];
+                (0..pairs)
+                    .map(|k| (h[k] + h[span - k], h[k] - h[span - k]))
+                    .unzip()
+            })
+            .collect();
         Self {
             span,
             middle,
-            sum,
-            difference,
+            mirrored,
         }
     }
 }
 
 impl PeakDetector {
-    /// A detector for `channels` at `sample_rate`.
-    pub(crate) fn new(channels: usize, sample_rate: u32) -> Self {
-        let (factor, taps) = if sample_rate < 96_000 {
-            (4, 12)
-        } else {
-            (2, 24)
+    /// A detector of `grade` for `channels` at `sample_rate`.
+    pub(crate) fn new(channels: usize, sample_rate: u32, grade: Grade) -> Self {
+        let (factor, taps) = grade.layout(sample_rate);
+        let phases = match grade {
+            Grade::Bs1770 => interpolation_phases(factor, taps, hann),
+            Grade::Reconstruction => interpolation_phases(factor, taps, kaiser),
         };
-        let gain_bound = interpolation_phases(factor, taps)
+        let gain_bound = phases
             .iter()
             .skip(1)
             .map(|p| p.iter().map(|c| c.abs()).sum::<f32>())
@@ -96,11 +137,10 @@ impl PeakDetector {
             gain_bound,
             tails: vec![vec![0.0; taps]; channels],
             line: Vec::with_capacity(taps + MAX_BLOCK),
-            kernel: Kernel::new(factor, taps),
+            kernel: Kernel::new(&phases, taps),
             delay: taps / 2,
         }
     }
-
     /// The delay in samples between the newest input and the interval whose peak
     /// [`push_block`](Self::push_block) reports for it.
     pub(crate) fn delay(&self) -> usize {
@@ -173,6 +213,90 @@ impl PeakDetector {
     }
 }
 
+/// The limiter's detector: per frame, the larger of the reconstruction's peak and the BS.1770
+/// meter's, each scaled by its margin, so that holding the result under the ceiling holds both
+/// readings under it (the BS.1770 meter's short filter can read above the reconstruction on
+/// broadband material, and below it on dense material).
+#[derive(Debug, Clone)]
+pub(crate) struct CeilingDetector {
+    reconstruction: PeakDetector,
+    bs1770: PeakDetector,
+    /// Per detector, the factor its peaks are scaled by (1 / the fraction of the ceiling it may
+    /// reach).
+    scales: [f32; 2],
+    /// The BS.1770 peaks of the last `lag` frames, oldest first, then room for a block: its
+    /// shorter filter reports each interval `lag` frames before the reconstruction does.
+    lagged: Vec<f32>,
+    lag: usize,
+}
+
+/// Beyond what the reconstruction's grid can miss ([`Grade::max_grid_loss`]), this many dB are
+/// kept for its filter's own error (ripple, and its roll-off just below Nyquist).
+const RECONSTRUCTION_MARGIN_DB: f64 = 0.03;
+/// The margin kept under the ceiling for the BS.1770 reading, dB (it equals `ebur128`'s to
+/// 0.001 dB).
+const BS1770_MARGIN_DB: f64 = 0.02;
+
+impl CeilingDetector {
+    /// A detector for `channels` at `sample_rate`.
+    pub(crate) fn new(channels: usize, sample_rate: u32) -> Self {
+        let reconstruction = PeakDetector::new(channels, sample_rate, Grade::Reconstruction);
+        let bs1770 = PeakDetector::new(channels, sample_rate, Grade::Bs1770);
+        let grid = 1.0 - Grade::Reconstruction.max_grid_loss(sample_rate);
+        let margin = |db: f64| 10f64.powf(-db / 20.0);
+        let lag = reconstruction.delay() - bs1770.delay();
+        Self {
+            scales: [
+                (1.0 / (grid * margin(RECONSTRUCTION_MARGIN_DB))) as f32,
+                (1.0 / margin(BS1770_MARGIN_DB)) as f32,
+            ],
+            lagged: vec![0.0; lag + MAX_BLOCK],
+            lag,
+            reconstruction,
+            bs1770,
+        }
+    }
+
+    /// Samples between an input and the interval its peak describes.
+    pub(crate) fn delay(&self) -> usize {
+        self.reconstruction.delay()
+    }
+
+    /// Forgets all history.
+    pub(crate) fn reset(&mut self) {
+        self.reconstruction.reset();
+        self.bs1770.reset();
+        self.lagged.fill(0.0);
+    }
+
+    /// Like [`PeakDetector::push_block`], for at most 256 frames: the scaled peaks, of which
+    /// those that provably stay below `skip_below` may read 0.
+    pub(crate) fn push_block<S: AsRef<[f32]>>(
+        &mut self,
+        channels: &[S],
+        start: usize,
+        peaks: &mut [f32],
+        skip_below: f32,
+    ) {
+        let n = peaks.len();
+        assert!(n <= MAX_BLOCK, "at most {MAX_BLOCK} frames per block");
+        let [scale, bs_scale] = self.scales;
+        self.reconstruction
+            .push_block(channels, start, peaks, skip_below / scale);
+        let lag = self.lag;
+        self.bs1770.push_block(
+            channels,
+            start,
+            &mut self.lagged[lag..lag + n],
+            skip_below / bs_scale,
+        );
+        for (p, b) in peaks.iter_mut().zip(&self.lagged[..n]) {
+            *p = max(*p * scale, *b * bs_scale);
+        }
+        self.lagged.copy_within(n..n + lag, 0);
+    }
+}
+
 /// Interpolates one channel: `line` is the channel's last `taps` samples followed by one per
 /// entry of `peaks` (at most [`MAX_BLOCK`]), and every entry becomes the larger of itself and
 /// that frame's interval peak (see [`PeakDetector::push_block`]). Groups that cannot reach
@@ -229,33 +353,26 @@ fn interpolate_run(
             *m += c * (a + b);
         }
     }
-    let delayed = back(delay);
-    if kernel.sum.is_empty() {
-        for (p, (d, m)) in peaks[start..end]
-            .iter_mut()
-            .zip(delayed.iter().zip(&middle))
-        {
-            *p = max(max(*p, d.abs()), m.abs());
-        }
-        return;
+    let mut best = [0.0f32; MAX_BLOCK];
+    for (b, (d, m)) in best[..n].iter_mut().zip(back(delay).iter().zip(&middle)) {
+        *b = max(d.abs(), m.abs());
     }
-    let (mut sum, mut difference) = ([0.0f32; MAX_BLOCK], [0.0f32; MAX_BLOCK]);
-    for (k, (cs, cd)) in kernel.sum.iter().zip(&kernel.difference).enumerate() {
-        let pairs = back(k).iter().zip(back(kernel.span - k));
-        for ((s, d), (a, b)) in sum[..n].iter_mut().zip(&mut difference[..n]).zip(pairs) {
-            *s += cs * (a + b);
-            *d += cd * (a - b);
+    for (sums, differences) in &kernel.mirrored {
+        let (mut sum, mut difference) = ([0.0f32; MAX_BLOCK], [0.0f32; MAX_BLOCK]);
+        for (k, (cs, cd)) in sums.iter().zip(differences).enumerate() {
+            let pairs = back(k).iter().zip(back(kernel.span - k));
+            for ((s, d), (a, b)) in sum[..n].iter_mut().zip(&mut difference[..n]).zip(pairs) {
+                *s += cs * (a + b);
+                *d += cd * (a - b);
+            }
+        }
+        for (b, (s, q)) in best[..n].iter_mut().zip(sum.iter().zip(&difference)) {
+            // max(|y_p|, |y_(F-p)|) from P = y_p + y_(F-p) and Q = y_p - y_(F-p).
+            *b = max(*b, 0.5 * (s.abs() + q.abs()));
         }
     }
-    let outer = sum.iter().zip(&difference);
-    for ((p, d), (m, (s, q))) in peaks[start..end]
-        .iter_mut()
-        .zip(delayed)
-        .zip(middle.iter().zip(outer))
-    {
-        // max(|y1|, |y3|) from P = y1 + y3 and Q = y1 - y3.
-        let quarter = 0.5 * (s.abs() + q.abs());
-        *p = max(max(*p, d.abs()), max(m.abs(), quarter));
+    for (p, b) in peaks[start..end].iter_mut().zip(&best[..n]) {
+        *p = max(*p, *b);
     }
 }
 
@@ -277,10 +394,34 @@ fn max_abs(samples: &[f32]) -> f32 {
     f32::from_bits(bits)
 }
 
-/// Hann-windowed sinc interpolator split into `factor` phases of `taps + 1` coefficients. Phase
+/// The Hann window at `m` of `0..=len`.
+fn hann(m: f64, len: f64) -> f64 {
+    0.5 - 0.5 * (std::f64::consts::TAU * m / len).cos()
+}
+
+/// A Kaiser window (β = 6) at `m` of `0..=len`: its sidelobes are far lower than Hann's for
+/// the same length, so a long interpolator follows the band-limited signal closely.
+fn kaiser(m: f64, len: f64) -> f64 {
+    const BETA: f64 = 6.0;
+    let x = 2.0 * m / len - 1.0;
+    bessel_i0(BETA * (1.0 - x * x).max(0.0).sqrt()) / bessel_i0(BETA)
+}
+
+/// The modified Bessel function of the first kind, order 0 (its power series).
+fn bessel_i0(x: f64) -> f64 {
+    let (mut sum, mut term, mut k) = (1.0, 1.0, 1.0);
+    while term > 1e-12 * sum {
+        term *= (x / (2.0 * k)).powi(2);
+        sum += term;
+        k += 1.0;
+    }
+    sum
+}
+
+/// A windowed-sinc interpolator split into `factor` phases of `taps + 1` coefficients. Phase
 /// p at input time n is the upsampled output at `factor * n + p`, which sits at time
 /// `n - taps / 2 + p / factor`; its tap k multiplies `x[n - k]`. Phase 0 is a pure delay.
-fn interpolation_phases(factor: usize, taps: usize) -> Vec<Vec<f32>> {
+fn interpolation_phases(factor: usize, taps: usize, window: fn(f64, f64) -> f64) -> Vec<Vec<f32>> {
     let len = factor * taps;
     let centre = len as f64 / 2.0;
     let proto: Vec<f64> = (0..=len)
@@ -291,8 +432,7 @@ fn interpolation_phases(factor: usize, taps: usize) -> Vec<Vec<f32>> {
             } else {
                 (std::f64::consts::PI * x).sin() / (std::f64::consts::PI * x)
             };
-            let w = 0.5 - 0.5 * (std::f64::consts::TAU * m as f64 / len as f64).cos();
-            sinc * w
+            sinc * window(m as f64, len as f64)
         })
         .collect();
     (0..factor)
@@ -312,7 +452,7 @@ mod tests {
     fn phases_interpolate_a_sine() {
         // A sine well below Nyquist: every phase's output matches the sine at its time offset.
         let (factor, taps) = (4, 12);
-        let phases = interpolation_phases(factor, taps);
+        let phases = interpolation_phases(factor, taps, hann);
         let f = 0.05;
         let x: Vec<f64> = (0..200)
             .map(|n| (std::f64::consts::TAU * f * n as f64).sin())
@@ -342,9 +482,16 @@ mod tests {
                 seed as f32 / u32::MAX as f32 * 2.0 - 1.0
             })
             .collect();
-        for (rate, factor, taps) in [(44_100, 4, 12), (192_000, 2, 24)] {
-            let phases = interpolation_phases(factor, taps);
-            let mut d = PeakDetector::new(1, rate);
+        for (rate, grade) in [
+            (44_100, Grade::Bs1770),
+            (192_000, Grade::Bs1770),
+            (44_100, Grade::Reconstruction),
+            (96_000, Grade::Reconstruction),
+        ] {
+            let (factor, taps) = grade.layout(rate);
+            let window = if grade == Grade::Bs1770 { hann } else { kaiser };
+            let phases = interpolation_phases(factor, taps, window);
+            let mut d = PeakDetector::new(1, rate, grade);
             let mut peaks = vec![0.0; x.len()];
             for (block, out) in x.chunks(700).zip(peaks.chunks_mut(700)) {
                 d.push_block(&[block], 0, out, 0.0);
@@ -380,9 +527,11 @@ mod tests {
                         as f32
                 })
                 .collect();
-            let mut d = PeakDetector::new(1, rate);
-            let peak = d.scan(&[x.as_slice()], 0.0);
-            assert!(peak > 0.97 && peak < 1.03, "{rate}: {peak}");
+            for grade in [Grade::Bs1770, Grade::Reconstruction] {
+                let mut d = PeakDetector::new(1, rate, grade);
+                let peak = d.scan(&[x.as_slice()], 0.0);
+                assert!(peak > 0.97 && peak < 1.03, "{rate} {grade:?}: {peak}");
+            }
         }
     }
 }

@@ -60,42 +60,14 @@ pub fn render(
     sink: &mut BlockSink<'_>,
     progress: &mut dyn FnMut(f32),
 ) -> Result<RenderSummary, MasterError> {
-    let gain = profile.output_gain_db(settings);
-    render_with_gain(
-        profile,
-        settings,
-        source,
-        gain,
-        chunk_frames,
-        Some(sink),
-        progress,
-    )
-}
-
-/// [`render`] with an explicit loudness gain. Without a `sink` it only measures: the summary's
-/// output then has an integrated loudness but no true peak.
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn render_with_gain(
-    profile: &MatchProfile,
-    settings: &MatchSettings,
-    source: &mut dyn AudioSource,
-    gain_db: f64,
-    chunk_frames: usize,
-    sink: Option<&mut BlockSink<'_>>,
-    progress: &mut dyn FnMut(f32),
-) -> Result<RenderSummary, MasterError> {
+    let gain_db = profile.output_gain_db(settings);
     let channels = source.channels();
     let rate = source.sample_rate();
     let mut processor =
         Mastering::with_gain(profile, settings, rate, channels, chunk_frames, gain_db)?;
     let latency = processor.latency_frames();
     let gain_db = processor.gain_db();
-    // Without a sink this is a measuring pass, whose callers read the loudness only.
-    let mut meter = if sink.is_some() {
-        Meter::new(channels, rate)?
-    } else {
-        Meter::loudness_only(channels, rate)?
-    };
+    let mut meter = Meter::new(channels, rate)?;
     let total = source.total_frames();
     let blocks =
         |frames: usize| -> Vec<Vec<f32>> { (0..channels).map(|_| vec![0.0; frames]).collect() };
@@ -115,12 +87,9 @@ pub(crate) fn render_with_gain(
     let (figures, stats) = std::thread::scope(|scope| -> Result<_, MasterError> {
         let emitted = &emitted;
         let metering = scope.spawn(move || -> Result<_, MasterError> {
-            let mut sink = sink;
             for block in limited_rx {
                 meter.add(&block)?;
-                if let Some(sink) = sink.as_mut() {
-                    sink(&block)?;
-                }
+                sink(&block)?;
                 emitted.fetch_add(block[0].len() as u64, Ordering::Relaxed);
                 // The limiter may have stopped after an error; nothing to recycle then.
                 let _ = free_limited_tx.send(block);

@@ -6,7 +6,7 @@ use std::thread;
 
 use crossbeam_channel::Receiver;
 use egui_plot::{Legend, Line, Plot, PlotPoints};
-use mixsmith_core::master::{MatchProfile, grid_frequencies};
+use mixsmith_core::master::{MatchProfile, MatchSettings, grid_frequencies};
 use nice_plug::prelude::ParamSetter;
 use nice_plug_egui::widgets::ParamSlider;
 
@@ -81,6 +81,7 @@ impl MasterTab {
             });
         if let Some(profile) = &master.profile {
             summary(ui, profile, master.settings.amount);
+            limiting_summary(ui, profile, &master.settings);
             spectrum_plot(ui, profile, master.settings.amount);
         } else {
             ui.label("No match learned yet: choose a reference, then Learn.");
@@ -242,6 +243,20 @@ impl MasterTab {
                 ui.label("Limiter");
                 changed |= ui.checkbox(&mut settings.limiter, "on").changed();
                 ui.end_row();
+
+                ui.label("Gentle limiting");
+                changed |= ui
+                    .checkbox(
+                        &mut settings.gentle_limiting,
+                        "may stay quieter than the reference",
+                    )
+                    .on_hover_text(
+                        "Off (default): the limiter works as hard as it takes for the master to \
+                         reach the reference's loudness. On: only the loudness match goes into \
+                         the limiter, which limits less and may leave the master quieter.",
+                    )
+                    .changed();
+                ui.end_row();
             });
         if changed && master.profile.is_some() {
             self.status = link.install(master).err();
@@ -270,6 +285,36 @@ fn summary(ui: &mut egui::Ui, profile: &MatchProfile, amount: f32) {
     for note in &profile.notes {
         ui.colored_label(egui::Color32::YELLOW, note);
     }
+}
+
+/// How much limiting the match takes in the mode in force, as learned.
+fn limiting_summary(ui: &mut egui::Ui, profile: &MatchProfile, settings: &MatchSettings) {
+    if !settings.limiter || !settings.match_loudness {
+        return;
+    }
+    let Some(limiting) = profile.limiting else {
+        ui.label("Learn again to see how much limiting the match takes.");
+        return;
+    };
+    let (estimate, mode) = if settings.gentle_limiting {
+        (limiting.gentle, "Gentle limiting")
+    } else {
+        (limiting.matched, "Loudness match")
+    };
+    let reference = profile
+        .reference
+        .loudness
+        .integrated_lufs
+        .unwrap_or(f64::NAN);
+    let output = estimate.output_lufs.unwrap_or(f64::NAN);
+    ui.label(format!(
+        "{mode}: limiter max {:.1} dB / mean {:.2} dB of gain reduction (+{:.1} dB pushed in); \
+         output about {output:.1} LUFS ({:+.1} LU from the reference)",
+        estimate.max_gain_reduction_db,
+        estimate.mean_gain_reduction_db,
+        estimate.extra_gain_db,
+        output - reference,
+    ));
 }
 
 /// Reference and mix mid spectra and the match curve (scaled by the amount) over a log axis.

@@ -1,0 +1,376 @@
+//! How hard the limiter must work for the output to reach the reference's loudness.
+//!
+//! One pass filters the target (the match filters and the loudness gain, no limiter) and keeps,
+//! per block of [`BLOCK_FRAMES`] frames, its largest reconstructed peak and its K-weighted
+//! energy: a few bytes per block, about 1 MB per minute. The limiter's gain depends on the
+//! input's level only through those peaks (it is linear in everything else), so its gain at any
+//! extra input gain follows from them: the gain each block requires, held over the lookahead,
+//! released and ramped as [`TruePeakLimiter`](super::TruePeakLimiter) does, at block
+//! resolution. The limited output's integrated loudness is then the gated mean of the energies
+//! weighted by that gain, and a search over the extra gain finds the one that reaches the
+//! reference in milliseconds, without running the limiter over the audio again.
+
+use serde::{Deserialize, Serialize};
+
+use super::limiter::TruePeakLimiter;
+use super::loudness::IntegratedLoudness;
+use super::peak::CeilingDetector;
+use super::render::render_chunk_frames;
+use super::{AudioSource, MasterError, Mastering, MatchProfile, MatchSettings};
+use crate::analyze::gating::GatedIntegrator;
+use crate::master::fir::fir_latency;
+
+/// Frames per block of the gain model (0.36 ms at 44.1 kHz, against a 5 ms attack ramp).
+const BLOCK_FRAMES: usize = 16;
+/// The search stops within this many LU of the reference's loudness.
+const SEARCH_TOLERANCE_LU: f64 = 0.02;
+/// At most this many evaluations of the gain model per search.
+const SEARCH_STEPS: usize = 16;
+
+/// The limiting a match takes at one extra input gain, estimated from the learning pass.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct LimitingEstimate {
+    /// Gain in dB pushed into the limiter beyond the loudness match.
+    pub extra_gain_db: f32,
+    /// Estimated integrated loudness of the output, LUFS.
+    pub output_lufs: Option<f64>,
+    /// Estimated largest gain reduction, dB.
+    pub max_gain_reduction_db: f32,
+    /// Estimated mean gain reduction over the output, dB.
+    pub mean_gain_reduction_db: f32,
+}
+
+/// The limiting of the two ways a match can end, as learned.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct LimitingEstimates {
+    /// With gentle limiting: the loudness match alone goes into the limiter, which may leave
+    /// the output quieter than the reference.
+    pub gentle: LimitingEstimate,
+    /// Matching the reference's loudness: the limiter is pushed until the output reaches it
+    /// (or [`MAX_COMPENSATION_DB`](super::MAX_COMPENSATION_DB) is reached).
+    pub matched: LimitingEstimate,
+}
+
+/// The filtered target reduced to per-block peaks and energies, and the limiter's constants.
+struct Envelope {
+    /// Largest peak per block as the limiter detects it (blocks never cross a 100 ms step).
+    peaks: Vec<f32>,
+    /// K-weighted energy per block, summed over channels.
+    energies: Vec<f64>,
+    /// Blocks per 100 ms step (the last of each step may be shorter).
+    blocks_per_step: usize,
+    /// Frames per 100 ms step.
+    step_frames: usize,
+    /// The limiter's lookahead in blocks (rounded up).
+    lookahead_blocks: usize,
+    /// The limiter's release per block.
+    release_per_block: f64,
+    /// The limiter's threshold (linear).
+    threshold: f32,
+}
+
+/// Measures the target, finds the extra gain into the limiter that reaches the reference's
+/// loudness, and stores it and both limiting estimates in `profile`.
+pub(crate) fn compensate_limiter(
+    profile: &mut MatchProfile,
+    settings: &MatchSettings,
+    target: &mut dyn AudioSource,
+    progress: &mut dyn FnMut(f32),
+) -> Result<(), MasterError> {
+    target.rewind()?;
+    let envelope = measure(profile, settings, target, progress)?;
+    let max_extra = f64::from(super::MAX_COMPENSATION_DB);
+    // Unlimited, the loudness gain lands on the reference (learning estimated it exactly), so
+    // what the model's limited output lacks against its own unlimited loudness is what the
+    // output lacks against the reference: the model's small biases cancel.
+    let reference = profile.reference.loudness.integrated_lufs.unwrap_or(-70.0);
+    let Some(unlimited) = envelope.loudness(None, 1.0) else {
+        return Ok(());
+    };
+    let offset = reference - unlimited;
+    let gentle = envelope.evaluate(0.0, true, offset);
+    let mut best = (
+        gentle.output_lufs.map_or(f64::INFINITY, |l| reference - l),
+        0.0,
+    );
+    // The output's loudness rises with the extra gain: keep the largest gain known to fall
+    // short and the smallest known to overshoot, and step between them by the secant.
+    let (mut low, mut high) = ((0.0, best.0), None::<(f64, f64)>);
+    for _ in 0..SEARCH_STEPS {
+        if low.1 <= SEARCH_TOLERANCE_LU || (high.is_none() && low.0 >= max_extra) {
+            break;
+        }
+        if high.is_some_and(|(_, missing)| missing.abs() <= SEARCH_TOLERANCE_LU) {
+            break;
+        }
+        let next = match high {
+            Some((h, hm)) => {
+                let secant = low.0 + (h - low.0) * low.1 / (low.1 - hm);
+                // Stay well inside the bracket so it keeps shrinking.
+                secant.clamp(low.0 + 0.05 * (h - low.0), h - 0.05 * (h - low.0))
+            }
+            // Without limiting one dB in gives one LU out; with it, less.
+            None => (low.0 + 1.25 * low.1).min(max_extra),
+        };
+        let missing = envelope
+            .evaluate(next, false, offset)
+            .output_lufs
+            .map_or(f64::INFINITY, |l| reference - l);
+        if missing.abs() < best.0.abs() {
+            best = (missing, next);
+        }
+        if missing > 0.0 {
+            low = (next, missing);
+        } else {
+            high = Some((next, missing));
+        }
+    }
+    let matched = envelope.evaluate(best.1, true, offset);
+    profile.limiter_compensation_db = best.1 as f32;
+    profile.limiting = Some(LimitingEstimates { gentle, matched });
+    if best.0 > super::LOUDNESS_TOLERANCE_LU {
+        profile.notes.push(format!(
+            "even {:.1} dB more into the limiter leaves the output {:.2} LU under the reference",
+            best.1, best.0
+        ));
+    }
+    Ok(())
+}
+
+/// Streams the target through the match filters (with the loudness gain, no limiter) and
+/// reduces the result to an [`Envelope`]: the filter on this thread, peaks and energies on a
+/// second one.
+fn measure(
+    profile: &MatchProfile,
+    settings: &MatchSettings,
+    target: &mut dyn AudioSource,
+    progress: &mut dyn FnMut(f32),
+) -> Result<Envelope, MasterError> {
+    let (channels, rate) = (target.channels(), target.sample_rate());
+    let chunk = render_chunk_frames(rate);
+    let gain = profile.loudness_gain_db(settings.amount);
+    let mut processor = Mastering::with_gain(profile, settings, rate, channels, chunk, gain)?;
+    let (filter, _) = processor.stages();
+    let limiter = TruePeakLimiter::new(
+        channels,
+        rate,
+        settings.ceiling_dbtp,
+        settings.limiter_release_ms,
+        true,
+    );
+    let mut loudness = IntegratedLoudness::new(channels, rate);
+    let step_frames = loudness.step_frames();
+    let blocks_per_step = step_frames.div_ceil(BLOCK_FRAMES);
+    let threshold = limiter.threshold();
+    let (release, lookahead) = (limiter.release_per_frame(), limiter.lookahead_frames());
+    let total = target.total_frames();
+    // The FIR's delay: this many frames of its tail follow the input's end.
+    let tail = fir_latency(rate) as u64;
+    let (full_tx, full_rx) = crossbeam_channel::bounded::<Vec<Vec<f32>>>(4);
+    let (free_tx, free_rx) = crossbeam_channel::bounded::<Vec<Vec<f32>>>(4);
+    for _ in 0..4 {
+        let _ = free_tx.send(vec![vec![0.0f32; chunk]; channels]);
+    }
+    std::thread::scope(|scope| -> Result<Envelope, MasterError> {
+        let reducer = scope.spawn(move || {
+            let mut detector = CeilingDetector::new(channels, rate);
+            let delay = detector.delay();
+            // Peaks that even the largest compensation cannot lift to the threshold don't
+            // matter: their frames are not interpolated.
+            let skip_below = threshold * 10f32.powf(-super::MAX_COMPENSATION_DB / 20.0);
+            let block_of = |frame: usize| {
+                (frame / step_frames) * blocks_per_step + (frame % step_frames) / BLOCK_FRAMES
+            };
+            let (mut peaks, mut energies) = (Vec::<f32>::new(), Vec::<f64>::new());
+            let mut frame_peaks = vec![0.0f32; chunk];
+            let mut done = 0usize;
+            for block in full_rx {
+                let n = block[0].len();
+                for start in (0..n).step_by(256) {
+                    let end = (start + 256).min(n);
+                    detector.push_block(&block, start, &mut frame_peaks[start..end], skip_below);
+                }
+                let mut start = 0;
+                while start < n {
+                    let frame = done + start;
+                    let in_step = frame % step_frames;
+                    let len = (BLOCK_FRAMES - in_step % BLOCK_FRAMES)
+                        .min(step_frames - in_step)
+                        .min(n - start);
+                    let before = loudness.filtered_energy();
+                    let planes: Vec<&[f32]> =
+                        block.iter().map(|c| &c[start..start + len]).collect();
+                    loudness.add(&planes);
+                    let index = block_of(frame);
+                    if energies.len() <= index {
+                        energies.resize(index + 1, 0.0);
+                    }
+                    energies[index] += loudness.filtered_energy() - before;
+                    start += len;
+                }
+                for (i, peak) in frame_peaks[..n].iter().enumerate() {
+                    // A peak describes the interval `delay` frames before the newest sample.
+                    let Some(frame) = (done + i).checked_sub(delay) else {
+                        continue;
+                    };
+                    let index = block_of(frame);
+                    if peaks.len() <= index {
+                        peaks.resize(index + 1, 0.0);
+                    }
+                    peaks[index] = peaks[index].max(*peak);
+                }
+                done += n;
+                let _ = free_tx.send(block);
+            }
+            peaks.resize(energies.len(), 0.0);
+            (peaks, energies)
+        });
+        let produced = (|| -> Result<(), MasterError> {
+            let mut input: Vec<Vec<f32>> =
+                (0..channels).map(|_| Vec::with_capacity(chunk)).collect();
+            let (mut read, mut flushed, mut ended) = (0u64, 0u64, false);
+            while !ended || flushed < tail {
+                let n = if ended {
+                    input.iter_mut().for_each(Vec::clear);
+                    0
+                } else {
+                    target.read(&mut input, chunk)?
+                };
+                if n < chunk {
+                    if ended {
+                        flushed += chunk as u64;
+                    }
+                    ended = true;
+                }
+                read += n as u64;
+                for c in &mut input {
+                    c.resize(chunk, 0.0);
+                }
+                let Ok(mut block) = free_rx.recv() else {
+                    return Ok(());
+                };
+                let ins: Vec<&[f32]> = input.iter().map(Vec::as_slice).collect();
+                let mut outs: Vec<&mut [f32]> = block.iter_mut().map(Vec::as_mut_slice).collect();
+                filter.process(&ins, &mut outs);
+                if full_tx.send(block).is_err() {
+                    return Ok(());
+                }
+                if let Some(total) = total {
+                    progress((read as f64 / total.max(1) as f64).min(1.0) as f32);
+                }
+            }
+            Ok(())
+        })();
+        drop(full_tx);
+        let (peaks, energies) = reducer
+            .join()
+            .map_err(|_| MasterError::Loudness("the measuring thread panicked".into()))?;
+        produced?;
+        Ok(Envelope {
+            peaks,
+            energies,
+            blocks_per_step,
+            step_frames,
+            lookahead_blocks: lookahead.div_ceil(BLOCK_FRAMES),
+            release_per_block: release.powi(BLOCK_FRAMES as i32),
+            threshold,
+        })
+    })
+}
+
+impl Envelope {
+    /// The limiting and the output's loudness (the model's plus `offset`) with `extra_db` more
+    /// gain into the limiter; the gain-reduction figures only when `with_stats` (they cost a
+    /// logarithm per block).
+    fn evaluate(&self, extra_db: f64, with_stats: bool, offset: f64) -> LimitingEstimate {
+        let gain = 10f64.powf(extra_db / 20.0);
+        let n = self.peaks.len();
+        let hold = self.lookahead_blocks.max(1);
+        let threshold = f64::from(self.threshold);
+        // The gain each block requires, then held: the least over the lookahead ahead of it.
+        let required: Vec<f64> = self
+            .peaks
+            .iter()
+            .map(|p| {
+                let peak = gain * f64::from(*p);
+                if peak > threshold {
+                    threshold / peak
+                } else {
+                    1.0
+                }
+            })
+            .collect();
+        let held = sliding_minimum_ahead(&required, hold);
+        // Released, then ramped: the mean of the last `hold` envelopes.
+        let mut depth = 0.0f64;
+        let mut envelopes = Vec::with_capacity(n);
+        for h in held {
+            depth = (1.0 - h).max(self.release_per_block * depth);
+            envelopes.push(1.0 - depth);
+        }
+        let mut ramp_sum = hold as f64;
+        let mut gains = Vec::with_capacity(n);
+        for (i, e) in envelopes.iter().enumerate() {
+            ramp_sum += e - if i >= hold { envelopes[i - hold] } else { 1.0 };
+            gains.push((ramp_sum / hold as f64).min(1.0));
+        }
+        let integrated = self.loudness(Some(&gains), gain);
+        let (mut max_gr, mut mean_gr) = (0.0f64, 0.0f64);
+        if with_stats && n > 0 {
+            let reduction = |g: f64| -20.0 * g.log10();
+            max_gr = reduction(gains.iter().copied().fold(1.0, f64::min));
+            mean_gr = gains.iter().map(|g| reduction(*g)).sum::<f64>() / n as f64;
+        }
+        LimitingEstimate {
+            extra_gain_db: extra_db as f32,
+            output_lufs: integrated.map(|l| l + offset),
+            max_gain_reduction_db: max_gr as f32,
+            mean_gain_reduction_db: mean_gr as f32,
+        }
+    }
+}
+
+impl Envelope {
+    /// The integrated loudness of the blocks' energies times `gain` and, per block, `gains`
+    /// (1 without); `None` for silence.
+    fn loudness(&self, gains: Option<&[f64]>, gain: f64) -> Option<f64> {
+        let mut steps = Vec::with_capacity(self.energies.len() / self.blocks_per_step + 1);
+        for (i, energies) in self.energies.chunks(self.blocks_per_step).enumerate() {
+            let e: f64 = match gains {
+                Some(gains) => {
+                    let gains = &gains[i * self.blocks_per_step..];
+                    energies.iter().zip(gains).map(|(e, g)| e * g * g).sum()
+                }
+                None => energies.iter().sum(),
+            };
+            steps.push(e * gain * gain);
+        }
+        let mut gate = GatedIntegrator::new();
+        for window in steps.windows(4) {
+            gate.add(window.iter().sum::<f64>() / (4 * self.step_frames) as f64);
+        }
+        let integrated = gate.integrated();
+        (integrated.is_finite() && integrated > -70.0).then_some(integrated)
+    }
+}
+
+/// `out[i]` = the least of `values[i..i + window]` (the window cut short at the end), by a
+/// monotonic queue of indices.
+fn sliding_minimum_ahead(values: &[f64], window: usize) -> Vec<f64> {
+    let mut out = vec![1.0; values.len()];
+    let mut queue = std::collections::VecDeque::with_capacity(window + 1);
+    for i in (0..values.len()).rev() {
+        while queue
+            .back()
+            .is_some_and(|&j: &usize| values[j] >= values[i])
+        {
+            queue.pop_back();
+        }
+        queue.push_back(i);
+        while queue.front().is_some_and(|&j| j >= i + window) {
+            queue.pop_front();
+        }
+        out[i] = values[queue[0]];
+    }
+    out
+}
