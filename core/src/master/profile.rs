@@ -369,9 +369,23 @@ pub fn learn(
     let counters = [AtomicU64::new(0), AtomicU64::new(0)];
     let (target_pass, reference_pass) = std::thread::scope(|scope| {
         let (tc, rc) = (&counters[0], &counters[1]);
-        let t = scope.spawn(|| analyse(&mut *target, true, tc));
-        let r = scope.spawn(|| analyse(&mut *reference, false, rc));
-        while !(t.is_finished() && r.is_finished()) {
+        // Each analysis says when it is done, so the wait ends at once (a sleeping poll would
+        // add up to its period to every call).
+        let (done_tx, done_rx) = crossbeam_channel::bounded::<()>(2);
+        let (t_done, r_done) = (done_tx.clone(), done_tx);
+        let (target, reference) = (&mut *target, &mut *reference);
+        let t = scope.spawn(move || {
+            let pass = analyse(&mut *target, true, tc);
+            let _ = t_done.send(());
+            pass
+        });
+        let r = scope.spawn(move || {
+            let pass = analyse(&mut *reference, false, rc);
+            let _ = r_done.send(());
+            pass
+        });
+        let mut finished = 0;
+        while finished < 2 {
             let done: f64 = counters
                 .iter()
                 .zip(totals)
@@ -382,7 +396,12 @@ pub fn learn(
                 .sum::<f64>()
                 / 2.0;
             progress((done * analysis_share) as f32);
-            std::thread::sleep(Duration::from_millis(20));
+            match done_rx.recv_timeout(Duration::from_millis(20)) {
+                Ok(()) => finished += 1,
+                Err(crossbeam_channel::RecvTimeoutError::Timeout) => {}
+                // Both senders gone: both threads ended (a panic included).
+                Err(crossbeam_channel::RecvTimeoutError::Disconnected) => break,
+            }
         }
         let join = |h: std::thread::ScopedJoinHandle<'_, Result<Pass, MasterError>>| {
             h.join().unwrap_or_else(|_| {
