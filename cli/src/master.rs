@@ -8,8 +8,7 @@ use anyhow::{Context, Result, bail};
 use indicatif::{ProgressBar, ProgressStyle};
 use mixsmith_core::audio::{SampleFormat, WavWriter};
 use mixsmith_core::master::{
-    AudioSource, FileSource, MasterReport, MatchSettings, learn, parse_octaves, render,
-    render_chunk_frames,
+    AudioSource, FileSource, MasterReport, MatchSettings, learn_for_render, parse_octaves,
 };
 
 /// Arguments of `mixsmith master`.
@@ -106,13 +105,12 @@ pub fn run(args: &Args) -> Result<()> {
     let mut reference = FileSource::streaming(&args.reference)?;
 
     let learning = bar("analysing");
-    let profile = learn(&mut target, &mut reference, &settings, &mut |p| {
+    let learned = learn_for_render(&mut target, &mut reference, &settings, &mut |p| {
         learning.set_position((p * 1000.0) as u64)
     });
     learning.finish_and_clear();
-    let profile = profile?;
+    let learned = learned?;
 
-    target.rewind()?;
     let format = if args.float {
         SampleFormat::Float32
     } else {
@@ -121,12 +119,8 @@ pub fn run(args: &Args) -> Result<()> {
     let partial = partial_path(&args.output);
     let mut writer = WavWriter::create(&partial, target.sample_rate(), target.channels(), format)?;
     let rendering = bar("mastering");
-    let chunk = render_chunk_frames(target.sample_rate());
-    let summary = render(
-        &profile,
-        &settings,
+    let summary = learned.render(
         &mut target,
-        chunk,
         &mut |block| Ok(writer.write_planar(block)?),
         &mut |p| rendering.set_position((p * 1000.0) as u64),
     );
@@ -147,7 +141,7 @@ pub fn run(args: &Args) -> Result<()> {
         }
     };
 
-    let report = MasterReport::new(&profile, &settings, &summary);
+    let report = MasterReport::new(&learned.profile, &settings, &summary);
     if let Some(path) = &args.report {
         let json = serde_json::to_string_pretty(&report)?;
         std::fs::write(path, json + "\n")

@@ -3,9 +3,9 @@
 //!
 //! 1. Generates reference-mastering cases as 44.1 kHz stereo 24-bit WAV in
 //!    `target/bench-master/` (or `$MIXSMITH_BENCH_DIR`): quiet, dynamic mixes at -18, -21 and
-//!    -24 LUFS (rhythmic, EQ-coloured pink noise with a bass line) against dense masters near
-//!    -9 LUFS / -1.2 dBTP (brighter, wider, driven into a soft clipper), 30 s long, plus one
-//!    3-minute pair.
+//!    -24 LUFS (rhythmic, EQ-coloured pink noise with a bass line) against dense masters at
+//!    -9 LUFS and a -1.2 dB sample peak (brighter, wider, driven into a soft clipper as hard as
+//!    that takes), 30 s long, plus one 3-minute pair.
 //! 2. Times `mixsmith master` as a whole process, start to exit (`$MIXSMITH_CLI`, which
 //!    `cargo xtask bench` builds in release), with its default settings.
 //! 3. If `$MIXSMITH_MATCHERING_PYTHON` (default `python3`) can `import matchering`, times
@@ -27,7 +27,7 @@ use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, criterion_group};
-use mixsmith_core::analyze::{LoudnessMeter, analyze_file};
+use mixsmith_core::analyze::{AnalyzeOptions, LoudnessMeter, analyze_file};
 use mixsmith_core::audio::{AudioBuffer, SampleFormat, read_file, write_wav};
 use mixsmith_core::master::spectrum::{band_distance_db, third_octave_levels};
 use mixsmith_core::master::{BufferSource, Mastering, MatchSettings, learn};
@@ -165,24 +165,27 @@ fn make_case(dir: &Path, seed: u64, seconds: usize, mix_lufs: f64) -> Case {
         scaled(mix, mix_lufs - level)
     };
     // Driven into tanh, then set to a -1.2 dB sample peak (its true peak lands near -1.2 dBTP);
-    // of a few drives, the one whose master lands nearest -9 LUFS.
+    // the drive is found by bisection so the master lands at -9.0 LUFS (denser drives are
+    // louder at the same peak).
     let master = music(seed + 100, seconds, 0.9, 0.45, 1.6, 0.0);
-    let dense = [-12.0, -9.0, -6.0, -3.0, 0.0, 3.0, 6.0]
-        .into_iter()
-        .map(|drive| {
-            let driven: Vec<Vec<f32>> = scaled(master.clone(), drive)
-                .into_iter()
-                .map(|c| c.into_iter().map(|s| s.tanh()).collect())
-                .collect();
-            let peak = driven.iter().flatten().fold(0.0f32, |m, s| m.max(s.abs()));
-            scaled(driven, -1.2 - 20.0 * f64::from(peak).log10())
-        })
-        .min_by(|a, b| {
-            (planar_lufs(a) + 9.0)
-                .abs()
-                .total_cmp(&(planar_lufs(b) + 9.0).abs())
-        })
-        .expect("drives");
+    let drive = |db: f64| -> Vec<Vec<f32>> {
+        let driven: Vec<Vec<f32>> = scaled(master.clone(), db)
+            .into_iter()
+            .map(|c| c.into_iter().map(|s| s.tanh()).collect())
+            .collect();
+        let peak = driven.iter().flatten().fold(0.0f32, |m, s| m.max(s.abs()));
+        scaled(driven, -1.2 - 20.0 * f64::from(peak).log10())
+    };
+    let (mut low, mut high) = (-24.0, 12.0);
+    for _ in 0..12 {
+        let mid = 0.5 * (low + high);
+        if planar_lufs(&drive(mid)) < -9.0 {
+            low = mid;
+        } else {
+            high = mid;
+        }
+    }
+    let dense = drive(0.5 * (low + high));
     let target = dir.join(format!("{name}-target.wav"));
     let reference = dir.join(format!("{name}-reference.wav"));
     let write = |path: &Path, planes: Vec<Vec<f32>>| {
@@ -312,8 +315,12 @@ struct Quality {
 }
 
 fn quality(out: &Path, reference: &Path) -> Quality {
-    let ours = analyze_file(out, |_| {}).expect("analyse output");
-    let theirs = analyze_file(reference, |_| {}).expect("analyse reference");
+    let ours = analyze_file(out, &AnalyzeOptions::default(), |_| {})
+        .expect("analyse output")
+        .loudness;
+    let theirs = analyze_file(reference, &AnalyzeOptions::default(), |_| {})
+        .expect("analyse reference")
+        .loudness;
     Quality {
         lufs_error: ours.lufs.unwrap_or(f64::NEG_INFINITY)
             - theirs.lufs.unwrap_or(f64::NEG_INFINITY),
@@ -340,8 +347,12 @@ fn comparison() {
     );
     for case in &cases {
         let (t, r) = (
-            analyze_file(&case.target, |_| {}).expect("analyse"),
-            analyze_file(&case.reference, |_| {}).expect("analyse"),
+            analyze_file(&case.target, &AnalyzeOptions::default(), |_| {})
+                .expect("analyse")
+                .loudness,
+            analyze_file(&case.reference, &AnalyzeOptions::default(), |_| {})
+                .expect("analyse")
+                .loudness,
         );
         println!(
             "master: case {:<14} mix {:.1} LUFS, reference {:.1} LUFS / {:.2} dBTP",

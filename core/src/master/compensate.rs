@@ -18,7 +18,7 @@ use super::peak::CeilingDetector;
 use super::render::render_chunk_frames;
 use super::{AudioSource, MasterError, Mastering, MatchProfile, MatchSettings};
 use crate::analyze::gating::GatedIntegrator;
-use crate::master::fir::fir_latency;
+use crate::realtime::StreamProcessor;
 
 /// Frames per block of the gain model (0.36 ms at 44.1 kHz, against a 5 ms attack ramp).
 const BLOCK_FRAMES: usize = 16;
@@ -51,6 +51,32 @@ pub struct LimitingEstimates {
     pub matched: LimitingEstimate,
 }
 
+/// Samples (audio and peaks together) up to which the measuring pass keeps the filtered target
+/// for the render ([`Filtered`]): 256 MiB, a stereo song of 8 minutes at 44.1 kHz. Longer
+/// inputs are filtered again by the render, so memory stays bounded whatever the length.
+const KEEP_SAMPLES: u64 = 1 << 26;
+
+/// The target as the measuring pass filtered it, kept so the render neither filters it nor
+/// detects its peaks again: at another gain into the limiter both only scale.
+#[derive(Debug)]
+pub(crate) struct Filtered {
+    /// Per channel, the filter's output chunk after chunk, from the first chunk to the one
+    /// that holds the processor's latency past the input's end (as [`render`] runs it).
+    ///
+    /// [`render`]: super::render
+    pub(crate) channels: Vec<Vec<f32>>,
+    /// Per frame of `channels`, the limiter's detector's peak at this gain (see
+    /// [`TruePeakLimiter::process_with_peaks`]); 0 where it provably stays below what
+    /// [`MAX_COMPENSATION_DB`](super::MAX_COMPENSATION_DB) more gain could lift to the ceiling.
+    pub(crate) peaks: Vec<f32>,
+    /// The gain in dB the filters applied.
+    pub(crate) gain_db: f64,
+    /// Input frames read.
+    pub(crate) frames: u64,
+    /// NaN or infinite input samples the filter read as 0.
+    pub(crate) non_finite: u64,
+}
+
 /// The filtered target reduced to per-block peaks and energies, and the limiter's constants.
 struct Envelope {
     /// Largest peak per block as the limiter detects it (blocks never cross a 100 ms step).
@@ -70,22 +96,24 @@ struct Envelope {
 }
 
 /// Measures the target, finds the extra gain into the limiter that reaches the reference's
-/// loudness, and stores it and both limiting estimates in `profile`.
+/// loudness, and stores it and both limiting estimates in `profile`. With `keep`, returns the
+/// filtered target too when it fits in [`KEEP_SAMPLES`].
 pub(crate) fn compensate_limiter(
     profile: &mut MatchProfile,
     settings: &MatchSettings,
     target: &mut dyn AudioSource,
+    keep: bool,
     progress: &mut dyn FnMut(f32),
-) -> Result<(), MasterError> {
+) -> Result<Option<Filtered>, MasterError> {
     target.rewind()?;
-    let envelope = measure(profile, settings, target, progress)?;
+    let (envelope, filtered) = measure(profile, settings, target, keep, progress)?;
     let max_extra = f64::from(super::MAX_COMPENSATION_DB);
     // Unlimited, the loudness gain lands on the reference (learning estimated it exactly), so
     // what the model's limited output lacks against its own unlimited loudness is what the
     // output lacks against the reference: the model's small biases cancel.
     let reference = profile.reference.loudness.integrated_lufs.unwrap_or(-70.0);
     let Some(unlimited) = envelope.loudness(None, 1.0) else {
-        return Ok(());
+        return Ok(filtered);
     };
     let offset = reference - unlimited;
     let gentle = envelope.evaluate(0.0, true, offset);
@@ -134,22 +162,26 @@ pub(crate) fn compensate_limiter(
             best.1, best.0
         ));
     }
-    Ok(())
+    Ok(filtered)
 }
 
 /// Streams the target through the match filters (with the loudness gain, no limiter) and
 /// reduces the result to an [`Envelope`]: the filter on this thread, peaks and energies on a
-/// second one.
+/// second one. With `keep`, also keeps the filtered target when it fits.
 fn measure(
     profile: &MatchProfile,
     settings: &MatchSettings,
     target: &mut dyn AudioSource,
+    keep: bool,
     progress: &mut dyn FnMut(f32),
-) -> Result<Envelope, MasterError> {
+) -> Result<(Envelope, Option<Filtered>), MasterError> {
     let (channels, rate) = (target.channels(), target.sample_rate());
     let chunk = render_chunk_frames(rate);
     let gain = profile.loudness_gain_db(settings.amount);
     let mut processor = Mastering::with_gain(profile, settings, rate, channels, chunk, gain)?;
+    // The render runs this many frames past the input's end; so does this pass.
+    let latency = processor.latency_frames() as u64;
+    let gain_db = processor.gain_db();
     let (filter, _) = processor.stages();
     let limiter = TruePeakLimiter::new(
         channels,
@@ -164,118 +196,146 @@ fn measure(
     let threshold = limiter.threshold();
     let (release, lookahead) = (limiter.release_per_frame(), limiter.lookahead_frames());
     let total = target.total_frames();
-    // The FIR's delay: this many frames of its tail follow the input's end.
-    let tail = fir_latency(rate) as u64;
+    let kept_frames = total
+        .filter(|t| keep && (t + latency + chunk as u64) * (channels as u64 + 1) <= KEEP_SAMPLES);
     let (full_tx, full_rx) = crossbeam_channel::bounded::<Vec<Vec<f32>>>(4);
     let (free_tx, free_rx) = crossbeam_channel::bounded::<Vec<Vec<f32>>>(4);
     for _ in 0..4 {
         let _ = free_tx.send(vec![vec![0.0f32; chunk]; channels]);
     }
-    std::thread::scope(|scope| -> Result<Envelope, MasterError> {
-        let reducer = scope.spawn(move || {
-            let mut detector = CeilingDetector::new(channels, rate);
-            let delay = detector.delay();
-            // Peaks that even the largest compensation cannot lift to the threshold don't
-            // matter: their frames are not interpolated.
-            let skip_below = threshold * 10f32.powf(-super::MAX_COMPENSATION_DB / 20.0);
-            let block_of = |frame: usize| {
-                (frame / step_frames) * blocks_per_step + (frame % step_frames) / BLOCK_FRAMES
-            };
-            let (mut peaks, mut energies) = (Vec::<f32>::new(), Vec::<f64>::new());
-            let mut frame_peaks = vec![0.0f32; chunk];
-            let mut done = 0usize;
-            for block in full_rx {
-                let n = block[0].len();
-                for start in (0..n).step_by(256) {
-                    let end = (start + 256).min(n);
-                    detector.push_block(&block, start, &mut frame_peaks[start..end], skip_below);
-                }
-                let mut start = 0;
-                while start < n {
-                    let frame = done + start;
-                    let in_step = frame % step_frames;
-                    let len = (BLOCK_FRAMES - in_step % BLOCK_FRAMES)
-                        .min(step_frames - in_step)
-                        .min(n - start);
-                    let before = loudness.filtered_energy();
-                    let planes: Vec<&[f32]> =
-                        block.iter().map(|c| &c[start..start + len]).collect();
-                    loudness.add(&planes);
-                    let index = block_of(frame);
-                    if energies.len() <= index {
-                        energies.resize(index + 1, 0.0);
+    std::thread::scope(
+        |scope| -> Result<(Envelope, Option<Filtered>), MasterError> {
+            let reducer = scope.spawn(move || {
+                let mut detector = CeilingDetector::new(channels, rate);
+                let delay = detector.delay();
+                // Peaks that even the largest compensation cannot lift to the threshold don't
+                // matter: their frames are not interpolated.
+                let skip_below = threshold * 10f32.powf(-super::MAX_COMPENSATION_DB / 20.0);
+                let block_of = |frame: usize| {
+                    (frame / step_frames) * blocks_per_step + (frame % step_frames) / BLOCK_FRAMES
+                };
+                let (mut peaks, mut energies) = (Vec::<f32>::new(), Vec::<f64>::new());
+                let mut frame_peaks = vec![0.0f32; chunk];
+                let mut kept = kept_frames.map(|frames| {
+                    let capacity = frames as usize + latency as usize + chunk;
+                    let audio = vec![Vec::with_capacity(capacity); channels];
+                    (audio, Vec::with_capacity(capacity))
+                });
+                let mut done = 0usize;
+                for block in full_rx {
+                    let n = block[0].len();
+                    for start in (0..n).step_by(256) {
+                        let end = (start + 256).min(n);
+                        detector.push_block(
+                            &block,
+                            start,
+                            &mut frame_peaks[start..end],
+                            skip_below,
+                        );
                     }
-                    energies[index] += loudness.filtered_energy() - before;
-                    start += len;
+                    let mut start = 0;
+                    while start < n {
+                        let frame = done + start;
+                        let in_step = frame % step_frames;
+                        let len = (BLOCK_FRAMES - in_step % BLOCK_FRAMES)
+                            .min(step_frames - in_step)
+                            .min(n - start);
+                        let before = loudness.filtered_energy();
+                        let mut planes: [&[f32]; 2] = [&[], &[]];
+                        for (p, c) in planes.iter_mut().zip(&block) {
+                            *p = &c[start..start + len];
+                        }
+                        loudness.add(&planes[..channels]);
+                        let index = block_of(frame);
+                        if energies.len() <= index {
+                            energies.resize(index + 1, 0.0);
+                        }
+                        energies[index] += loudness.filtered_energy() - before;
+                        start += len;
+                    }
+                    for (i, peak) in frame_peaks[..n].iter().enumerate() {
+                        // A peak describes the interval `delay` frames before the newest sample.
+                        let Some(frame) = (done + i).checked_sub(delay) else {
+                            continue;
+                        };
+                        let index = block_of(frame);
+                        if peaks.len() <= index {
+                            peaks.resize(index + 1, 0.0);
+                        }
+                        peaks[index] = peaks[index].max(*peak);
+                    }
+                    if let Some((audio, kept_peaks)) = &mut kept {
+                        for (all, new) in audio.iter_mut().zip(&block) {
+                            all.extend_from_slice(new);
+                        }
+                        kept_peaks.extend_from_slice(&frame_peaks[..n]);
+                    }
+                    done += n;
+                    let _ = free_tx.send(block);
                 }
-                for (i, peak) in frame_peaks[..n].iter().enumerate() {
-                    // A peak describes the interval `delay` frames before the newest sample.
-                    let Some(frame) = (done + i).checked_sub(delay) else {
-                        continue;
+                peaks.resize(energies.len(), 0.0);
+                (peaks, energies, kept)
+            });
+            let mut read = 0u64;
+            let produced = (|| -> Result<(), MasterError> {
+                let mut input: Vec<Vec<f32>> =
+                    (0..channels).map(|_| Vec::with_capacity(chunk)).collect();
+                let (mut processed, mut ended) = (0u64, false);
+                while !ended || processed < read + latency {
+                    let n = if ended {
+                        input.iter_mut().for_each(Vec::clear);
+                        0
+                    } else {
+                        target.read(&mut input, chunk)?
                     };
-                    let index = block_of(frame);
-                    if peaks.len() <= index {
-                        peaks.resize(index + 1, 0.0);
+                    if n < chunk {
+                        ended = true;
                     }
-                    peaks[index] = peaks[index].max(*peak);
-                }
-                done += n;
-                let _ = free_tx.send(block);
-            }
-            peaks.resize(energies.len(), 0.0);
-            (peaks, energies)
-        });
-        let produced = (|| -> Result<(), MasterError> {
-            let mut input: Vec<Vec<f32>> =
-                (0..channels).map(|_| Vec::with_capacity(chunk)).collect();
-            let (mut read, mut flushed, mut ended) = (0u64, 0u64, false);
-            while !ended || flushed < tail {
-                let n = if ended {
-                    input.iter_mut().for_each(Vec::clear);
-                    0
-                } else {
-                    target.read(&mut input, chunk)?
-                };
-                if n < chunk {
-                    if ended {
-                        flushed += chunk as u64;
+                    read += n as u64;
+                    processed += chunk as u64;
+                    for c in &mut input {
+                        c.resize(chunk, 0.0);
                     }
-                    ended = true;
+                    let Ok(mut block) = free_rx.recv() else {
+                        return Ok(());
+                    };
+                    let ins: Vec<&[f32]> = input.iter().map(Vec::as_slice).collect();
+                    let mut outs: Vec<&mut [f32]> =
+                        block.iter_mut().map(Vec::as_mut_slice).collect();
+                    filter.process(&ins, &mut outs);
+                    if full_tx.send(block).is_err() {
+                        return Ok(());
+                    }
+                    if let Some(total) = total {
+                        progress((read as f64 / total.max(1) as f64).min(1.0) as f32);
+                    }
                 }
-                read += n as u64;
-                for c in &mut input {
-                    c.resize(chunk, 0.0);
-                }
-                let Ok(mut block) = free_rx.recv() else {
-                    return Ok(());
-                };
-                let ins: Vec<&[f32]> = input.iter().map(Vec::as_slice).collect();
-                let mut outs: Vec<&mut [f32]> = block.iter_mut().map(Vec::as_mut_slice).collect();
-                filter.process(&ins, &mut outs);
-                if full_tx.send(block).is_err() {
-                    return Ok(());
-                }
-                if let Some(total) = total {
-                    progress((read as f64 / total.max(1) as f64).min(1.0) as f32);
-                }
-            }
-            Ok(())
-        })();
-        drop(full_tx);
-        let (peaks, energies) = reducer
-            .join()
-            .map_err(|_| MasterError::Loudness("the measuring thread panicked".into()))?;
-        produced?;
-        Ok(Envelope {
-            peaks,
-            energies,
-            blocks_per_step,
-            step_frames,
-            lookahead_blocks: lookahead.div_ceil(BLOCK_FRAMES),
-            release_per_block: release.powi(BLOCK_FRAMES as i32),
-            threshold,
-        })
-    })
+                Ok(())
+            })();
+            drop(full_tx);
+            let (peaks, energies, kept) = reducer
+                .join()
+                .map_err(|_| MasterError::Loudness("the measuring thread panicked".into()))?;
+            produced?;
+            let envelope = Envelope {
+                peaks,
+                energies,
+                blocks_per_step,
+                step_frames,
+                lookahead_blocks: lookahead.div_ceil(BLOCK_FRAMES),
+                release_per_block: release.powi(BLOCK_FRAMES as i32),
+                threshold,
+            };
+            let filtered = kept.map(|(channels, peaks)| Filtered {
+                channels,
+                peaks,
+                gain_db,
+                frames: read,
+                non_finite: filter.non_finite_samples(),
+            });
+            Ok((envelope, filtered))
+        },
+    )
 }
 
 impl Envelope {

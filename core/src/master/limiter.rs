@@ -143,22 +143,55 @@ impl TruePeakLimiter {
 
     /// Limits `channels` in place (all slices the same length, one per channel).
     pub fn process(&mut self, channels: &mut [&mut [f32]]) {
+        self.process_blocks(channels, None);
+    }
+
+    /// Limits `channels` in place like [`process`](Self::process), with the detector's peaks
+    /// of these frames already known: `peaks[i] * scale` is what the detector would report
+    /// for frame `i` (a pass over the same audio at another gain measured them). The
+    /// detector itself is not fed, so a limiter is driven by one of the two methods only.
+    pub(crate) fn process_with_peaks(
+        &mut self,
+        channels: &mut [&mut [f32]],
+        peaks: &[f32],
+        scale: f32,
+    ) {
+        self.process_blocks(channels, Some((peaks, scale)));
+    }
+
+    fn process_blocks(&mut self, channels: &mut [&mut [f32]], known: Option<(&[f32], f32)>) {
         let frames = channels.first().map_or(0, |c| c.len());
         let mut start = 0;
         while start < frames {
             let n = (frames - start).min(SUB_BLOCK);
-            self.process_sub_block(channels, start, n);
+            let known = known.map(|(peaks, scale)| (&peaks[start..start + n], scale));
+            self.process_sub_block(channels, start, n, known);
             start += n;
         }
     }
 
-    /// Three passes over at most [`SUB_BLOCK`] frames: peaks, gains, delayed output.
-    fn process_sub_block(&mut self, channels: &mut [&mut [f32]], start: usize, n: usize) {
+    /// Three passes over at most [`SUB_BLOCK`] frames: peaks (detected, or the `known` ones
+    /// scaled), gains, delayed output.
+    fn process_sub_block(
+        &mut self,
+        channels: &mut [&mut [f32]],
+        start: usize,
+        n: usize,
+        known: Option<(&[f32], f32)>,
+    ) {
         let mut gains = [1.0f32; SUB_BLOCK];
         let gains = &mut gains[..n];
         if self.enabled {
-            self.detector
-                .push_block(channels, start, gains, self.threshold);
+            match known {
+                Some((peaks, scale)) => {
+                    for (g, p) in gains.iter_mut().zip(peaks) {
+                        *g = p * scale;
+                    }
+                }
+                None => self
+                    .detector
+                    .push_block(channels, start, gains, self.threshold),
+            }
             let loud = gains.iter().any(|p| *p > self.threshold);
             if !loud && self.at_rest() {
                 // Nothing to limit and nothing to release: the gain stays at exactly 1.

@@ -25,9 +25,10 @@ pub struct LoudnessFigures {
     /// Highest true peak over all channels in dBTP as ITU-R BS.1770 measures it (4x
     /// interpolation; the reading of `ebur128` and of most meters); `None` for silence.
     pub true_peak_dbtp: Option<f64>,
-    /// Highest peak of the band-limited reconstruction over all channels in dBFS (8x
+    /// Highest peak of the band-limited reconstruction over all channels in dBFS (16x
     /// interpolation by a long filter: the waveform a DAC or a lossy decoder produces, which
-    /// can peak higher than the BS.1770 reading); `None` for silence or when not measured.
+    /// can peak higher than the BS.1770 reading); `None` for silence or when not measured
+    /// (learning measures it on its output, not on its inputs).
     #[serde(default)]
     pub reconstructed_peak_dbfs: Option<f64>,
 }
@@ -289,25 +290,33 @@ impl IntegratedLoudness {
 /// A streaming meter of integrated loudness and true peak.
 pub(crate) struct Meter {
     loudness: IntegratedLoudness,
-    /// The BS.1770 and the reconstruction peak detectors.
-    peaks: [PeakDetector; 2],
+    /// The BS.1770 detector and, when measured, the reconstruction's.
+    peaks: [Option<PeakDetector>; 2],
     /// The highest BS.1770 and reconstruction peaks so far.
     peak: [f32; 2],
     channels: usize,
 }
 
 impl Meter {
-    /// A meter for `channels` (1 or 2) at `sample_rate`.
-    pub(crate) fn new(channels: usize, sample_rate: u32) -> Result<Self, MasterError> {
+    /// A meter for `channels` (1 or 2) at `sample_rate`; the reconstructed peak is measured
+    /// only with `reconstruction` (it costs several times the rest).
+    pub(crate) fn new(
+        channels: usize,
+        sample_rate: u32,
+        reconstruction: bool,
+    ) -> Result<Self, MasterError> {
         if !(1..=2).contains(&channels) || sample_rate < 1000 {
             return Err(MasterError::Loudness(format!(
                 "cannot meter {channels} channels at {sample_rate} Hz"
             )));
         }
+        let detector = |grade| PeakDetector::new(channels, sample_rate, grade);
         Ok(Self {
             loudness: IntegratedLoudness::new(channels, sample_rate),
-            peaks: [Grade::Bs1770, Grade::Reconstruction]
-                .map(|grade| PeakDetector::new(channels, sample_rate, grade)),
+            peaks: [
+                Some(detector(Grade::Bs1770)),
+                reconstruction.then(|| detector(Grade::Reconstruction)),
+            ],
             peak: [0.0; 2],
             channels,
         })
@@ -329,7 +338,9 @@ impl Meter {
         }
         self.loudness.add(planes);
         for (detector, peak) in self.peaks.iter_mut().zip(&mut self.peak) {
-            *peak = detector.scan(planes, *peak);
+            if let Some(detector) = detector {
+                *peak = detector.scan(planes, *peak);
+            }
         }
         Ok(())
     }
@@ -337,13 +348,15 @@ impl Meter {
     /// The figures of everything added.
     pub(crate) fn figures(&mut self) -> LoudnessFigures {
         for (detector, peak) in self.peaks.iter_mut().zip(&mut self.peak) {
-            *peak = peak.max(detector.flush());
+            if let Some(detector) = detector {
+                *peak = peak.max(detector.flush());
+            }
         }
         let db = |peak: f32| (peak > 0.0).then(|| 20.0 * f64::from(peak).log10());
         LoudnessFigures {
             integrated_lufs: self.loudness.integrated(),
             true_peak_dbtp: db(self.peak[0]),
-            reconstructed_peak_dbfs: db(self.peak[1]),
+            reconstructed_peak_dbfs: self.peaks[1].as_ref().and_then(|_| db(self.peak[1])),
         }
     }
 }
@@ -392,7 +405,7 @@ mod tests {
             (192_000, 2),
         ] {
             let planes = signal(rate, channels, 7.3, rate + channels as u32);
-            let mut meter = Meter::new(channels, rate).unwrap();
+            let mut meter = Meter::new(channels, rate, true).unwrap();
             // Odd block lengths cross the 100 ms steps anywhere.
             let mut start = 0;
             for n in [1usize, 777, 4096, 13, 30_011].iter().cycle() {
@@ -418,9 +431,9 @@ mod tests {
         // 22.05 kHz has odd 100 ms steps (2205 frames): pairs restart at every step.
         for rate in [22_050, 44_100] {
             let planes = signal(rate, 2, 3.1, 7);
-            let mut whole = Meter::new(2, rate).unwrap();
+            let mut whole = Meter::new(2, rate, true).unwrap();
             whole.add(&planes).unwrap();
-            let mut cut = Meter::new(2, rate).unwrap();
+            let mut cut = Meter::new(2, rate, true).unwrap();
             let mut start = 0;
             for n in [3usize, 1, 2204, 5, 999].iter().cycle() {
                 let end = (start + n).min(planes[0].len());
@@ -468,13 +481,13 @@ mod tests {
 
     #[test]
     fn silence_and_short_input_have_no_loudness() {
-        let mut m = Meter::new(2, 44_100).unwrap();
+        let mut m = Meter::new(2, 44_100, true).unwrap();
         m.add(&[vec![0.0f32; 44_100], vec![0.0; 44_100]]).unwrap();
         assert_eq!(m.figures(), LoudnessFigures::default());
-        let mut m = Meter::new(1, 44_100).unwrap();
+        let mut m = Meter::new(1, 44_100, true).unwrap();
         m.add(&[vec![0.5f32; 10_000]]).unwrap();
         assert_eq!(m.figures().integrated_lufs, None);
-        assert!(Meter::new(3, 44_100).is_err());
+        assert!(Meter::new(3, 44_100, true).is_err());
         assert!(m.add(&[vec![0.0f32; 4], vec![0.0; 4]]).is_err());
     }
 }

@@ -65,7 +65,9 @@ pub use profile::{
     MAX_CURVE_DB, MAX_WIDTH_DB, MIN_SECONDS, MatchProfile, PROFILE_VERSION, grid_frequencies,
     learn,
 };
-pub use render::{BlockSink, RenderSummary, render, render_chunk_frames};
+pub use render::{
+    BlockSink, LearnedMatch, RenderSummary, learn_for_render, render, render_chunk_frames,
+};
 pub use report::{
     CurveReport, InputReport, LOUDNESS_TOLERANCE_LU, LimiterReport, LoudnessMatch, MasterReport,
 };

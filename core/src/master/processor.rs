@@ -175,6 +175,11 @@ impl StreamProcessor for Mastering {
 }
 
 impl MatchFilter {
+    /// NaN or infinite input samples read as 0 so far.
+    pub(crate) fn non_finite_samples(&self) -> u64 {
+        self.non_finite
+    }
+
     /// Filters one chunk of `input` into `output` (both `channels` slices of the chunk size).
     pub(crate) fn process(&mut self, input: &[&[f32]], output: &mut [&mut [f32]]) {
         let n = self.chunk;

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::compensate::{LimitingEstimates, compensate_limiter};
+use super::compensate::{Filtered, LimitingEstimates, compensate_limiter};
 use super::fir::band_edge_db;
 use super::loudness::{LoudnessFigures, Meter};
 use super::spectrum::{Spectrum, SpectrumAnalyser};
@@ -256,7 +256,7 @@ fn analyse(
     if frame_bands {
         analyser = analyser.with_frame_bands();
     }
-    let mut meter = Meter::new(channels, rate)?;
+    let mut meter = Meter::new(channels, rate, false)?;
     let mut block: Vec<Vec<f32>> = (0..channels)
         .map(|_| Vec::with_capacity(READ_FRAMES))
         .collect();
@@ -358,6 +358,18 @@ pub fn learn(
     settings: &MatchSettings,
     progress: &mut dyn FnMut(f32),
 ) -> Result<MatchProfile, MasterError> {
+    learn_keeping(target, reference, settings, false, progress).map(|(profile, _)| profile)
+}
+
+/// [`learn`], which with `keep` also returns the target as the limiter's measuring pass
+/// filtered it (when that pass runs and the target is short enough to keep).
+pub(crate) fn learn_keeping(
+    target: &mut dyn AudioSource,
+    reference: &mut dyn AudioSource,
+    settings: &MatchSettings,
+    keep: bool,
+    progress: &mut dyn FnMut(f32),
+) -> Result<(MatchProfile, Option<Filtered>), MasterError> {
     settings.validate()?;
     check_source(target)?;
     check_source(reference)?;
@@ -517,11 +529,13 @@ pub fn learn(
             "the target is very quiet: the loudness match adds {gain:.1} dB, raising its noise too"
         ));
     }
-    if priority {
-        compensate_limiter(&mut profile, settings, target, &mut |p| {
+    let filtered = if priority {
+        compensate_limiter(&mut profile, settings, target, keep, &mut |p| {
             progress(analysis_share as f32 + (1.0 - analysis_share as f32) * p)
-        })?;
-    }
+        })?
+    } else {
+        None
+    };
     progress(1.0);
-    Ok(profile)
+    Ok((profile, filtered))
 }

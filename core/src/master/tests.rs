@@ -128,7 +128,7 @@ fn stereo_pink(seed: u64, frames: usize, rms: f64, side_ratio: f64) -> Vec<Vec<f
 }
 
 fn loudness(channels: &[Vec<f32>], rate: u32) -> LoudnessFigures {
-    let mut m = super::loudness::Meter::new(channels.len(), rate).unwrap();
+    let mut m = super::loudness::Meter::new(channels.len(), rate, true).unwrap();
     m.add(channels).unwrap();
     m.figures()
 }
