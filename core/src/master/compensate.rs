@@ -205,24 +205,24 @@ fn measure(
     }
     std::thread::scope(
         |scope| -> Result<(Envelope, Option<Filtered>), MasterError> {
-            let reducer = scope.spawn(move || {
-                let mut detector = CeilingDetector::new(channels, rate);
-                let delay = detector.delay();
+            // Three stages: this thread filters, the detector finds the peaks, the reducer
+            // measures the energies, reduces the peaks to blocks and keeps the audio.
+            let (detected_tx, detected_rx) =
+                crossbeam_channel::bounded::<(Vec<Vec<f32>>, Vec<f32>)>(4);
+            let (free_peaks_tx, free_peaks_rx) = crossbeam_channel::bounded::<Vec<f32>>(4);
+            for _ in 0..4 {
+                let _ = free_peaks_tx.send(vec![0.0f32; chunk]);
+            }
+            let mut detector = CeilingDetector::new(channels, rate);
+            let delay = detector.delay();
+            scope.spawn(move || {
                 // Peaks that even the largest compensation cannot lift to the threshold don't
                 // matter: their frames are not interpolated.
                 let skip_below = threshold * 10f32.powf(-super::MAX_COMPENSATION_DB / 20.0);
-                let block_of = |frame: usize| {
-                    (frame / step_frames) * blocks_per_step + (frame % step_frames) / BLOCK_FRAMES
-                };
-                let (mut peaks, mut energies) = (Vec::<f32>::new(), Vec::<f64>::new());
-                let mut frame_peaks = vec![0.0f32; chunk];
-                let mut kept = kept_frames.map(|frames| {
-                    let capacity = frames as usize + latency as usize + chunk;
-                    let audio = vec![Vec::with_capacity(capacity); channels];
-                    (audio, Vec::with_capacity(capacity))
-                });
-                let mut done = 0usize;
                 for block in full_rx {
+                    let Ok(mut frame_peaks) = free_peaks_rx.recv() else {
+                        return;
+                    };
                     let n = block[0].len();
                     for start in (0..n).step_by(256) {
                         let end = (start + 256).min(n);
@@ -233,6 +233,24 @@ fn measure(
                             skip_below,
                         );
                     }
+                    if detected_tx.send((block, frame_peaks)).is_err() {
+                        return;
+                    }
+                }
+            });
+            let reducer = scope.spawn(move || {
+                let block_of = |frame: usize| {
+                    (frame / step_frames) * blocks_per_step + (frame % step_frames) / BLOCK_FRAMES
+                };
+                let (mut peaks, mut energies) = (Vec::<f32>::new(), Vec::<f64>::new());
+                let mut kept = kept_frames.map(|frames| {
+                    let capacity = frames as usize + latency as usize + chunk;
+                    let audio = vec![Vec::with_capacity(capacity); channels];
+                    (audio, Vec::with_capacity(capacity))
+                });
+                let mut done = 0usize;
+                for (block, frame_peaks) in detected_rx {
+                    let n = block[0].len();
                     let mut start = 0;
                     while start < n {
                         let frame = done + start;
@@ -272,6 +290,7 @@ fn measure(
                     }
                     done += n;
                     let _ = free_tx.send(block);
+                    let _ = free_peaks_tx.send(frame_peaks);
                 }
                 peaks.resize(energies.len(), 0.0);
                 (peaks, energies, kept)

@@ -226,17 +226,27 @@ pub(crate) fn render_filtered(
         let _ = free_tx.send(vec![Vec::with_capacity(FILTERED_BLOCK); channels]);
     }
     let recycle = free_tx.clone();
+    let (metered_tx, metered_rx) = crossbeam_channel::bounded::<Vec<Vec<f32>>>(PIPELINE_BLOCKS);
     let emitted = AtomicU64::new(0);
+    // Three threads: this one scales and limits, the second meters, the third writes.
     let figures = std::thread::scope(|scope| -> Result<_, MasterError> {
         let emitted = &emitted;
         let metering = scope.spawn(move || -> Result<_, MasterError> {
             for block in limited_rx {
                 meter.add(&block)?;
+                if metered_tx.send(block).is_err() {
+                    break;
+                }
+            }
+            Ok(meter.figures())
+        });
+        let writing = scope.spawn(move || -> Result<(), MasterError> {
+            for block in metered_rx {
                 sink(&block)?;
                 emitted.fetch_add(block[0].len() as u64, Ordering::Relaxed);
                 let _ = free_tx.send(block);
             }
-            Ok(meter.figures())
+            Ok(())
         });
         let mut start = 0;
         while start < available {
@@ -270,9 +280,13 @@ pub(crate) fn render_filtered(
             start = end;
         }
         drop(limited_tx);
-        metering
+        let figures = metering
             .join()
-            .unwrap_or_else(|_| Err(MasterError::Loudness("the meter thread panicked".into())))
+            .unwrap_or_else(|_| Err(MasterError::Loudness("the meter thread panicked".into())));
+        writing
+            .join()
+            .unwrap_or_else(|_| Err(MasterError::Loudness("the writing thread panicked".into())))?;
+        figures
     })?;
     progress(1.0);
     Ok(RenderSummary {
