@@ -22,7 +22,10 @@ const HISTORY_PERIOD_S: f64 = 0.1;
 const MIDI_NAME: &str = "mixsmith-notes.mid";
 
 /// Width of the path fields, in points (about 60 characters).
-const PATH_WIDTH: f32 = 400.0;
+const PATH_WIDTH: f32 = 420.0;
+
+/// Width of the labels before the path fields, in points.
+const LABEL_WIDTH: f32 = 70.0;
 
 /// What "Export MIDI" transcribes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -161,114 +164,105 @@ impl AnalyzeTab {
             ui.selectable_value(&mut self.source, Source::Capture, "captured playback");
             ui.selectable_value(&mut self.source, Source::File, "an audio file");
         });
-        egui::Grid::new("midi-export")
-            .num_columns(3)
-            .show(ui, |ui| {
-                match self.source {
-                    Source::Capture => {
-                        ui.label("Playback");
-                        self.capture_controls(ui, sample_rate);
-                    }
-                    Source::File => {
-                        ui.label("Audio file");
-                        ui.add(
-                            egui::TextEdit::singleline(&mut self.audio_file)
-                                .hint_text("/path/to/song.wav")
-                                .desired_width(PATH_WIDTH),
-                        );
-                        if ui.button("Browse…").clicked() {
-                            self.open_dialog(PathField::Audio);
-                        }
-                    }
+        match self.source {
+            Source::Capture => {
+                ui.horizontal(|ui| {
+                    row_label(ui, "Playback");
+                    self.capture_controls(ui, sample_rate);
+                });
+            }
+            Source::File => {
+                if path_row(
+                    ui,
+                    "Audio file",
+                    &mut self.audio_file,
+                    "/path/to/song.wav",
+                    "Browse…",
+                ) {
+                    self.open_dialog(PathField::Audio);
                 }
-                ui.end_row();
-                ui.label("MIDI file");
-                ui.add(
-                    egui::TextEdit::singleline(&mut self.midi_file)
-                        .hint_text("/path/to/notes.mid")
-                        .desired_width(PATH_WIDTH),
-                );
-                if ui.button("Save as…").clicked() {
-                    self.open_dialog(PathField::Midi);
-                }
-                ui.end_row();
-            });
+            }
+        }
+        if path_row(
+            ui,
+            "MIDI file",
+            &mut self.midi_file,
+            "/path/to/notes.mid",
+            "Save as…",
+        ) {
+            self.open_dialog(PathField::Midi);
+        }
         if let Some(job) = &self.job {
             ui.add(
                 egui::ProgressBar::new(job.progress())
-                    .show_percentage()
                     .text(format!("Transcribing… {:.0} %", job.progress() * 100.0)),
             );
             return;
         }
-        ui.horizontal(|ui| {
-            let source = self.export_source();
-            let ready = source.is_some() && !self.capture.is_running();
-            let button = ui
-                .add_enabled(ready, egui::Button::new("Export MIDI"))
-                .on_hover_text("Transcribe the notes with basic-pitch and write a .mid file")
-                .on_disabled_hover_text(match self.source {
-                    Source::Capture => "Capture some playback first",
-                    Source::File => "Choose an audio file first",
-                });
-            if button.clicked()
-                && let Some(source) = source
-            {
-                self.status = None;
-                self.job = Some(ExportJob::start(
-                    source,
-                    PathBuf::from(self.midi_file.trim()),
-                    model_search(None),
-                ));
+        let source = self.export_source();
+        let ready = source.is_some() && !self.capture.is_running();
+        let button = ui
+            .add_enabled(ready, egui::Button::new("Export MIDI"))
+            .on_hover_text("Transcribe the notes with basic-pitch and write a .mid file")
+            .on_disabled_hover_text(match self.source {
+                Source::Capture => "Capture some playback first",
+                Source::File => "Choose an audio file first",
+            });
+        if button.clicked()
+            && let Some(source) = source
+        {
+            self.status = None;
+            self.job = Some(ExportJob::start(
+                source,
+                PathBuf::from(self.midi_file.trim()),
+                model_search(None),
+            ));
+        }
+        match &self.status {
+            Some(Ok(report)) => {
+                ui.label(success(report));
             }
-            match &self.status {
-                Some(Ok(report)) => {
-                    ui.label(success(report));
-                }
-                Some(Err(error)) => {
-                    ui.colored_label(egui::Color32::YELLOW, format!("Export failed: {error}"));
-                }
-                None => {}
+            Some(Err(error)) => {
+                ui.colored_label(egui::Color32::YELLOW, format!("Export failed: {error}"));
             }
-        });
+            None => {}
+        }
     }
 
     /// "Capture" / "Stop" and how much was captured.
     fn capture_controls(&mut self, ui: &mut egui::Ui, sample_rate: f32) {
-        ui.horizontal(|ui| {
-            if self.capture.is_running() {
-                if ui.button("Stop").clicked() {
-                    let audio = self.capture.finish();
-                    self.captured = Some(Captured {
-                        audio: Arc::new(audio),
-                        sample_rate: sample_rate.round() as u32,
-                    });
-                }
-                ui.label(format!(
-                    "capturing: {:.1} s (up to {MAX_CAPTURE_SECONDS:.0} s)",
-                    self.capture.seconds(sample_rate)
-                ));
-            } else {
-                if ui
-                    .button("Capture")
-                    .on_hover_text("Start, play in the host, then Stop")
-                    .clicked()
-                {
-                    self.captured = None;
-                    self.status = None;
-                    self.capture.start();
-                }
-                ui.label(match &self.captured {
-                    Some(captured) => format!(
-                        "captured: {:.1} s at {} Hz",
-                        captured.audio.first().map_or(0, Vec::len) as f64
-                            / f64::from(captured.sample_rate.max(1)),
-                        captured.sample_rate
-                    ),
-                    None => "nothing captured yet (0.0 s)".to_owned(),
+        if self.capture.is_running() {
+            if ui.button("Stop").clicked() {
+                let audio = self.capture.finish();
+                self.captured = Some(Captured {
+                    audio: Arc::new(audio),
+                    sample_rate: sample_rate.round() as u32,
                 });
             }
-        });
+            ui.label(format!(
+                "capturing: {:.1} s (up to {MAX_CAPTURE_SECONDS:.0} s)",
+                self.capture.seconds(sample_rate)
+            ));
+        } else {
+            if ui
+                .button("Capture")
+                .on_hover_text("Start, play in the host, then Stop")
+                .clicked()
+            {
+                self.captured = None;
+                self.status = None;
+                self.capture.start();
+            }
+            ui.label(match &self.captured {
+                Some(captured) => format!(
+                    "captured: {:.1} s at {} Hz",
+                    captured.audio.first().map_or(0, Vec::len) as f64
+                        / f64::from(captured.sample_rate.max(1)),
+                    captured.sample_rate
+                ),
+                None => "nothing captured yet (0.0 s)".to_owned(),
+            });
+        }
     }
 
     /// The source to export, if one is ready.
@@ -290,6 +284,26 @@ impl AnalyzeTab {
     }
 }
 
+/// A row's label, as wide as the widest one so the fields line up.
+fn row_label(ui: &mut egui::Ui, text: &str) {
+    let width = ui.label(text).rect.width();
+    ui.add_space((LABEL_WIDTH - width).max(0.0));
+}
+
+/// A labelled path field and a button beside it; true when the button was clicked.
+fn path_row(ui: &mut egui::Ui, label: &str, path: &mut String, hint: &str, button: &str) -> bool {
+    ui.horizontal(|ui| {
+        row_label(ui, label);
+        ui.add(
+            egui::TextEdit::singleline(path)
+                .hint_text(hint)
+                .desired_width(PATH_WIDTH),
+        );
+        ui.button(button).clicked()
+    })
+    .inner
+}
+
 /// `Wrote 12 notes (8.0 s at 120.0 BPM) to /path/notes.mid`.
 fn success(report: &ExportReport) -> String {
     let tempo = if report.tempo_measured {
@@ -305,20 +319,12 @@ fn success(report: &ExportReport) -> String {
     )
 }
 
-/// The readings in two columns of label and value.
+/// The readings in two columns of label and value; tempo and key last.
 fn readings(ui: &mut egui::Ui, snapshot: &LoudnessSnapshot, target: LoudnessTarget) {
     let versus_target = if snapshot.integrated.is_finite() {
         format!("{:+.1} LU", snapshot.integrated - target.lufs())
     } else {
         "— LU".to_owned()
-    };
-    let tempo = match snapshot.bpm {
-        Some(bpm) => format!("{bpm:.1} BPM"),
-        None => "— BPM (no steady beat yet)".to_owned(),
-    };
-    let key = match snapshot.key {
-        Some(key) => key.to_string(),
-        None => "— (no tonal centre yet)".to_owned(),
     };
     let cells = [
         ("Momentary", format_level(snapshot.momentary, "LUFS")),
@@ -334,8 +340,6 @@ fn readings(ui: &mut egui::Ui, snapshot: &LoudnessSnapshot, target: LoudnessTarg
             "Sample peak",
             format_level(snapshot.sample_peak_dbfs, "dBFS"),
         ),
-        ("Tempo (last 20 s)", tempo),
-        ("Key (since reset)", key),
     ];
     egui::Grid::new("loudness")
         .num_columns(4)
@@ -349,6 +353,19 @@ fn readings(ui: &mut egui::Ui, snapshot: &LoudnessSnapshot, target: LoudnessTarg
                 ui.end_row();
             }
         });
+    ui.horizontal(|ui| {
+        ui.strong("Tempo (last 20 s)");
+        ui.monospace(match snapshot.bpm {
+            Some(bpm) => format!("{bpm:.1} BPM"),
+            None => "— BPM (no steady beat yet)".to_owned(),
+        });
+        ui.add_space(16.0);
+        ui.strong("Key (since reset)");
+        ui.monospace(match snapshot.key {
+            Some(key) => key.to_string(),
+            None => "— (no tonal centre yet)".to_owned(),
+        });
+    });
 }
 
 fn history_plot(ui: &mut egui::Ui, snapshot: &LoudnessSnapshot, target: LoudnessTarget) {
@@ -360,7 +377,7 @@ fn history_plot(ui: &mut egui::Ui, snapshot: &LoudnessSnapshot, target: Loudness
         .map(|(index, lufs)| [index as f64 * HISTORY_PERIOD_S, f64::from(*lufs)])
         .collect();
     Plot::new("short-term history")
-        .height(ui.available_height().max(120.0))
+        .height(ui.available_height().max(80.0))
         .include_x(0.0)
         .include_x(30.0)
         .include_y(-40.0)

@@ -67,7 +67,7 @@ const REFRESH: Duration = Duration::from_millis(100);
 
 /// The editor's initial size.
 pub(crate) fn default_state() -> Arc<EguiEditorState> {
-    EguiEditorState::from_size(LogicalSize::new(640.0, 420.0), 1.0)
+    EguiEditorState::from_size(LogicalSize::new(640.0, 480.0), 1.0)
 }
 
 /// Creates the editor for the plugin.
