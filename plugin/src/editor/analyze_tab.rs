@@ -200,9 +200,8 @@ impl AnalyzeTab {
             return;
         }
         let source = self.export_source();
-        let ready = source.is_some() && !self.capture.is_running();
         let button = ui
-            .add_enabled(ready, egui::Button::new("Export MIDI"))
+            .add_enabled(source.is_some(), egui::Button::new("Export MIDI"))
             .on_hover_text("Transcribe the notes with basic-pitch and write a .mid file")
             .on_disabled_hover_text(match self.source {
                 Source::Capture => "Capture some playback first",
