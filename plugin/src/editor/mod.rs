@@ -6,7 +6,6 @@ use std::thread;
 use std::time::Duration;
 
 use crossbeam_channel::Receiver;
-
 use mixsmith_core::analyze::LiveLoudness;
 use mixsmith_core::realtime::EngineStats;
 use mixsmith_core::realtime::clip::ClipSender;
@@ -30,7 +29,7 @@ mod master_tab;
 
 /// What a file dialog asks for.
 #[derive(Debug, Clone)]
-pub(crate) enum FileDialog {
+enum FileDialog {
     /// An existing audio file.
     OpenAudio,
     /// A MIDI file to write, proposing this name.
