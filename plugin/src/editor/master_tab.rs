@@ -2,7 +2,6 @@
 //! amount, ceiling and limiter, compare level-matched, and see the spectra and the match curve.
 
 use std::sync::Arc;
-use std::thread;
 
 use crossbeam_channel::Receiver;
 use egui_plot::{Legend, Line, Plot, PlotPoints};
@@ -118,19 +117,9 @@ impl MasterTab {
     }
 
     fn open_dialog(&mut self, field: PathField) {
-        let (sender, receiver) = crossbeam_channel::bounded(1);
-        let spawned = thread::Builder::new()
-            .name("mixsmith-file-dialog".into())
-            .spawn(move || {
-                let picked = rfd::FileDialog::new()
-                    .add_filter("Audio", &["wav", "flac", "mp3", "ogg", "aif", "aiff"])
-                    .pick_file()
-                    .map(|path| path.display().to_string());
-                let _ = sender.send(picked);
-            });
-        match spawned {
-            Ok(_) => self.dialog = Some((field, receiver)),
-            Err(_) => self.status = Some("No file dialog here: type the path.".to_owned()),
+        match super::file_dialog(super::FileDialog::OpenAudio) {
+            Some(receiver) => self.dialog = Some((field, receiver)),
+            None => self.status = Some(super::NO_DIALOG.to_owned()),
         }
     }
 
