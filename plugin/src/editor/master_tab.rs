@@ -14,6 +14,11 @@ use crate::params::MixsmithParams;
 use crate::session::MasterSession;
 use crate::tools::MAX_CAPTURE_SECONDS;
 
+/// Width of the path fields in points: long enough to read a full path.
+const PATH_WIDTH: f32 = 400.0;
+/// Width of the path fields' labels, so both fields line up.
+const PATH_LABEL_WIDTH: f32 = 120.0;
+
 /// Which path field a file dialog fills.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum PathField {
@@ -48,20 +53,34 @@ impl MasterTab {
         let master = &mut session.master;
         self.poll(master, link);
 
-        egui::Grid::new("master-io").num_columns(3).show(ui, |ui| {
-            ui.label("Reference");
-            ui.add(egui::TextEdit::singleline(&mut master.reference).desired_width(360.0));
-            if ui.button("Browse…").clicked() {
-                self.open_dialog(PathField::Reference);
-            }
-            ui.end_row();
-            ui.label("Mix file (optional)");
-            ui.add(egui::TextEdit::singleline(&mut master.target_file).desired_width(360.0));
-            if ui.button("Browse…").clicked() {
-                self.open_dialog(PathField::Target);
-            }
-            ui.end_row();
-        });
+        // Rows rather than a grid: a grid caps its columns' widths and would squeeze the
+        // paths into a few characters.
+        for (label, path, hint, field) in [
+            (
+                "Reference",
+                &mut master.reference,
+                "the mastered song to match (WAV, FLAC, MP3, Ogg)",
+                PathField::Reference,
+            ),
+            (
+                "Mix file (optional)",
+                &mut master.target_file,
+                "learn from this file instead of the playback",
+                PathField::Target,
+            ),
+        ] {
+            ui.horizontal(|ui| {
+                ui.add_sized([PATH_LABEL_WIDTH, 18.0], egui::Label::new(label));
+                ui.add(
+                    egui::TextEdit::singleline(path)
+                        .hint_text(hint)
+                        .desired_width(PATH_WIDTH),
+                );
+                if ui.button("Browse…").clicked() {
+                    self.open_dialog(field);
+                }
+            });
+        }
         self.learn_controls(ui, master, link, sample_rate);
         ui.separator();
         self.settings(ui, master, link);
