@@ -49,7 +49,7 @@ pub struct LoudnessReport {
     /// interpolation; the reading of `ebur128` and of most true-peak meters).
     pub true_peak_dbtp: Option<f64>,
     /// Highest peak of the band-limited reconstruction over all channels, in dBFS: the
-    /// waveform a DAC or a lossy decoder produces (8x interpolation by a long filter). Densely
+    /// waveform a DAC or a lossy decoder produces (16x interpolation by a long filter). Densely
     /// limited audio can read up to about 1 dB above `true_peak_dbtp` here. Only measured by
     /// [`analyze_file`] (the live meter leaves it `None`).
     pub reconstructed_peak_dbfs: Option<f64>,

@@ -1,10 +1,10 @@
 //! A linked true-peak lookahead limiter.
 //!
-//! Peaks are detected between samples on the band-limited reconstruction (8x polyphase
-//! interpolation by a long filter below 96 kHz, 4x above), with a margin that covers what its
-//! grid can miss, so the waveform a DAC or a lossy decoder rebuilds stays under the ceiling;
-//! and by the BS.1770 meter's interpolator too, so that standard reading stays under it as
-//! well (see [`CeilingDetector`]). The gain needed to keep each sample interval under the ceiling is held
+//! Peaks are detected between samples on the band-limited reconstruction (16x interpolation
+//! in two stages below 96 kHz, 8x above), with a margin that covers what its grid can miss, so
+//! the waveform a DAC or a lossy decoder rebuilds stays under the ceiling; and by the BS.1770
+//! meter's interpolator too, so that standard reading stays under it as well (see
+//! [`CeilingDetector`]). The gain needed to keep each sample interval under the ceiling is held
 //! for the lookahead time (a sliding minimum), released exponentially, then smoothed by a moving
 //! average as long as the lookahead, so the gain reaches the level a peak needs exactly when the
 //! (delayed) peak arrives, never later: the attack is a smooth ramp, not a step, and the output

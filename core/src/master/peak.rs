@@ -131,17 +131,22 @@ impl HalfBand {
         }
     }
 
-    /// Doubles `input` of `channel` (at most `MAX_BLOCK / 2` samples) into `out`, twice as long:
-    /// `out[2 i]` is the input `HALF_BAND_PAIRS` samples before `input[i]`, `out[2 i + 1]` the
-    /// value half a sample after that one.
-    fn double(&mut self, channel: usize, input: &[f32], out: &mut [f32]) {
+    /// Appends `input` of `channel` (at most `MAX_BLOCK / 2` samples) to its history and
+    /// returns the history followed by the input: what [`half_band`] doubles.
+    fn load(&mut self, channel: usize, input: &[f32]) -> &[f32] {
         let tail = &mut self.tails[channel];
         self.line.clear();
         self.line.extend_from_slice(tail);
         self.line.extend_from_slice(input);
-        half_band(&self.line, &self.coefficients, out);
         let keep = tail.len();
         tail.copy_from_slice(&self.line[self.line.len() - keep..]);
+        &self.line
+    }
+
+    /// The largest gain from input samples to doubled ones (the sum of the absolute
+    /// coefficients, at least 1 for the samples passed through).
+    fn gain_bound(&self) -> f32 {
+        (2.0 * self.coefficients.iter().map(|c| c.abs()).sum::<f32>()).max(1.0) * 1.001
     }
 
     fn reset(&mut self) {
@@ -149,8 +154,10 @@ impl HalfBand {
     }
 }
 
-/// The half-band interpolation of [`HalfBand::double`]: `line` is `2 * HALF_BAND_PAIRS`
-/// samples of history followed by the new ones, `out` twice as long as the new ones.
+/// The half-band interpolation: `line` is `2 * HALF_BAND_PAIRS` samples of history followed by
+/// the new ones; `out`, twice as long as the new ones, gets per new sample `i` the sample
+/// `HALF_BAND_PAIRS` before it (`out[2 i]`) and the value half a sample after that one
+/// (`out[2 i + 1]`).
 #[multiversion(targets("x86_64+avx2", "aarch64+neon"))]
 fn half_band(line: &[f32], coefficients: &[f32; HALF_BAND_PAIRS], out: &mut [f32]) {
     const HISTORY: usize = 2 * HALF_BAND_PAIRS;
@@ -292,8 +299,23 @@ impl PeakDetector {
                 match &mut self.doubler {
                     Some(doubler) => {
                         let taps = tail.len();
+                        let coefficients = doubler.coefficients;
+                        let doubled_bound = doubler.gain_bound();
+                        let history = doubler.load(index, input);
+                        // The kernel reads its own history and the doubled new samples: when
+                        // neither can reach `skip_below`, only the history moves on (the last
+                        // `taps / 2` frames doubled).
+                        let quiet = 2 * n >= taps
+                            && max(max_abs(tail), max_abs(history) * doubled_bound)
+                                * self.gain_bound
+                                < skip_below;
+                        if quiet {
+                            let from = history.len() - (2 * HALF_BAND_PAIRS + taps / 2);
+                            half_band(&history[from..], &coefficients, tail);
+                            continue;
+                        }
                         self.line.resize(taps + 2 * n, 0.0);
-                        doubler.double(index, input, &mut self.line[taps..]);
+                        half_band(history, &coefficients, &mut self.line[taps..]);
                         let doubled = &mut self.doubled_peaks[..2 * n];
                         doubled.fill(0.0);
                         channel_peaks(
@@ -716,6 +738,45 @@ mod tests {
                     found >= low && found <= ideal * 1.002,
                     "{rate} Hz {sines:?}: found {found}, ideal {ideal}"
                 );
+            }
+        }
+    }
+
+    #[test]
+    fn skipping_what_cannot_matter_keeps_every_peak_that_does() {
+        // Noise whose level steps between -40 and 0 dBFS every 300 frames: with a skip level,
+        // every frame whose peak reaches it reads exactly as without, the others read 0 or
+        // their true value.
+        let mut seed = 0x1234_5678u32;
+        let x: Vec<f32> = (0..20_000)
+            .map(|i| {
+                seed ^= seed << 13;
+                seed ^= seed >> 17;
+                seed ^= seed << 5;
+                let level = [0.01f32, 1.0, 0.1, 0.3][(i / 300) % 4];
+                level * (seed as f32 / u32::MAX as f32 * 2.0 - 1.0)
+            })
+            .collect();
+        for grade in [Grade::Bs1770, Grade::Reconstruction] {
+            let skip = 0.5;
+            let mut all = PeakDetector::new(1, 44_100, grade);
+            let mut skipping = PeakDetector::new(1, 44_100, grade);
+            let (mut a, mut b) = (vec![0.0f32; x.len()], vec![0.0f32; x.len()]);
+            for ((block, pa), pb) in x.chunks(200).zip(a.chunks_mut(200)).zip(b.chunks_mut(200)) {
+                all.push_block(&[block], 0, pa, 0.0);
+                skipping.push_block(&[block], 0, pb, skip);
+            }
+            let skipped = b.iter().filter(|p| **p == 0.0).count();
+            assert!(
+                skipped > x.len() / 4,
+                "{grade:?}: only {skipped} frames skipped"
+            );
+            for (i, (pa, pb)) in a.iter().zip(&b).enumerate() {
+                if *pa >= skip {
+                    assert_eq!(pa, pb, "{grade:?} frame {i}");
+                } else {
+                    assert!(*pb == 0.0 || pb == pa, "{grade:?} frame {i}: {pb} vs {pa}");
+                }
             }
         }
     }
