@@ -12,7 +12,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::limiter::TruePeakLimiter;
+use super::limiter::{TruePeakLimiter, sliding_minimum};
 use super::loudness::IntegratedLoudness;
 use super::peak::CeilingDetector;
 use super::render::render_chunk_frames;
@@ -112,7 +112,7 @@ pub(crate) fn compensate_limiter(
     // what the model's limited output lacks against its own unlimited loudness is what the
     // output lacks against the reference: the model's small biases cancel.
     let reference = profile.reference.loudness.integrated_lufs.unwrap_or(-70.0);
-    let Some(unlimited) = envelope.loudness(None, 1.0) else {
+    let Some(unlimited) = envelope.loudness() else {
         return Ok(filtered);
     };
     let offset = reference - unlimited;
@@ -124,6 +124,8 @@ pub(crate) fn compensate_limiter(
     // The output's loudness rises with the extra gain: keep the largest gain known to fall
     // short and the smallest known to overshoot, and step between them by the secant.
     let (mut low, mut high) = ((0.0, best.0), None::<(f64, f64)>);
+    // The low before `low`, for the slope while nothing has overshot yet.
+    let mut previous_low = None::<(f64, f64)>;
     for _ in 0..SEARCH_STEPS {
         if low.1 <= SEARCH_TOLERANCE_LU || (high.is_none() && low.0 >= max_extra) {
             break;
@@ -137,8 +139,14 @@ pub(crate) fn compensate_limiter(
                 // Stay well inside the bracket so it keeps shrinking.
                 secant.clamp(low.0 + 0.05 * (h - low.0), h - 0.05 * (h - low.0))
             }
-            // Without limiting one dB in gives one LU out; with it, less.
-            None => (low.0 + 1.25 * low.1).min(max_extra),
+            // Without limiting one dB in gives one LU out; with it, less: the slope of the
+            // last two steps, aiming a little past the reference to bracket it.
+            None => {
+                let slope = previous_low
+                    .map_or(0.8, |(g, m): (f64, f64)| (m - low.1) / (low.0 - g))
+                    .clamp(0.05, 1.0);
+                (low.0 + 1.2 * low.1 / slope).min(max_extra)
+            }
         };
         let missing = envelope
             .evaluate(next, false, offset)
@@ -148,6 +156,7 @@ pub(crate) fn compensate_limiter(
             best = (missing, next);
         }
         if missing > 0.0 {
+            previous_low = Some(low);
             low = (next, missing);
         } else {
             high = Some((next, missing));
@@ -361,45 +370,57 @@ impl Envelope {
     /// The limiting and the output's loudness (the model's plus `offset`) with `extra_db` more
     /// gain into the limiter; the gain-reduction figures only when `with_stats` (they cost a
     /// logarithm per block).
+    ///
+    /// Two elementwise passes (the gain each block requires; its minimum over the lookahead,
+    /// by [`sliding_minimum`]'s doubling windows), then one serial pass that releases, ramps
+    /// and weights the energies of each 100 ms step.
     fn evaluate(&self, extra_db: f64, with_stats: bool, offset: f64) -> LimitingEstimate {
         let gain = 10f64.powf(extra_db / 20.0);
         let n = self.peaks.len();
         let hold = self.lookahead_blocks.max(1);
-        let threshold = f64::from(self.threshold);
-        // The gain each block requires, then held: the least over the lookahead ahead of it.
-        let required: Vec<f64> = self
-            .peaks
-            .iter()
-            .map(|p| {
-                let peak = gain * f64::from(*p);
-                if peak > threshold {
-                    threshold / peak
-                } else {
-                    1.0
-                }
-            })
-            .collect();
-        let held = sliding_minimum_ahead(&required, hold);
-        // Released, then ramped: the mean of the last `hold` envelopes.
-        let mut depth = 0.0f64;
-        let mut envelopes = Vec::with_capacity(n);
-        for h in held {
-            depth = (1.0 - h).max(self.release_per_block * depth);
-            envelopes.push(1.0 - depth);
+        // A block's peak times `gain` over the threshold requires `threshold / (gain peak)`.
+        let level = (f64::from(self.threshold) / gain) as f32;
+        let mut required = vec![1.0f32; n + hold - 1];
+        for (r, p) in required.iter_mut().zip(&self.peaks) {
+            *r = if *p > level { level / p } else { 1.0 };
         }
-        let mut ramp_sum = hold as f64;
-        let mut gains = Vec::with_capacity(n);
-        for (i, e) in envelopes.iter().enumerate() {
-            ramp_sum += e - if i >= hold { envelopes[i - hold] } else { 1.0 };
-            gains.push((ramp_sum / hold as f64).min(1.0));
+        let mut scratch = [vec![0.0f32; required.len()], vec![0.0f32; required.len()]];
+        let mut held = vec![0.0f32; n];
+        sliding_minimum(&required, hold, &mut scratch, &mut held);
+        // Released, then ramped (the mean of the last `hold` envelopes), then the energies
+        // weighted by the squared gain, summed per 100 ms step.
+        let mut history = vec![1.0f64; hold];
+        let (mut depth, mut ramp_sum) = (0.0f64, hold as f64);
+        let mut steps = Vec::with_capacity(n / self.blocks_per_step + 1);
+        let (mut step, mut in_step) = (0.0f64, 0);
+        let (mut min_gain, mut sum_reduction) = (1.0f64, 0.0f64);
+        for (i, (h, e)) in held.iter().zip(&self.energies).enumerate() {
+            depth = (1.0 - f64::from(*h)).max(self.release_per_block * depth);
+            let envelope = 1.0 - depth;
+            let slot = &mut history[i % hold];
+            ramp_sum += envelope - *slot;
+            *slot = envelope;
+            let g = (ramp_sum / hold as f64).min(1.0);
+            step += e * g * g;
+            in_step += 1;
+            if in_step == self.blocks_per_step {
+                steps.push(step * gain * gain);
+                (step, in_step) = (0.0, 0);
+            }
+            if with_stats {
+                min_gain = min_gain.min(g);
+                sum_reduction -= 20.0 * g.log10();
+            }
         }
-        let integrated = self.loudness(Some(&gains), gain);
-        let (mut max_gr, mut mean_gr) = (0.0f64, 0.0f64);
-        if with_stats && n > 0 {
-            let reduction = |g: f64| -20.0 * g.log10();
-            max_gr = reduction(gains.iter().copied().fold(1.0, f64::min));
-            mean_gr = gains.iter().map(|g| reduction(*g)).sum::<f64>() / n as f64;
+        if in_step > 0 {
+            steps.push(step * gain * gain);
         }
+        let integrated = self.gated(&steps);
+        let (max_gr, mean_gr) = if with_stats && n > 0 {
+            (-20.0 * min_gain.log10(), sum_reduction / n as f64)
+        } else {
+            (0.0, 0.0)
+        };
         LimitingEstimate {
             extra_gain_db: extra_db as f32,
             output_lufs: integrated.map(|l| l + offset),
@@ -407,23 +428,19 @@ impl Envelope {
             mean_gain_reduction_db: mean_gr as f32,
         }
     }
-}
 
-impl Envelope {
-    /// The integrated loudness of the blocks' energies times `gain` and, per block, `gains`
-    /// (1 without); `None` for silence.
-    fn loudness(&self, gains: Option<&[f64]>, gain: f64) -> Option<f64> {
-        let mut steps = Vec::with_capacity(self.energies.len() / self.blocks_per_step + 1);
-        for (i, energies) in self.energies.chunks(self.blocks_per_step).enumerate() {
-            let e: f64 = match gains {
-                Some(gains) => {
-                    let gains = &gains[i * self.blocks_per_step..];
-                    energies.iter().zip(gains).map(|(e, g)| e * g * g).sum()
-                }
-                None => energies.iter().sum(),
-            };
-            steps.push(e * gain * gain);
-        }
+    /// The integrated loudness of the blocks' energies, unlimited; `None` for silence.
+    fn loudness(&self) -> Option<f64> {
+        let steps: Vec<f64> = self
+            .energies
+            .chunks(self.blocks_per_step)
+            .map(|e| e.iter().sum())
+            .collect();
+        self.gated(&steps)
+    }
+
+    /// The BS.1770 gated loudness of 100 ms steps' energies; `None` for silence.
+    fn gated(&self, steps: &[f64]) -> Option<f64> {
         let mut gate = GatedIntegrator::new();
         for window in steps.windows(4) {
             gate.add(window.iter().sum::<f64>() / (4 * self.step_frames) as f64);
@@ -431,25 +448,4 @@ impl Envelope {
         let integrated = gate.integrated();
         (integrated.is_finite() && integrated > -70.0).then_some(integrated)
     }
-}
-
-/// `out[i]` = the least of `values[i..i + window]` (the window cut short at the end), by a
-/// monotonic queue of indices.
-fn sliding_minimum_ahead(values: &[f64], window: usize) -> Vec<f64> {
-    let mut out = vec![1.0; values.len()];
-    let mut queue = std::collections::VecDeque::with_capacity(window + 1);
-    for i in (0..values.len()).rev() {
-        while queue
-            .back()
-            .is_some_and(|&j: &usize| values[j] >= values[i])
-        {
-            queue.pop_back();
-        }
-        queue.push_back(i);
-        while queue.front().is_some_and(|&j| j >= i + window) {
-            queue.pop_front();
-        }
-        out[i] = values[queue[0]];
-    }
-    out
 }

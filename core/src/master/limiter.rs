@@ -363,7 +363,12 @@ fn moving_average(history: &[f64], window: usize, mut sum: f64, gains: &mut [f32
 /// `values[j..j + 2k]`. Two overlapping windows of the largest power of two within `window`
 /// then cover each window exactly. Every pass is an elementwise minimum, which vectorises; a
 /// monotonic queue would branch on every sample.
-fn sliding_minimum(values: &[f32], window: usize, scratch: &mut [Vec<f32>; 2], out: &mut [f32]) {
+pub(crate) fn sliding_minimum(
+    values: &[f32],
+    window: usize,
+    scratch: &mut [Vec<f32>; 2],
+    out: &mut [f32],
+) {
     let n = out.len();
     debug_assert_eq!(values.len(), n + window - 1);
     let [front, back] = scratch;
