@@ -90,7 +90,11 @@ fn table(file: &str, report: &AnalysisReport) -> String {
                 None => "n/a".into(),
             },
         ),
-        ("True peak", db(r.true_peak_dbtp, "dBTP")),
+        ("True peak", db(r.true_peak_dbtp, "dBTP (BS.1770)")),
+        (
+            "Reconstructed",
+            db(r.reconstructed_peak_dbfs, "dBFS (band-limited peak)"),
+        ),
         ("Sample peak", db(r.sample_peak_dbfs, "dBFS")),
         (
             "Tempo",
@@ -132,6 +136,7 @@ mod tests {
             lufs: Some(-23.04),
             lra: Some(0.0),
             true_peak_dbtp: None,
+            reconstructed_peak_dbfs: None,
             sample_peak_dbfs: Some(-20.0),
             duration_s: 75.5,
             sample_rate: 48_000,

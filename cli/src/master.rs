@@ -8,8 +8,7 @@ use anyhow::{Context, Result, bail};
 use indicatif::{ProgressBar, ProgressStyle};
 use mixsmith_core::audio::{SampleFormat, WavWriter};
 use mixsmith_core::master::{
-    AudioSource, FileSource, MasterReport, MatchSettings, learn, parse_octaves, render,
-    render_chunk_frames,
+    AudioSource, FileSource, MasterReport, MatchSettings, learn_for_render, parse_octaves,
 };
 
 /// Arguments of `mixsmith master`.
@@ -40,10 +39,11 @@ pub struct Args {
     /// Do not limit (peaks may then exceed the ceiling and clip an integer file).
     #[arg(long)]
     pub no_limiter: bool,
-    /// When the limiter keeps the master quieter than the reference, push more gain into it
-    /// (up to 12 dB more limiting) until the loudness matches. Takes a few more passes.
+    /// Gentle limiting: put only the loudness match into the limiter, even where that leaves
+    /// the master quieter than the reference. By default the limiter works as hard as it takes
+    /// (up to 12 dB more) for the master to reach the reference's loudness.
     #[arg(long)]
-    pub loudness_priority: bool,
+    pub gentle_limiting: bool,
     /// Keep the input's loudness (match tone and width only).
     #[arg(long)]
     pub no_loudness: bool,
@@ -71,7 +71,7 @@ impl Args {
             limiter_release_ms: self.release,
             match_loudness: !self.no_loudness,
             match_width: !self.no_width,
-            loudness_priority: self.loudness_priority,
+            gentle_limiting: self.gentle_limiting,
         };
         settings.validate()?;
         Ok(settings)
@@ -105,13 +105,12 @@ pub fn run(args: &Args) -> Result<()> {
     let mut reference = FileSource::streaming(&args.reference)?;
 
     let learning = bar("analysing");
-    let profile = learn(&mut target, &mut reference, &settings, &mut |p| {
+    let learned = learn_for_render(&mut target, &mut reference, &settings, &mut |p| {
         learning.set_position((p * 1000.0) as u64)
     });
     learning.finish_and_clear();
-    let profile = profile?;
+    let learned = learned?;
 
-    target.rewind()?;
     let format = if args.float {
         SampleFormat::Float32
     } else {
@@ -120,12 +119,8 @@ pub fn run(args: &Args) -> Result<()> {
     let partial = partial_path(&args.output);
     let mut writer = WavWriter::create(&partial, target.sample_rate(), target.channels(), format)?;
     let rendering = bar("mastering");
-    let chunk = render_chunk_frames(target.sample_rate());
-    let summary = render(
-        &profile,
-        &settings,
+    let summary = learned.render(
         &mut target,
-        chunk,
         &mut |block| Ok(writer.write_planar(block)?),
         &mut |p| rendering.set_position((p * 1000.0) as u64),
     );
@@ -146,7 +141,7 @@ pub fn run(args: &Args) -> Result<()> {
         }
     };
 
-    let report = MasterReport::new(&profile, &settings, &summary);
+    let report = MasterReport::new(&learned.profile, &settings, &summary);
     if let Some(path) = &args.report {
         let json = serde_json::to_string_pretty(&report)?;
         std::fs::write(path, json + "\n")
@@ -192,9 +187,20 @@ fn summary_text(r: &MasterReport, output: &Path) -> String {
         tp(r.output.true_peak_dbtp)
     ));
     s.push_str(&format!(
-        "{:<12}{:+.1} dB gain, {:+.1} dB width, limiter max {:.1} dB GR\n",
-        "Applied", r.loudness_gain_db, r.width_db, r.limiter.max_gain_reduction_db
+        "{:<12}{:+.1} dB gain, {:+.1} dB width, limiter max {:.1} dB / mean {:.2} dB GR\n",
+        "Applied",
+        r.loudness_gain_db,
+        r.width_db,
+        r.limiter.max_gain_reduction_db,
+        r.limiter.mean_gain_reduction_db
     ));
+    if let Some(peak) = r.output.reconstructed_peak_dbfs {
+        s.push_str(&format!(
+            "{:<12}{peak:.2} dBFS reconstructed (the band-limited waveform), {} BS.1770\n",
+            "Peaks",
+            tp(r.output.true_peak_dbtp)
+        ));
+    }
     s.push_str(&format!(
         "{:<12}{}\n",
         "Loudness", r.loudness_match.explanation
@@ -229,13 +235,15 @@ mod tests {
             "--ceiling",
             "-2",
             "--no-limiter",
-            "--loudness-priority",
+            "--gentle-limiting",
         ]);
         let s = cli.args.settings().unwrap();
         assert_eq!(s.amount, 0.5);
         assert!((s.smoothing_octaves - 1.0 / 6.0).abs() < 1e-7);
         assert_eq!(s.ceiling_dbtp, -2.0);
-        assert!(!s.limiter && s.loudness_priority);
+        assert!(!s.limiter && s.gentle_limiting);
+        let default = Cli::parse_from(["x", "a", "-r", "b", "-o", "c"]);
+        assert!(!default.args.settings().unwrap().gentle_limiting);
         let bad = Cli::parse_from(["x", "a", "-r", "b", "-o", "c", "--amount", "150"]);
         assert!(
             bad.args

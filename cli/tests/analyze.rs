@@ -48,6 +48,12 @@ fn json_output_parses_and_reads_the_sine() {
     let peak = v["sample_peak_dbfs"].as_f64().unwrap();
     assert!((peak + 23.0).abs() < 0.01, "peak {peak}");
     assert!(v["true_peak_dbtp"].as_f64().unwrap() >= peak);
+    // A 1 kHz sine's band-limited peak is its amplitude.
+    let reconstructed = v["reconstructed_peak_dbfs"].as_f64().unwrap();
+    assert!(
+        (reconstructed + 23.0).abs() < 0.01,
+        "reconstructed {reconstructed}"
+    );
     assert!(v["lra"].as_f64().unwrap() < 0.5);
     assert_eq!(v["duration_s"].as_f64(), Some(10.0));
     assert_eq!(v["sample_rate"].as_u64(), Some(48_000));
@@ -55,7 +61,7 @@ fn json_output_parses_and_reads_the_sine() {
     // A steady sine has neither a beat nor a key.
     assert!(v["bpm"].is_null() && v["bpm_confidence"].is_null(), "{v}");
     assert!(v["key"].is_null() && v["key_confidence"].is_null(), "{v}");
-    assert_eq!(v.as_object().unwrap().len(), 11, "{v}");
+    assert_eq!(v.as_object().unwrap().len(), 12, "{v}");
 }
 
 #[test]

@@ -1,39 +1,39 @@
 //! Reference mastering: speed and quality against the Python `matchering` package on the same
 //! files in the same run, and the realtime cost per block against a baseline.
 //!
-//! 1. Generates a 3-minute 44.1 kHz stereo pair (a music-like target: rhythmic, EQ-coloured pink
-//!    noise with a bass line and a quiet intro; a brighter, wider, louder reference) as 24-bit
-//!    WAV in `target/bench-master/` (or `$MIXSMITH_BENCH_DIR`).
-//! 2. Times Mixsmith's learn + render from file to 24-bit file (what `mixsmith master` does).
-//!    If `$MIXSMITH_CLI` names a built `mixsmith` binary (`cargo xtask bench` builds the release
-//!    one), also times `mixsmith master` as a process, start to exit.
+//! 1. Generates reference-mastering cases as 44.1 kHz stereo 24-bit WAV in
+//!    `target/bench-master/` (or `$MIXSMITH_BENCH_DIR`): quiet, dynamic mixes at -18, -21 and
+//!    -24 LUFS (rhythmic, EQ-coloured pink noise with a bass line) against dense masters at
+//!    -9 LUFS and a -1.2 dB sample peak (brighter, wider, driven into a soft clipper as hard as
+//!    that takes), 30 s long, plus one 3-minute pair.
+//! 2. Times `mixsmith master` as a whole process, start to exit (`$MIXSMITH_CLI`, which
+//!    `cargo xtask bench` builds in release), with its default settings.
 //! 3. If `$MIXSMITH_MATCHERING_PYTHON` (default `python3`) can `import matchering`, times
-//!    `matchering.process(target, reference, results=[matchering.pcm24(out)])` on the same
-//!    files, and prints both wall times and their ratio.
+//!    `matchering.process(target, reference, results=[matchering.pcm24(out)])` inside one warm
+//!    Python process that imported matchering once (its start-up is not counted), and prints
+//!    the ratio per call.
 //!
 //!    The machine is shared and its load swings, so the tools take turns: three rounds of one
-//!    run each, the page cache written back (`sync`, untimed) before every run so that none
-//!    pays for the previous one's output, and the median of each tool's three runs.
-//! 4. For both outputs: the 1/3-octave distance to the reference (mean absolute dB over
-//!    50 Hz–16 kHz, level offset removed) and the integrated-loudness error in LU.
+//!    run each, the page cache written back (`sync`, untimed) before every run, and the median
+//!    of each tool's three runs.
+//! 4. For every output: the integrated-loudness error against the reference (and its mean over
+//!    the cases), the BS.1770 true peak and the reconstructed (band-limited) peak, and the
+//!    1/3-octave distance to the reference.
 //! 5. criterion: `Mastering::process_chunk` per 512-frame block against a plain copy of the block.
 
+use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, criterion_group};
-use mixsmith_core::analyze::{AnalyzeOptions, analyze_file};
-use mixsmith_core::audio::{AudioBuffer, SampleFormat, WavWriter, read_file, write_wav};
+use mixsmith_core::analyze::{AnalyzeOptions, LoudnessMeter, analyze_file};
+use mixsmith_core::audio::{AudioBuffer, SampleFormat, read_file, write_wav};
 use mixsmith_core::master::spectrum::{band_distance_db, third_octave_levels};
-use mixsmith_core::master::{
-    AudioSource, BufferSource, FileSource, Mastering, MatchSettings, learn, render,
-    render_chunk_frames,
-};
+use mixsmith_core::master::{BufferSource, Mastering, MatchSettings, learn};
 use mixsmith_core::realtime::{PassThrough, StreamProcessor};
 
 const RATE: u32 = 44_100;
-const SECONDS: usize = 180;
 const BLOCK: usize = 512;
 
 /// xorshift white noise in [-1, 1).
@@ -79,9 +79,17 @@ fn lowpass(x: &[f32], a: f32) -> Vec<f32> {
         .collect()
 }
 
-/// A music-like stereo signal: a beat-modulated noise bed, a bass line, a quiet intro.
-fn music(seed: u64, bright: f32, width: f32, gain: f32, intro_seconds: f64) -> Vec<Vec<f32>> {
-    let frames = RATE as usize * SECONDS;
+/// A music-like stereo signal `seconds` long: a beat-modulated noise bed, a bass line, a quiet
+/// intro.
+fn music(
+    seed: u64,
+    seconds: usize,
+    bright: f32,
+    width: f32,
+    gain: f32,
+    intro_seconds: f64,
+) -> Vec<Vec<f32>> {
+    let frames = RATE as usize * seconds;
     let common = pink(seed, frames);
     let dark = lowpass(&common, 0.6);
     let sides = [pink(seed + 1, frames), pink(seed + 2, frames)];
@@ -112,55 +120,86 @@ fn bench_dir() -> PathBuf {
     )
 }
 
-/// Integrated loudness of a file in LUFS.
-fn lufs(path: &Path) -> f64 {
-    analyze_file(path, &AnalyzeOptions::default(), |_| {})
-        .expect("analyse")
-        .loudness
-        .lufs
-        .unwrap_or(f64::NEG_INFINITY)
-}
-
 fn third_octaves(path: &Path) -> Vec<f64> {
     let buffer: AudioBuffer = read_file(path).expect("read");
     third_octave_levels(buffer.channels(), buffer.sample_rate())
 }
 
-/// Learn + render file to file, as `mixsmith master` does. Returns the wall time.
-fn mixsmith_master(
-    target: &Path,
-    reference: &Path,
-    out: &Path,
-    ceiling_dbtp: f32,
-    loudness_priority: bool,
-) -> Duration {
-    // A previous run's output would be truncated inside the timed part; neither tool is timed
-    // for that.
-    let _ = std::fs::remove_file(out);
-    let start = Instant::now();
-    let settings = MatchSettings {
-        ceiling_dbtp,
-        loudness_priority,
-        ..MatchSettings::default()
+/// `planes` scaled by `db`.
+fn scaled(planes: Vec<Vec<f32>>, db: f64) -> Vec<Vec<f32>> {
+    let g = 10f64.powf(db / 20.0) as f32;
+    planes
+        .into_iter()
+        .map(|c| c.into_iter().map(|s| s * g).collect())
+        .collect()
+}
+
+/// Integrated loudness of planar audio, LUFS.
+fn planar_lufs(planes: &[Vec<f32>]) -> f64 {
+    let mut meter = LoudnessMeter::new(planes.len(), RATE).expect("meter");
+    meter.add_frames(planes).expect("meter");
+    meter.integrated()
+}
+
+/// One reference-mastering case on disk.
+struct Case {
+    name: String,
+    target: PathBuf,
+    reference: PathBuf,
+    seconds: usize,
+}
+
+/// Writes a quiet mix at `mix_lufs` and a dense master near -9 LUFS / -1.2 dBTP.
+fn make_case(dir: &Path, seed: u64, seconds: usize, mix_lufs: f64) -> Case {
+    let name = format!("{seconds}s-{}lufs", -mix_lufs);
+    let mix = music(
+        seed,
+        seconds,
+        0.25,
+        0.15,
+        0.5,
+        15.0_f64.min(seconds as f64 / 10.0),
+    );
+    let mix = {
+        let level = planar_lufs(&mix);
+        scaled(mix, mix_lufs - level)
     };
-    let mut t = FileSource::open(target).expect("open target");
-    let mut r = FileSource::streaming(reference).expect("open reference");
-    let profile = learn(&mut t, &mut r, &settings, &mut |_| {}).expect("learn");
-    t.rewind().expect("rewind");
-    let mut writer = WavWriter::create(out, t.sample_rate(), t.channels(), SampleFormat::Int24)
-        .expect("create output");
-    let chunk = render_chunk_frames(t.sample_rate());
-    render(
-        &profile,
-        &settings,
-        &mut t,
-        chunk,
-        &mut |block| Ok(writer.write_planar(block)?),
-        &mut |_| {},
-    )
-    .expect("render");
-    writer.finalize().expect("finalize");
-    start.elapsed()
+    // Driven into tanh, then set to a -1.2 dB sample peak (its true peak lands near -1.2 dBTP);
+    // the drive is found by bisection so the master lands at -9.0 LUFS (denser drives are
+    // louder at the same peak).
+    let master = music(seed + 100, seconds, 0.9, 0.45, 1.6, 0.0);
+    let drive = |db: f64| -> Vec<Vec<f32>> {
+        let driven: Vec<Vec<f32>> = scaled(master.clone(), db)
+            .into_iter()
+            .map(|c| c.into_iter().map(|s| s.tanh()).collect())
+            .collect();
+        let peak = driven.iter().flatten().fold(0.0f32, |m, s| m.max(s.abs()));
+        scaled(driven, -1.2 - 20.0 * f64::from(peak).log10())
+    };
+    let (mut low, mut high) = (-24.0, 12.0);
+    for _ in 0..12 {
+        let mid = 0.5 * (low + high);
+        if planar_lufs(&drive(mid)) < -9.0 {
+            low = mid;
+        } else {
+            high = mid;
+        }
+    }
+    let dense = drive(0.5 * (low + high));
+    let target = dir.join(format!("{name}-target.wav"));
+    let reference = dir.join(format!("{name}-reference.wav"));
+    let write = |path: &Path, planes: Vec<Vec<f32>>| {
+        let buffer = AudioBuffer::from_planar(RATE, planes).expect("buffer");
+        write_wav(path, &buffer, SampleFormat::Int24).expect("write");
+    };
+    write(&target, mix);
+    write(&reference, dense);
+    Case {
+        name,
+        target,
+        reference,
+        seconds,
+    }
 }
 
 /// Runs `mixsmith master` as a process, start to exit; returns the wall time.
@@ -194,185 +233,209 @@ fn settle() {
     let _ = Command::new("sync").status();
 }
 
-/// The median of `runs` and all of them in seconds (rounded to the millisecond).
-fn median(mut runs: Vec<Duration>) -> (Duration, Vec<f64>) {
-    runs.sort();
-    let seconds = runs
-        .iter()
-        .map(|r| (r.as_secs_f64() * 1000.0).round() / 1000.0)
-        .collect();
-    (runs[runs.len() / 2], seconds)
+/// The median of `runs` in seconds.
+fn median(mut runs: Vec<f64>) -> f64 {
+    runs.sort_by(f64::total_cmp);
+    runs[runs.len() / 2]
 }
 
-/// Runs matchering; returns (process() time, whole subprocess time) or why it could not.
-fn matchering(
-    python: &str,
-    target: &Path,
-    reference: &Path,
-    out: &Path,
-) -> Result<(Duration, Duration), String> {
-    let probe = Command::new(python)
-        .args(["-c", "import matchering"])
-        .output()
-        .map_err(|e| format!("{python}: {e}"))?;
-    if !probe.status.success() {
-        return Err(format!("{python} cannot import matchering"));
+/// One warm Python process that imported matchering once and times `process()` per request
+/// (a line `target\treference\toutput` in, the seconds out).
+struct Matchering {
+    child: Child,
+    input: ChildStdin,
+    output: BufReader<ChildStdout>,
+}
+
+impl Matchering {
+    fn start(python: &str) -> Result<Self, String> {
+        let script = "import sys, time, matchering as mg\n\
+                      print('ready', flush=True)\n\
+                      for line in sys.stdin:\n\
+                      \x20   t, r, o = line.rstrip('\\n').split('\\t')\n\
+                      \x20   start = time.perf_counter()\n\
+                      \x20   mg.process(target=t, reference=r, results=[mg.pcm24(o)])\n\
+                      \x20   print(time.perf_counter() - start, flush=True)\n";
+        let mut child = Command::new(python)
+            .args(["-c", script])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| format!("{python}: {e}"))?;
+        let input = child.stdin.take().ok_or("no stdin")?;
+        let mut output = BufReader::new(child.stdout.take().ok_or("no stdout")?);
+        let mut line = String::new();
+        output.read_line(&mut line).map_err(|e| e.to_string())?;
+        if line.trim() != "ready" {
+            let _ = child.kill();
+            return Err(format!("{python} cannot import matchering"));
+        }
+        Ok(Self {
+            child,
+            input,
+            output,
+        })
     }
-    let script = "import sys, time, matchering as mg\n\
-                  t = time.perf_counter()\n\
-                  mg.process(target=sys.argv[1], reference=sys.argv[2], results=[mg.pcm24(sys.argv[3])])\n\
-                  print(time.perf_counter() - t)\n";
-    let _ = std::fs::remove_file(out);
-    let start = Instant::now();
-    let run = Command::new(python)
-        .args(["-c", script])
-        .arg(target)
-        .arg(reference)
-        .arg(out)
-        .output()
-        .map_err(|e| format!("{python}: {e}"))?;
-    let total = start.elapsed();
-    if !run.status.success() {
-        return Err(format!(
-            "matchering failed: {}",
-            String::from_utf8_lossy(&run.stderr)
-        ));
+
+    /// Times one `process()` call, in seconds.
+    fn process(&mut self, target: &Path, reference: &Path, out: &Path) -> Result<f64, String> {
+        let _ = std::fs::remove_file(out);
+        writeln!(
+            self.input,
+            "{}\t{}\t{}",
+            target.display(),
+            reference.display(),
+            out.display()
+        )
+        .map_err(|e| e.to_string())?;
+        let mut line = String::new();
+        self.output
+            .read_line(&mut line)
+            .map_err(|e| e.to_string())?;
+        line.trim()
+            .parse()
+            .map_err(|_| "matchering failed (no time printed)".to_owned())
     }
-    let inner: f64 = String::from_utf8_lossy(&run.stdout)
-        .lines()
-        .last()
-        .and_then(|l| l.trim().parse().ok())
-        .ok_or("matchering printed no time")?;
-    Ok((Duration::from_secs_f64(inner), total))
+}
+
+impl Drop for Matchering {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The figures of one output file against its reference.
+struct Quality {
+    lufs_error: f64,
+    true_peak_dbtp: f64,
+    reconstructed_peak_dbfs: f64,
+    distance_db: f64,
+}
+
+fn quality(out: &Path, reference: &Path) -> Quality {
+    let ours = analyze_file(out, &AnalyzeOptions::default(), |_| {})
+        .expect("analyse output")
+        .loudness;
+    let theirs = analyze_file(reference, &AnalyzeOptions::default(), |_| {})
+        .expect("analyse reference")
+        .loudness;
+    Quality {
+        lufs_error: ours.lufs.unwrap_or(f64::NEG_INFINITY)
+            - theirs.lufs.unwrap_or(f64::NEG_INFINITY),
+        true_peak_dbtp: ours.true_peak_dbtp.unwrap_or(f64::NEG_INFINITY),
+        reconstructed_peak_dbfs: ours.reconstructed_peak_dbfs.unwrap_or(f64::NEG_INFINITY),
+        distance_db: band_distance_db(&third_octaves(out), &third_octaves(reference)),
+    }
 }
 
 fn comparison() {
     let dir = bench_dir();
     std::fs::create_dir_all(&dir).expect("create the bench folder");
-    let (target, reference) = (dir.join("target.wav"), dir.join("reference.wav"));
-    let (ours, theirs) = (dir.join("mixsmith.wav"), dir.join("matchering.wav"));
     let gen_start = Instant::now();
-    let t = AudioBuffer::from_planar(RATE, music(1, 0.25, 0.15, 0.5, 15.0)).expect("target");
-    let r = AudioBuffer::from_planar(RATE, music(7, 0.9, 0.45, 1.6, 0.0)).expect("reference");
-    write_wav(&target, &t, SampleFormat::Int24).expect("write target");
-    write_wav(&reference, &r, SampleFormat::Int24).expect("write reference");
+    let mut cases: Vec<Case> = [(1, -18.0), (2, -21.0), (3, -24.0)]
+        .into_iter()
+        .map(|(seed, lufs)| make_case(&dir, seed, 30, lufs))
+        .collect();
+    cases.push(make_case(&dir, 4, 180, -21.0));
     println!(
-        "master: generated a {SECONDS} s {RATE} Hz stereo pair in {} ({:.1} s)",
+        "master: generated {} cases in {} ({:.1} s)",
+        cases.len(),
         dir.display(),
         gen_start.elapsed().as_secs_f64()
     );
-
-    let ref_lufs = lufs(&reference);
-    let ref_bands = third_octaves(&reference);
-    println!(
-        "master: target {:.2} LUFS, reference {ref_lufs:.2} LUFS, target 1/3-oct distance to reference {:.2} dB",
-        lufs(&target),
-        band_distance_db(&third_octaves(&target), &ref_bands)
-    );
-
+    for case in &cases {
+        let (t, r) = (
+            analyze_file(&case.target, &AnalyzeOptions::default(), |_| {})
+                .expect("analyse")
+                .loudness,
+            analyze_file(&case.reference, &AnalyzeOptions::default(), |_| {})
+                .expect("analyse")
+                .loudness,
+        );
+        println!(
+            "master: case {:<14} mix {:.1} LUFS, reference {:.1} LUFS / {:.2} dBTP",
+            case.name,
+            t.lufs.unwrap_or(f64::NAN),
+            r.lufs.unwrap_or(f64::NAN),
+            r.true_peak_dbtp.unwrap_or(f64::NAN)
+        );
+    }
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let cli = std::env::var("MIXSMITH_CLI").ok();
+    let Ok(cli) = std::env::var("MIXSMITH_CLI") else {
+        println!("master: $MIXSMITH_CLI is not set (cargo xtask bench sets it); no comparison");
+        return;
+    };
     let python =
         std::env::var("MIXSMITH_MATCHERING_PYTHON").unwrap_or_else(|_| "python3".to_string());
-    let (mut ours_runs, mut cli_runs, mut theirs_runs) = (Vec::new(), Vec::new(), Vec::new());
-    let mut theirs_failed = None;
-    for _ in 0..ROUNDS {
-        settle();
-        ours_runs.push(mixsmith_master(&target, &reference, &ours, -1.0, false));
-        if let Some(cli) = &cli {
+    let mut matchering = Matchering::start(&python);
+    if let Err(why) = &matchering {
+        println!("master: matchering comparison skipped: {why}");
+    }
+    let mut errors = Vec::new();
+    for case in &cases {
+        let ours = dir.join(format!("{}-mixsmith.wav", case.name));
+        let theirs = dir.join(format!("{}-matchering.wav", case.name));
+        let (mut our_runs, mut their_runs) = (Vec::new(), Vec::new());
+        for _ in 0..ROUNDS {
             settle();
-            cli_runs.push(mixsmith_cli(cli, &target, &reference, &ours));
-        }
-        if theirs_failed.is_none() {
-            settle();
-            match matchering(&python, &target, &reference, &theirs) {
-                Ok(times) => theirs_runs.push(times),
-                Err(why) => theirs_failed = Some(why),
+            our_runs.push(mixsmith_cli(&cli, &case.target, &case.reference, &ours).as_secs_f64());
+            if let Ok(m) = &mut matchering {
+                settle();
+                match m.process(&case.target, &case.reference, &theirs) {
+                    Ok(seconds) => their_runs.push(seconds),
+                    Err(why) => println!("master: {}: {why}", case.name),
+                }
             }
         }
-    }
-    let (ours_time, runs) = median(ours_runs);
-    println!("master: mixsmith runs {runs:?} s on {cores} cores (in process); median below");
-    let cli_time = (!cli_runs.is_empty()).then(|| {
-        let (time, runs) = median(cli_runs);
+        let q = quality(&ours, &case.reference);
+        errors.push(q.lufs_error);
+        let our_time = median(our_runs);
         println!(
-            "master: mixsmith master (the CLI, start to exit) runs {runs:?} s; median {:.2} s",
-            time.as_secs_f64()
+            "master: {:<14} mixsmith  LUFS error {:+.2} LU  true peak {:+.2} dBTP (BS.1770)  \
+             reconstructed peak {:+.2} dBFS  1/3-oct distance {:.2} dB  `mixsmith master` {:.3} s",
+            case.name,
+            q.lufs_error,
+            q.true_peak_dbtp,
+            q.reconstructed_peak_dbfs,
+            q.distance_db,
+            our_time
         );
-        time
-    });
-    let ours_quality = (
-        band_distance_db(&third_octaves(&ours), &ref_bands),
-        lufs(&ours) - ref_lufs,
-    );
-    println!(
-        "master: mixsmith   wall {:>7.2} s  1/3-oct distance {:.2} dB  LUFS error {:+.2} LU",
-        ours_time.as_secs_f64(),
-        ours_quality.0,
-        ours_quality.1
-    );
-
-    // Like for like with matchering's limiter, which stops at full scale (sample peak).
-    let loud = dir.join("mixsmith-ceiling0.wav");
-    let loud_time = mixsmith_master(&target, &reference, &loud, 0.0, false);
-    println!(
-        "master: mixsmith   wall {:>7.2} s  1/3-oct distance {:.2} dB  LUFS error {:+.2} LU  (--ceiling 0)",
-        loud_time.as_secs_f64(),
-        band_distance_db(&third_octaves(&loud), &ref_bands),
-        lufs(&loud) - ref_lufs
-    );
-
-    // Loudness priority: the limiter is pushed until the output reaches the reference.
-    let pushed = dir.join("mixsmith-priority.wav");
-    let pushed_time = mixsmith_master(&target, &reference, &pushed, -1.0, true);
-    println!(
-        "master: mixsmith   wall {:>7.2} s  1/3-oct distance {:.2} dB  LUFS error {:+.2} LU  (--loudness-priority)",
-        pushed_time.as_secs_f64(),
-        band_distance_db(&third_octaves(&pushed), &ref_bands),
-        lufs(&pushed) - ref_lufs
-    );
-
-    let theirs_times = if let Some(why) = theirs_failed {
-        Err(why)
-    } else {
-        let (inner, _) = median(theirs_runs.iter().map(|t| t.0).collect());
-        let (total, runs) = median(theirs_runs.iter().map(|t| t.1).collect());
-        println!("master: matchering runs {runs:?} s; median below");
-        Ok((inner, total))
-    };
-    match theirs_times {
-        Ok((inner, total)) => {
-            let quality = (
-                band_distance_db(&third_octaves(&theirs), &ref_bands),
-                lufs(&theirs) - ref_lufs,
+        if !their_runs.is_empty() {
+            let t = quality(&theirs, &case.reference);
+            let their_time = median(their_runs);
+            println!(
+                "master: {:<14} matchering LUFS error {:+.2} LU  true peak {:+.2} dBTP (BS.1770)  \
+                 reconstructed peak {:+.2} dBFS  1/3-oct distance {:.2} dB  process() {:.3} s",
+                case.name,
+                t.lufs_error,
+                t.true_peak_dbtp,
+                t.reconstructed_peak_dbfs,
+                t.distance_db,
+                their_time
             );
             println!(
-                "master: matchering wall {:>7.2} s (process() {:.2} s)  1/3-oct distance {:.2} dB  LUFS error {:+.2} LU",
-                total.as_secs_f64(),
-                inner.as_secs_f64(),
-                quality.0,
-                quality.1
+                "master: {:<14} per call ({} s pair, {cores} cores): matchering process() in a \
+                 warm Python / whole `mixsmith master` process = {:.1}x",
+                case.name,
+                case.seconds,
+                their_time / our_time
             );
-            println!(
-                "master: speed ratio matchering/mixsmith: {:.1}x (process() only: {:.1}x)",
-                total.as_secs_f64() / ours_time.as_secs_f64(),
-                inner.as_secs_f64() / ours_time.as_secs_f64()
-            );
-            if let Some(cli_time) = cli_time {
-                println!(
-                    "master: speed ratio matchering/`mixsmith master`, both whole processes: {:.1}x",
-                    total.as_secs_f64() / cli_time.as_secs_f64()
-                );
-            }
         }
-        Err(why) => println!("master: matchering comparison skipped: {why}"),
     }
+    let mean = errors.iter().sum::<f64>() / errors.len() as f64;
+    let worst = errors.iter().fold(0.0f64, |m, e| m.max(e.abs()));
+    println!(
+        "master: mixsmith mean LUFS error over {} cases {mean:+.2} LU (worst {worst:.2} LU)",
+        errors.len()
+    );
 }
 
 fn process_chunk(c: &mut Criterion) {
     let frames = RATE as usize * 10;
-    let t = music(3, 0.25, 0.15, 0.5, 0.0);
-    let r = music(4, 0.9, 0.45, 1.6, 0.0);
+    let t = music(3, 10, 0.25, 0.15, 0.5, 0.0);
+    let r = music(4, 10, 0.9, 0.45, 1.6, 0.0);
     let t = [t[0][..frames].to_vec(), t[1][..frames].to_vec()];
     let r = [r[0][..frames].to_vec(), r[1][..frames].to_vec()];
     let settings = MatchSettings::default();

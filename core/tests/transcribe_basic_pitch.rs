@@ -1,7 +1,7 @@
 //! `mixsmith_core::transcribe` with the real basic-pitch model against the Python package: the
 //! clip of `models/scripts/basic_pitch_notes.py`, rendered here by the same formula, must give
 //! the notes the package gave (`core/tests/data/basic_pitch_notes_reference.json`). Also:
-//! silence, other rates and channel counts, and bad input.
+//! silence, other rates and channel counts, audio in memory, and bad input.
 //!
 //! Needs ONNX Runtime and `nmp.onnx` from `cargo xtask setup` (paths from `ORT_DYLIB_PATH` and
 //! `MIXSMITH_BASIC_PITCH_ONNX`, else `<workspace>/vendor/...`).
@@ -15,7 +15,7 @@ use common::synth::{SynthNote, Timbre, render};
 use mixsmith_core::inference::{LIBRARY_FILE, Runtime, RuntimeSearch};
 use mixsmith_core::transcribe::{
     BasicPitch, FRAME_RATE, Note, NoteSettings, TranscribeError, find_model, open_model,
-    transcribe_file,
+    transcribe_audio, transcribe_file,
 };
 
 fn model() -> BasicPitch {
@@ -189,6 +189,41 @@ fn other_rates_and_channel_counts_find_the_same_notes() {
         assert!(
             hits as f64 >= 0.9 * reference.notes.len() as f64,
             "{rate} Hz: only {hits} matched: {got:#?}"
+        );
+    }
+}
+
+#[test]
+fn audio_in_memory_gives_the_notes_of_the_same_audio_in_a_file() {
+    let reference = reference();
+    let model = model();
+    let rate = 48_000;
+    let audio = render(
+        &reference.input_notes,
+        &reference.timbres,
+        rate,
+        reference.seconds,
+    );
+    let planar = vec![audio.clone(), audio];
+    let dir = tempfile::tempdir().unwrap();
+    let wav = dir.path().join("clip.wav");
+    write_wav(&wav, rate, &planar);
+    let from_file = transcribe(&wav, &model).unwrap();
+    let from_memory =
+        transcribe_audio(&planar, rate, &model, &NoteSettings::default(), |_, _| {}).unwrap();
+    assert_eq!(from_memory.sample_rate, rate);
+    assert_eq!(from_memory.channels, 2);
+    assert!((from_memory.duration_s - reference.seconds).abs() < 1e-6);
+    let pitches = |notes: &[Note]| notes.iter().map(|n| n.pitch).collect::<Vec<_>>();
+    assert_eq!(pitches(&from_memory.notes), pitches(&from_file));
+    for (a, b) in from_memory.notes.iter().zip(&from_file) {
+        assert!(
+            (a.start_s - b.start_s).abs() <= FRAME_S + 1e-9,
+            "{a:?} vs {b:?}"
+        );
+        assert!(
+            (a.end_s - b.end_s).abs() <= FRAME_S + 1e-9,
+            "{a:?} vs {b:?}"
         );
     }
 }

@@ -17,13 +17,14 @@ use nice_plug_egui::EguiEditorState;
 mod editor;
 mod generate;
 mod learn;
+mod midi_export;
 pub mod params;
 pub mod session;
 mod tools;
 
 use learn::MasterLink;
 use params::{MixsmithParams, Mode};
-use tools::ToolSlot;
+use tools::{Capture, Captures, ToolSlot};
 
 /// The Mixsmith plugin.
 pub struct Mixsmith {
@@ -37,6 +38,9 @@ pub struct Mixsmith {
     loudness: Arc<LiveLoudness>,
     /// Mastering's link between the editor and the running tool slot.
     master: Arc<MasterLink>,
+    /// Capture of the input for the Analyze tab's "Export MIDI" (armed by the editor, filled by
+    /// the bridge's worker).
+    midi_capture: Arc<Capture>,
     /// Plays an auditioned generated clip in sync with the transport (audio thread side).
     clip_player: ClipPlayer,
     /// Publishes auditioned clips (the editor's side of `clip_player`).
@@ -86,6 +90,7 @@ impl Default for Mixsmith {
             sample_rate: Arc::new(AtomicF32::new(48_000.0)),
             loudness: Arc::new(LiveLoudness::default()),
             master,
+            midi_capture: Arc::default(),
             clip_player,
             clip_sender: Arc::new(Mutex::new(clip_sender)),
             heard_position: Arc::new(AtomicI64::new(0)),
@@ -208,6 +213,7 @@ impl Plugin for Mixsmith {
                 self.sample_rate.clone(),
                 self.loudness.clone(),
                 self.master.clone(),
+                self.midi_capture.clone(),
                 self.clip_sender.clone(),
                 self.heard_position.clone(),
             ),
@@ -245,7 +251,10 @@ impl Plugin for Mixsmith {
             master,
             channels,
             sample_rate,
-            self.master.capture.clone(),
+            Captures {
+                learn: self.master.capture.clone(),
+                midi: self.midi_capture.clone(),
+            },
         );
         // The Analyze tab meters the input whatever the tool. The meter takes 1-64 channels at
         // any rate a host offers, so failing here means a configuration Mixsmith cannot run.

@@ -8,8 +8,9 @@
 use mixsmith_core::master::{MatchProfile, MatchSettings};
 use serde::{Deserialize, Serialize};
 
-/// The version written by this build.
-pub const SESSION_VERSION: u32 = 1;
+/// The version written by this build. Version 2 replaced the Master settings' opt-in
+/// `loudness_priority` by the opt-out `gentle_limiting` (the loudness match became the default).
+pub const SESSION_VERSION: u32 = 2;
 
 /// The key of the session under the plugin state's `fields`.
 pub const SESSION_FIELD: &str = "session";
@@ -190,6 +191,7 @@ fn read_versioned(stored: &str) -> Result<Session, String> {
                 ..Session::default()
             })
         }
+        Some(Some(1)) => Ok(migrate_v1(value)?),
         Some(Some(version)) if version == u64::from(SESSION_VERSION) => {
             serde_json::from_value(value).map_err(|e| e.to_string())
         }
@@ -198,6 +200,35 @@ fn read_versioned(stored: &str) -> Result<Session, String> {
         )),
         Some(None) => Err("its version is not a number".to_owned()),
     }
+}
+
+/// Version 1 matched the reference's loudness only with `loudness_priority` on. A session
+/// whose match was learned without it keeps sounding as it did: it opens with gentle limiting
+/// (its match holds no limiter compensation), with a notice saying how to get the loudness
+/// match. Sessions without a match take the new default.
+fn migrate_v1(mut value: serde_json::Value) -> Result<Session, String> {
+    let master = &mut value["master"];
+    let learned = master.get("profile").is_some_and(|p| !p.is_null());
+    let settings = &mut master["settings"];
+    let priority = settings
+        .get("loudness_priority")
+        .and_then(serde_json::Value::as_bool)
+        .unwrap_or(false);
+    let gentle = learned && !priority;
+    if settings.is_object() || settings.is_null() {
+        settings["gentle_limiting"] = serde_json::Value::Bool(gentle);
+    }
+    value["version"] = SESSION_VERSION.into();
+    let mut session: Session = serde_json::from_value(value).map_err(|e| e.to_string())?;
+    if gentle && session.notice.is_none() {
+        session.notice = Some(
+            "This project's match was learned with gentle limiting, which may leave the master \
+             quieter than the reference; it still sounds as before. To match the reference's \
+             loudness, untick Gentle limiting on the Master tab and Learn again."
+                .to_owned(),
+        );
+    }
+    Ok(session)
 }
 
 #[cfg(test)]
@@ -247,6 +278,36 @@ mod tests {
             }
             _ => {}
         }
+    }
+
+    #[test]
+    fn version_one_keeps_a_learned_gentle_match_gentle_and_takes_the_new_default_otherwise() {
+        let learned = serde_json::to_value(crate::tools::tests::learned().0).unwrap();
+        let v1 = |priority: bool, profile: &serde_json::Value| {
+            serde_json::json!({
+                "version": 1,
+                "tab": "Master",
+                "master": {
+                    "reference": "ref.wav",
+                    "settings": { "amount": 0.5, "loudness_priority": priority },
+                    "profile": profile,
+                },
+                "notice": null,
+            })
+            .to_string()
+        };
+        let old_gentle = migrate_stored(&v1(false, &learned));
+        assert_eq!(old_gentle.version, SESSION_VERSION);
+        assert!(old_gentle.master.settings.gentle_limiting);
+        assert_eq!(old_gentle.master.settings.amount, 0.5);
+        assert!(old_gentle.master.profile.is_some());
+        assert!(old_gentle.notice.unwrap().contains("Gentle limiting"));
+        let old_priority = migrate_stored(&v1(true, &learned));
+        assert!(!old_priority.master.settings.gentle_limiting);
+        assert_eq!(old_priority.notice, None);
+        let nothing_learned = migrate_stored(&v1(false, &serde_json::Value::Null));
+        assert!(!nothing_learned.master.settings.gentle_limiting);
+        assert_eq!(nothing_learned.notice, None);
     }
 
     #[test]

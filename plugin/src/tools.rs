@@ -19,8 +19,8 @@ use crate::params::Mode;
 /// Frames per chunk on the bridge: the mastering convolver's partition size.
 pub const TOOL_CHUNK_FRAMES: usize = mixsmith_core::master::DEFAULT_CHUNK_FRAMES;
 
-/// The longest capture "Learn" keeps, in seconds; a mix longer than this is learned from its
-/// first ten minutes.
+/// The longest capture kept, in seconds: a mix longer than this is learned (or transcribed) from
+/// its first ten minutes.
 pub const MAX_CAPTURE_SECONDS: f32 = 600.0;
 
 /// The latency the slot reserves at `sample_rate`: what [`Mastering`] adds there.
@@ -29,7 +29,8 @@ pub fn reserved_latency(sample_rate: u32) -> usize {
     fir_latency(sample_rate) + limiter.latency()
 }
 
-/// Audio captured from the plugin's input for "Learn", shared by the worker and the editor.
+/// Audio captured from the plugin's input (for the Master tab's "Learn" or the Analyze tab's
+/// "Export MIDI"), shared by the worker and the editor.
 #[derive(Debug, Default)]
 pub struct Capture {
     /// True while the worker appends the input to `audio`.
@@ -88,8 +89,16 @@ impl Capture {
     }
 }
 
-/// The processor the bridge runs: the active tool, the capture for "Learn", and the input
-/// history that delays the pass-through to the same latency and primes newly installed matches.
+/// The captures the tool slot fills on the bridge's worker, each armed by its own tab.
+#[derive(Debug, Clone, Default)]
+pub struct Captures {
+    /// For the Master tab's "Learn from playback".
+    pub learn: Arc<Capture>,
+    /// For the Analyze tab's "Export MIDI" of captured playback.
+    pub midi: Arc<Capture>,
+}
+
+/// The processor the bridge runs: the active tool, the captures, and the input history that delays the pass-through to the same latency and primes newly installed matches.
 pub struct ToolSlot {
     /// Reads the active mode (the plugin's `mode` parameter: an atomic, never a lock).
     mode: Box<dyn Fn() -> Mode + Send>,
@@ -103,8 +112,8 @@ pub struct ToolSlot {
     history_pos: usize,
     /// The reserved latency.
     latency: usize,
-    /// Capture for "Learn".
-    capture: Arc<Capture>,
+    /// Captures of the input.
+    captures: Captures,
     /// Sample rate, for the capture limit.
     sample_rate: f32,
 }
@@ -117,7 +126,7 @@ impl ToolSlot {
         master: Option<Mastering>,
         channels: usize,
         sample_rate: u32,
-        capture: Arc<Capture>,
+        captures: Captures,
     ) -> (Self, Sender<Option<Mastering>>) {
         let (sender, incoming) = crossbeam_channel::unbounded();
         let latency = reserved_latency(sample_rate);
@@ -131,7 +140,7 @@ impl ToolSlot {
             history: vec![vec![0.0; history_len]; channels],
             history_pos: 0,
             latency,
-            capture,
+            captures,
             sample_rate: sample_rate as f32,
         };
         (slot, sender)
@@ -196,7 +205,8 @@ impl StreamProcessor for ToolSlot {
             }
             self.master = next;
         }
-        self.capture.record(input, self.sample_rate);
+        self.captures.learn.record(input, self.sample_rate);
+        self.captures.midi.record(input, self.sample_rate);
         self.remember(input);
         match &mut self.master {
             Some(master) => {
@@ -213,7 +223,7 @@ impl StreamProcessor for ToolSlot {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use mixsmith_core::master::{
         BufferSource, MatchProfile, MatchSettings, learn, render, render_chunk_frames,
     };
@@ -242,7 +252,8 @@ mod tests {
         vec![left, right]
     }
 
-    fn learned() -> (MatchProfile, MatchSettings) {
+    /// A match learned from 8 s of noise (also a stored session's profile in session tests).
+    pub(crate) fn learned() -> (MatchProfile, MatchSettings) {
         let settings = MatchSettings::default();
         let target = noise(8 * RATE as usize, 1, 0.02);
         let reference = noise(8 * RATE as usize, 2, 0.3);
@@ -299,7 +310,7 @@ mod tests {
 
         let master = Mastering::new(&profile, &settings, RATE, 2, TOOL_CHUNK_FRAMES).unwrap();
         let (slot, _installer) =
-            ToolSlot::new(|| Mode::Master, Some(master), 2, RATE, Arc::default());
+            ToolSlot::new(|| Mode::Master, Some(master), 2, RATE, Captures::default());
         let plugin = render_through_bridge(slot, &target, 333);
 
         let mut peak_error = 0.0_f32;
@@ -318,9 +329,9 @@ mod tests {
         let (profile, settings) = learned();
         let master = Mastering::new(&profile, &settings, RATE, 2, TOOL_CHUNK_FRAMES).unwrap();
         let input = noise(RATE as usize, 3, 0.1);
-        let (slot, _) = ToolSlot::new(|| Mode::Monitor, Some(master), 2, RATE, Arc::default());
+        let (slot, _) = ToolSlot::new(|| Mode::Monitor, Some(master), 2, RATE, Captures::default());
         assert_eq!(render_through_bridge(slot, &input, 512), input);
-        let (slot, _) = ToolSlot::new(|| Mode::Master, None, 2, RATE, Arc::default());
+        let (slot, _) = ToolSlot::new(|| Mode::Master, None, 2, RATE, Captures::default());
         assert_eq!(
             render_through_bridge(slot, &input, 64),
             input,
@@ -334,13 +345,14 @@ mod tests {
         let input = noise(4 * RATE as usize, 4, 0.1);
         // The reference: a slot that had the match from the start.
         let master = Mastering::new(&profile, &settings, RATE, 2, TOOL_CHUNK_FRAMES).unwrap();
-        let (slot, _) = ToolSlot::new(|| Mode::Master, Some(master), 2, RATE, Arc::default());
+        let (slot, _) = ToolSlot::new(|| Mode::Master, Some(master), 2, RATE, Captures::default());
         let expected = {
             let mut slot = slot;
             run_chunks(&mut slot, &input, |_, _| {})
         };
         // The same match installed after one second, primed from the slot's history.
-        let (mut slot, installer) = ToolSlot::new(|| Mode::Master, None, 2, RATE, Arc::default());
+        let (mut slot, installer) =
+            ToolSlot::new(|| Mode::Master, None, 2, RATE, Captures::default());
         let switch_chunk = RATE as usize / TOOL_CHUNK_FRAMES;
         let got = run_chunks(&mut slot, &input, |index, _| {
             if index == switch_chunk {
@@ -386,16 +398,28 @@ mod tests {
 
     #[test]
     fn capture_records_the_input_until_finished() {
-        let capture = Arc::new(Capture::default());
-        let (mut slot, _) = ToolSlot::new(|| Mode::Monitor, None, 2, RATE, capture.clone());
+        let captures = Captures::default();
+        let (mut slot, _) = ToolSlot::new(|| Mode::Monitor, None, 2, RATE, captures.clone());
         let input = noise(8 * TOOL_CHUNK_FRAMES, 5, 0.1);
         run_chunks(&mut slot, &input, |_, _| {});
-        assert!(capture.finish().iter().all(Vec::is_empty), "not armed yet");
-        capture.start();
+        for capture in [&captures.learn, &captures.midi] {
+            assert!(capture.finish().iter().all(Vec::is_empty), "not armed yet");
+        }
+        // Each capture records only while its own tab has armed it.
+        captures.midi.start();
         let recorded = run_chunks(&mut slot, &input, |_, _| {});
         assert_eq!(recorded[0].len(), 7 * TOOL_CHUNK_FRAMES);
-        let captured = capture.finish();
-        assert_eq!(captured[0], input[0][..7 * TOOL_CHUNK_FRAMES]);
-        assert!(!capture.is_running());
+        assert!(captures.learn.finish().iter().all(Vec::is_empty));
+        captures.learn.start();
+        run_chunks(&mut slot, &input, |_, _| {});
+        let learned = captures.learn.finish();
+        assert_eq!(learned[0], input[0][..7 * TOOL_CHUNK_FRAMES]);
+        let midi = captures.midi.finish();
+        assert_eq!(midi[1].len(), 14 * TOOL_CHUNK_FRAMES);
+        assert_eq!(
+            midi[1][..7 * TOOL_CHUNK_FRAMES],
+            input[1][..7 * TOOL_CHUNK_FRAMES]
+        );
+        assert!(!captures.learn.is_running() && !captures.midi.is_running());
     }
 }

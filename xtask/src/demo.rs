@@ -17,6 +17,9 @@ const SAMPLE_RATE: u32 = 48_000;
 /// Length of the generated clip in seconds.
 const CLIP_SECONDS: u32 = 10;
 
+/// Tempo of the generated clip's noise bursts (one per beat).
+const CLIP_BPM: u32 = 120;
+
 /// Output gain (dB) the render step sets on the plugin, so its effect is visible in the peaks.
 const RENDER_GAIN_DB: f32 = -6.0;
 
@@ -180,10 +183,12 @@ fn render_through_plugin(demo: &mut Demo) -> Result<()> {
     Ok(())
 }
 
-/// Step: `mixsmith analyze --json` on the clip and on the rendered clip; prints their loudness.
+/// Step: `mixsmith analyze --json` on the clip and on the rendered clip; prints their loudness,
+/// tempo and key.
 fn analyze_with_cli(demo: &mut Demo) -> Result<()> {
     let cli = demo.workspace.target.join("release/mixsmith");
     let mut loudness = Vec::new();
+    let mut musical = Vec::new();
     for (input, name) in [
         (demo.clip(), "analyze.json"),
         (
@@ -200,18 +205,43 @@ fn analyze_with_cli(demo: &mut Demo) -> Result<()> {
         let report_file = demo.out_dir.join(name);
         fs::write(&report_file, &report)
             .with_context(|| format!("could not write {}", report_file.display()))?;
-        let lufs = serde_json::from_str::<serde_json::Value>(&report)
-            .ok()
-            .and_then(|json| json["lufs"].as_f64());
+        let json = serde_json::from_str::<serde_json::Value>(&report)
+            .with_context(|| format!("{} is not JSON", report_file.display()))?;
+        let lufs = json["lufs"].as_f64();
         loudness.push(lufs.map_or_else(|| "?".to_owned(), |l| format!("{l:.1} LUFS")));
         demo.report
             .push(format!("analysis:     {}", report_file.display()));
+        musical.push(tempo_and_key(&json));
     }
     demo.report.push(format!(
         "loudness:     {} in, {} rendered (gain {RENDER_GAIN_DB} dB)",
         loudness[0], loudness[1]
     ));
+    demo.report.push(format!(
+        "tempo, key:   {} in (generated at {CLIP_BPM} BPM in C major), {} rendered",
+        musical[0], musical[1]
+    ));
     Ok(())
+}
+
+/// `120.0 BPM (confidence 0.93), C major (confidence 0.81)` from `mixsmith analyze --json`'s
+/// `bpm`, `bpm_confidence`, `key` and `key_confidence`; a missing value reads "no steady beat" or
+/// "no key".
+fn tempo_and_key(json: &serde_json::Value) -> String {
+    let confidence = |field: &str| {
+        json[field]
+            .as_f64()
+            .map_or_else(String::new, |c| format!(" (confidence {c:.2})"))
+    };
+    let tempo = json["bpm"].as_f64().map_or_else(
+        || "no steady beat".to_owned(),
+        |bpm| format!("{bpm:.1} BPM{}", confidence("bpm_confidence")),
+    );
+    let key = json["key"].as_str().map_or_else(
+        || "no key".to_owned(),
+        |key| format!("{key}{}", confidence("key_confidence")),
+    );
+    format!("{tempo}, {key}")
 }
 
 /// Step: `mixsmith master` of the clip against a reference made from it (brighter and wider),
@@ -304,7 +334,7 @@ pub fn demo_clip(sample_rate: u32, seconds: u32) -> Vec<[f32; 2]> {
     ];
     let rate = sample_rate as f32;
     let chord_len = (2.5 * rate) as usize;
-    let beat_len = (0.5 * rate) as usize;
+    let beat_len = (60.0 / CLIP_BPM as f32 * rate) as usize;
     let mut noise = XorShift(0x9E37_79B9_7F4A_7C15);
     (0..(sample_rate * seconds) as usize)
         .map(|n| {
@@ -408,5 +438,19 @@ mod tests {
         let measured = peak_dbfs(&path)?;
         assert!((measured - 20.0 * peak.log10()).abs() < 0.01, "{measured}");
         Ok(())
+    }
+
+    #[test]
+    fn tempo_and_key_read_the_analyze_json() {
+        let json = serde_json::json!({
+            "lufs": -14.0, "bpm": 120.04, "bpm_confidence": 0.9, "key": "C major",
+            "key_confidence": 0.812
+        });
+        assert_eq!(
+            tempo_and_key(&json),
+            "120.0 BPM (confidence 0.90), C major (confidence 0.81)"
+        );
+        let json = serde_json::json!({"bpm": null, "bpm_confidence": null, "key": null});
+        assert_eq!(tempo_and_key(&json), "no steady beat, no key");
     }
 }

@@ -26,6 +26,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::audio::{AudioError, AudioReader};
+use crate::master::{Grade, PeakDetector};
 
 pub use ebur128::Channel;
 pub use key::{Key, Mode};
@@ -44,8 +45,14 @@ pub struct LoudnessReport {
     pub lufs: Option<f64>,
     /// Loudness range in LU (EBU Tech 3342); 0 for programmes too short to measure.
     pub lra: Option<f64>,
-    /// Highest inter-sample peak over all channels, in dBTP.
+    /// Highest inter-sample peak over all channels, in dBTP, as ITU-R BS.1770 measures it (4x
+    /// interpolation; the reading of `ebur128` and of most true-peak meters).
     pub true_peak_dbtp: Option<f64>,
+    /// Highest peak of the band-limited reconstruction over all channels, in dBFS: the
+    /// waveform a DAC or a lossy decoder produces (16x interpolation by a long filter). Densely
+    /// limited audio can read up to about 1 dB above `true_peak_dbtp` here. Only measured by
+    /// [`analyze_file`] (the live meter leaves it `None`).
+    pub reconstructed_peak_dbfs: Option<f64>,
     /// Highest sample peak over all channels, in dBFS.
     pub sample_peak_dbfs: Option<f64>,
     /// Duration in seconds (decoded frames / sample rate).
@@ -99,6 +106,7 @@ impl LoudnessReport {
             lufs: finite(meter.integrated()),
             lra: finite(meter.loudness_range()),
             true_peak_dbtp: finite(meter.true_peak_dbtp()),
+            reconstructed_peak_dbfs: None,
             sample_peak_dbfs: finite(meter.sample_peak_dbfs()),
             duration_s: meter.frames() as f64 / f64::from(meter.sample_rate()),
             sample_rate: meter.sample_rate(),
@@ -165,8 +173,12 @@ pub fn analyze_file(
         source,
     };
     let mut musical = MusicalAnalyzer::new(spec.sample_rate);
+    let mut reconstruction =
+        PeakDetector::new(spec.channels, spec.sample_rate, Grade::Reconstruction);
+    let mut reconstructed_peak = 0.0f32;
     while let Some(block) = reader.next_block()? {
         meter.add_frames(block).map_err(meter_error)?;
+        reconstructed_peak = reconstruction.scan(block, reconstructed_peak);
         musical.add_frames(block);
         progress(Progress {
             frames_done: meter.frames(),
@@ -177,7 +189,9 @@ pub fn analyze_file(
     if meter.frames() == 0 {
         return Err(AnalyzeError::NoAudio { path: path.into() });
     }
+    reconstructed_peak = reconstructed_peak.max(reconstruction.flush());
     let mut loudness = LoudnessReport::from_meter(&meter);
+    loudness.reconstructed_peak_dbfs = finite(20.0 * f64::from(reconstructed_peak).log10());
     loudness.non_finite_samples = reader.non_finite_samples();
     loudness.skipped_packets = reader.skipped_packets();
     Ok(AnalysisReport {

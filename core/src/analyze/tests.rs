@@ -214,6 +214,7 @@ fn analyze_file_reports_a_wav() {
         "lufs",
         "lra",
         "true_peak_dbtp",
+        "reconstructed_peak_dbfs",
         "sample_peak_dbfs",
         "duration_s",
         "sample_rate",

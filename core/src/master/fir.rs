@@ -19,6 +19,27 @@ pub fn fir_latency(sample_rate: u32) -> usize {
     fir_size(sample_rate) / 2 - 1
 }
 
+/// Where the match filter's band edge starts and ends, as fractions of the sample rate.
+const BAND_EDGE: (f64, f64) = (0.45, 0.46);
+
+/// The roll-off in dB at `hz` that keeps a limited match inside the band its limiter's
+/// detector follows exactly (see [`Grade::Reconstruction`](super::Grade)): 0 dB up to 0.45 of
+/// the sample rate (19.8 kHz at 44.1 kHz, 21.6 kHz at 48 kHz), a raised-cosine slope to
+/// -120 dB at 0.46, and -120 dB above.
+pub(crate) fn band_edge_db(hz: f64, sample_rate: u32) -> f64 {
+    let x = hz / f64::from(sample_rate);
+    let (start, end) = BAND_EDGE;
+    if x <= start {
+        0.0
+    } else if x >= end {
+        -120.0
+    } else {
+        let t = (x - start) / (end - start);
+        let gain = 0.5 + 0.5 * (std::f64::consts::PI * t).cos();
+        (20.0 * gain.log10()).max(-120.0)
+    }
+}
+
 /// Designs a symmetric (linear-phase, type I) FIR of `fir_size(sample_rate) - 1` taps whose
 /// magnitude follows `gain_db(frequency_hz)`: the curve is sampled on a dense FFT grid with zero
 /// phase, transformed to an impulse response, centred and Hann-windowed.

@@ -1,19 +1,19 @@
 //! A linked true-peak lookahead limiter.
 //!
-//! Peaks are detected between samples by polyphase interpolation (4x below 96 kHz, 2x above,
-//! see [`PeakDetector`]). The gain needed to keep each sample interval under the ceiling is held
+//! Peaks are detected between samples on the band-limited reconstruction (16x interpolation
+//! in two stages below 96 kHz, 8x above), with a margin that covers what its grid can miss, so
+//! the waveform a DAC or a lossy decoder rebuilds stays under the ceiling; and by the BS.1770
+//! meter's interpolator too, so that standard reading stays under it as well (see
+//! [`CeilingDetector`]). The gain needed to keep each sample interval under the ceiling is held
 //! for the lookahead time (a sliding minimum), released exponentially, then smoothed by a moving
 //! average as long as the lookahead, so the gain reaches the level a peak needs exactly when the
 //! (delayed) peak arrives, never later: the attack is a smooth ramp, not a step, and the output
 //! never exceeds the ceiling. All channels share one gain so the stereo image does not shift.
 
-use super::peak::PeakDetector;
+use super::peak::CeilingDetector;
 
 /// Lookahead (and attack ramp) in seconds.
 pub const LOOKAHEAD_SECONDS: f64 = 0.005;
-/// The limiter aims this many dB under the ceiling, to absorb the difference between its
-/// interpolator and any true-peak meter's.
-const MARGIN_DB: f64 = 0.06;
 /// Frames processed per pass of the limiter's inner loops (stack buffers, no allocation).
 const SUB_BLOCK: usize = 256;
 
@@ -35,9 +35,10 @@ pub struct LimiterStats {
 #[derive(Debug)]
 pub struct TruePeakLimiter {
     enabled: bool,
+    /// The level the detector's (margin-scaled) peaks are held under: the ceiling.
     threshold: f32,
     ceiling: f32,
-    detector: PeakDetector,
+    detector: CeilingDetector,
     previous_peak: f32,
     lookahead: usize,
     /// The gains the last `lookahead - 1` intervals require, oldest first, then room for a
@@ -73,7 +74,7 @@ impl TruePeakLimiter {
         release_ms: f32,
         enabled: bool,
     ) -> Self {
-        let detector = PeakDetector::new(channels, sample_rate);
+        let detector = CeilingDetector::new(channels, sample_rate);
         let lookahead = ((LOOKAHEAD_SECONDS * f64::from(sample_rate)).round() as usize).max(1);
         let delay = detector.delay() + lookahead - 1;
         let ceiling = 10f64.powf(f64::from(ceiling_dbtp) / 20.0);
@@ -81,7 +82,7 @@ impl TruePeakLimiter {
         let release = (-1.0 / (release_s * f64::from(sample_rate))).exp();
         Self {
             enabled,
-            threshold: (ceiling * 10f64.powf(-MARGIN_DB / 20.0)) as f32,
+            threshold: ceiling as f32,
             ceiling: ceiling as f32,
             detector,
             previous_peak: 0.0,
@@ -101,6 +102,21 @@ impl TruePeakLimiter {
             delay,
             stats: LimiterStats::default(),
         }
+    }
+
+    /// The level (linear) the detector's margin-scaled peaks are held under.
+    pub(crate) fn threshold(&self) -> f32 {
+        self.threshold
+    }
+
+    /// The lookahead (and attack ramp) in frames.
+    pub(crate) fn lookahead_frames(&self) -> usize {
+        self.lookahead
+    }
+
+    /// The release's decay per frame.
+    pub(crate) fn release_per_frame(&self) -> f64 {
+        self.release_powers[0]
     }
 
     /// The delay in frames between input and output.
@@ -127,22 +143,55 @@ impl TruePeakLimiter {
 
     /// Limits `channels` in place (all slices the same length, one per channel).
     pub fn process(&mut self, channels: &mut [&mut [f32]]) {
+        self.process_blocks(channels, None);
+    }
+
+    /// Limits `channels` in place like [`process`](Self::process), with the detector's peaks
+    /// of these frames already known: `peaks[i] * scale` is what the detector would report
+    /// for frame `i` (a pass over the same audio at another gain measured them). The
+    /// detector itself is not fed, so a limiter is driven by one of the two methods only.
+    pub(crate) fn process_with_peaks(
+        &mut self,
+        channels: &mut [&mut [f32]],
+        peaks: &[f32],
+        scale: f32,
+    ) {
+        self.process_blocks(channels, Some((peaks, scale)));
+    }
+
+    fn process_blocks(&mut self, channels: &mut [&mut [f32]], known: Option<(&[f32], f32)>) {
         let frames = channels.first().map_or(0, |c| c.len());
         let mut start = 0;
         while start < frames {
             let n = (frames - start).min(SUB_BLOCK);
-            self.process_sub_block(channels, start, n);
+            let known = known.map(|(peaks, scale)| (&peaks[start..start + n], scale));
+            self.process_sub_block(channels, start, n, known);
             start += n;
         }
     }
 
-    /// Three passes over at most [`SUB_BLOCK`] frames: peaks, gains, delayed output.
-    fn process_sub_block(&mut self, channels: &mut [&mut [f32]], start: usize, n: usize) {
+    /// Three passes over at most [`SUB_BLOCK`] frames: peaks (detected, or the `known` ones
+    /// scaled), gains, delayed output.
+    fn process_sub_block(
+        &mut self,
+        channels: &mut [&mut [f32]],
+        start: usize,
+        n: usize,
+        known: Option<(&[f32], f32)>,
+    ) {
         let mut gains = [1.0f32; SUB_BLOCK];
         let gains = &mut gains[..n];
         if self.enabled {
-            self.detector
-                .push_block(channels, start, gains, self.threshold);
+            match known {
+                Some((peaks, scale)) => {
+                    for (g, p) in gains.iter_mut().zip(peaks) {
+                        *g = p * scale;
+                    }
+                }
+                None => self
+                    .detector
+                    .push_block(channels, start, gains, self.threshold),
+            }
             let loud = gains.iter().any(|p| *p > self.threshold);
             if !loud && self.at_rest() {
                 // Nothing to limit and nothing to release: the gain stays at exactly 1.
@@ -314,7 +363,12 @@ fn moving_average(history: &[f64], window: usize, mut sum: f64, gains: &mut [f32
 /// `values[j..j + 2k]`. Two overlapping windows of the largest power of two within `window`
 /// then cover each window exactly. Every pass is an elementwise minimum, which vectorises; a
 /// monotonic queue would branch on every sample.
-fn sliding_minimum(values: &[f32], window: usize, scratch: &mut [Vec<f32>; 2], out: &mut [f32]) {
+pub(crate) fn sliding_minimum(
+    values: &[f32],
+    window: usize,
+    scratch: &mut [Vec<f32>; 2],
+    out: &mut [f32],
+) {
     let n = out.len();
     debug_assert_eq!(values.len(), n + window - 1);
     let [front, back] = scratch;

@@ -6,12 +6,14 @@
 //! lockstep, one energy sum per 100 ms step, and the gating of `mixsmith analyze`
 //! ([`GatedIntegrator`], exact 400 ms block energies). It agrees with the `ebur128` crate,
 //! which `mixsmith analyze` uses with loudness range and histories, to within 0.001 LU (tested)
-//! at several times its speed. True peak comes from the limiter's own detector.
+//! at several times its speed. Peaks come from the detectors the limiter uses: the BS.1770 true
+//! peak (what `ebur128` reads) and the peak of the band-limited reconstruction (what a DAC or a
+//! lossy decoder produces, and what the limiter holds under its ceiling).
 
 use serde::{Deserialize, Serialize};
 
 use super::MasterError;
-use super::peak::PeakDetector;
+use super::peak::{Grade, PeakDetector};
 use crate::analyze::gating::GatedIntegrator;
 
 /// Loudness figures of one signal.
@@ -20,8 +22,15 @@ pub struct LoudnessFigures {
     /// Integrated (programme) loudness in LUFS; `None` when the signal is silent (below the
     /// -70 LUFS gate) or shorter than 400 ms.
     pub integrated_lufs: Option<f64>,
-    /// Highest true peak over all channels in dBTP; `None` for silence.
+    /// Highest true peak over all channels in dBTP as ITU-R BS.1770 measures it (4x
+    /// interpolation; the reading of `ebur128` and of most meters); `None` for silence.
     pub true_peak_dbtp: Option<f64>,
+    /// Highest peak of the band-limited reconstruction over all channels in dBFS (16x
+    /// interpolation by a long filter: the waveform a DAC or a lossy decoder produces, which
+    /// can peak higher than the BS.1770 reading); `None` for silence or when not measured
+    /// (learning measures it on its output, not on its inputs).
+    #[serde(default)]
+    pub reconstructed_peak_dbfs: Option<f64>,
 }
 
 /// One second-order section `y[n] = b0 x[n] + b1 x[n-1] + b2 x[n-2] - a1 y[n-1] - a2 y[n-2]`,
@@ -141,6 +150,8 @@ pub(crate) struct IntegratedLoudness {
     steps: [f64; 4],
     completed_steps: u64,
     gate: GatedIntegrator,
+    /// K-weighted energy (summed over channels) of every sample filtered so far.
+    filtered_energy: f64,
 }
 
 impl IntegratedLoudness {
@@ -157,6 +168,7 @@ impl IntegratedLoudness {
             steps: [0.0; 4],
             completed_steps: 0,
             gate: GatedIntegrator::new(),
+            filtered_energy: 0.0,
         }
     }
 
@@ -242,7 +254,20 @@ impl IntegratedLoudness {
                 }
             }
         }
+        self.filtered_energy +=
+            energy.iter().sum::<f64>() - self.step_energy[..C].iter().sum::<f64>();
         self.step_energy[..C].copy_from_slice(&energy);
+    }
+
+    /// K-weighted energy (summed over channels) of every sample filtered so far: a sample
+    /// held back to be filtered in a pair with the next block counts once it is.
+    pub(crate) fn filtered_energy(&self) -> f64 {
+        self.filtered_energy
+    }
+
+    /// Frames per 100 ms step.
+    pub(crate) fn step_frames(&self) -> usize {
+        self.step
     }
 
     fn complete_step(&mut self) {
@@ -265,34 +290,34 @@ impl IntegratedLoudness {
 /// A streaming meter of integrated loudness and true peak.
 pub(crate) struct Meter {
     loudness: IntegratedLoudness,
-    /// `None` when only loudness is measured (the loudness-priority passes): true peak is the
-    /// costlier half of the meter.
-    peaks: Option<PeakDetector>,
-    peak: f32,
+    /// The BS.1770 detector and, when measured, the reconstruction's.
+    peaks: [Option<PeakDetector>; 2],
+    /// The highest BS.1770 and reconstruction peaks so far.
+    peak: [f32; 2],
     channels: usize,
 }
 
 impl Meter {
-    /// A meter for `channels` (1 or 2) at `sample_rate`.
-    pub(crate) fn new(channels: usize, sample_rate: u32) -> Result<Self, MasterError> {
-        Self::build(channels, sample_rate, true)
-    }
-
-    /// A meter of integrated loudness only: its figures have no true peak.
-    pub(crate) fn loudness_only(channels: usize, sample_rate: u32) -> Result<Self, MasterError> {
-        Self::build(channels, sample_rate, false)
-    }
-
-    fn build(channels: usize, sample_rate: u32, true_peak: bool) -> Result<Self, MasterError> {
+    /// A meter for `channels` (1 or 2) at `sample_rate`; the reconstructed peak is measured
+    /// only with `reconstruction` (it costs several times the rest).
+    pub(crate) fn new(
+        channels: usize,
+        sample_rate: u32,
+        reconstruction: bool,
+    ) -> Result<Self, MasterError> {
         if !(1..=2).contains(&channels) || sample_rate < 1000 {
             return Err(MasterError::Loudness(format!(
                 "cannot meter {channels} channels at {sample_rate} Hz"
             )));
         }
+        let detector = |grade| PeakDetector::new(channels, sample_rate, grade);
         Ok(Self {
             loudness: IntegratedLoudness::new(channels, sample_rate),
-            peaks: true_peak.then(|| PeakDetector::new(channels, sample_rate)),
-            peak: 0.0,
+            peaks: [
+                Some(detector(Grade::Bs1770)),
+                reconstruction.then(|| detector(Grade::Reconstruction)),
+            ],
+            peak: [0.0; 2],
             channels,
         })
     }
@@ -312,20 +337,26 @@ impl Meter {
             )));
         }
         self.loudness.add(planes);
-        if let Some(peaks) = &mut self.peaks {
-            self.peak = peaks.scan(planes, self.peak);
+        for (detector, peak) in self.peaks.iter_mut().zip(&mut self.peak) {
+            if let Some(detector) = detector {
+                *peak = detector.scan(planes, *peak);
+            }
         }
         Ok(())
     }
 
     /// The figures of everything added.
     pub(crate) fn figures(&mut self) -> LoudnessFigures {
-        if let Some(peaks) = &mut self.peaks {
-            self.peak = self.peak.max(peaks.flush());
+        for (detector, peak) in self.peaks.iter_mut().zip(&mut self.peak) {
+            if let Some(detector) = detector {
+                *peak = peak.max(detector.flush());
+            }
         }
+        let db = |peak: f32| (peak > 0.0).then(|| 20.0 * f64::from(peak).log10());
         LoudnessFigures {
             integrated_lufs: self.loudness.integrated(),
-            true_peak_dbtp: (self.peak > 0.0).then(|| 20.0 * f64::from(self.peak).log10()),
+            true_peak_dbtp: db(self.peak[0]),
+            reconstructed_peak_dbfs: self.peaks[1].as_ref().and_then(|_| db(self.peak[1])),
         }
     }
 }
@@ -374,7 +405,7 @@ mod tests {
             (192_000, 2),
         ] {
             let planes = signal(rate, channels, 7.3, rate + channels as u32);
-            let mut meter = Meter::new(channels, rate).unwrap();
+            let mut meter = Meter::new(channels, rate, true).unwrap();
             // Odd block lengths cross the 100 ms steps anywhere.
             let mut start = 0;
             for n in [1usize, 777, 4096, 13, 30_011].iter().cycle() {
@@ -400,9 +431,9 @@ mod tests {
         // 22.05 kHz has odd 100 ms steps (2205 frames): pairs restart at every step.
         for rate in [22_050, 44_100] {
             let planes = signal(rate, 2, 3.1, 7);
-            let mut whole = Meter::new(2, rate).unwrap();
+            let mut whole = Meter::new(2, rate, true).unwrap();
             whole.add(&planes).unwrap();
-            let mut cut = Meter::new(2, rate).unwrap();
+            let mut cut = Meter::new(2, rate, true).unwrap();
             let mut start = 0;
             for n in [3usize, 1, 2204, 5, 999].iter().cycle() {
                 let end = (start + n).min(planes[0].len());
@@ -450,13 +481,13 @@ mod tests {
 
     #[test]
     fn silence_and_short_input_have_no_loudness() {
-        let mut m = Meter::new(2, 44_100).unwrap();
+        let mut m = Meter::new(2, 44_100, true).unwrap();
         m.add(&[vec![0.0f32; 44_100], vec![0.0; 44_100]]).unwrap();
         assert_eq!(m.figures(), LoudnessFigures::default());
-        let mut m = Meter::new(1, 44_100).unwrap();
+        let mut m = Meter::new(1, 44_100, true).unwrap();
         m.add(&[vec![0.5f32; 10_000]]).unwrap();
         assert_eq!(m.figures().integrated_lufs, None);
-        assert!(Meter::new(3, 44_100).is_err());
+        assert!(Meter::new(3, 44_100, true).is_err());
         assert!(m.add(&[vec![0.0f32; 4], vec![0.0; 4]]).is_err());
     }
 }

@@ -12,7 +12,12 @@
 //!    loudness gain, then a true-peak lookahead limiter with a gentle release.
 //! 3. [`render`] runs that processor over a whole stream exactly as the plugin's offline render
 //!    does, and [`MasterReport`] tells what happened (loudness of all three, gain, gain
-//!    reduction, whether the limiter prevented the loudness match, the curves).
+//!    reduction, whether the loudness match was reached, the curves).
+//!
+//! By default the loudness match wins: learning also finds how much harder the limiter must
+//! work for the output to reach the reference's loudness ([`LimitingEstimates`]). With
+//! [`MatchSettings::gentle_limiting`] only the loudness match goes into the limiter, which may
+//! leave the output quieter than the reference.
 //!
 //! ```no_run
 //! # fn main() -> Result<(), mixsmith_core::master::MasterError> {
@@ -29,6 +34,7 @@
 //! # Ok(()) }
 //! ```
 
+mod compensate;
 mod error;
 mod estimate;
 mod fir;
@@ -46,18 +52,22 @@ pub mod spectrum;
 #[cfg(test)]
 mod tests;
 
+pub use compensate::{LimitingEstimate, LimitingEstimates};
 pub use error::MasterError;
 pub use estimate::FrameBands;
 pub use fir::{PartitionedConvolver, design_linear_phase, fir_latency};
 pub use limiter::{LimiterStats, TruePeakLimiter};
 pub use loudness::LoudnessFigures;
+pub(crate) use peak::{Grade, PeakDetector};
 pub use processor::{DEFAULT_CHUNK_FRAMES, Mastering};
 pub use profile::{
     GRID_MIN_HZ, GRID_POINTS, GRID_POINTS_PER_OCTAVE, InputAnalysis, MAX_COMPENSATION_DB,
     MAX_CURVE_DB, MAX_WIDTH_DB, MIN_SECONDS, MatchProfile, PROFILE_VERSION, grid_frequencies,
     learn,
 };
-pub use render::{BlockSink, RenderSummary, render, render_chunk_frames};
+pub use render::{
+    BlockSink, LearnedMatch, RenderSummary, learn_for_render, render, render_chunk_frames,
+};
 pub use report::{
     CurveReport, InputReport, LOUDNESS_TOLERANCE_LU, LimiterReport, LoudnessMatch, MasterReport,
 };

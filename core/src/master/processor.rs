@@ -1,7 +1,7 @@
 //! [`Mastering`]: the match applied as a stream (the plugin's realtime path and the CLI's
 //! render are the same code).
 
-use super::fir::{PartitionedConvolver, design_linear_phase, fir_latency};
+use super::fir::{PartitionedConvolver, band_edge_db, design_linear_phase, fir_latency};
 use super::limiter::TruePeakLimiter;
 use super::{MasterError, MatchProfile, MatchSettings};
 use crate::realtime::StreamProcessor;
@@ -11,7 +11,8 @@ pub const DEFAULT_CHUNK_FRAMES: usize = 512;
 
 /// Applies a [`MatchProfile`]: mid and side linear-phase FIRs (uniformly partitioned FFT
 /// convolution) carrying the tone match scaled by the amount, the width change and the loudness
-/// gain, then the true-peak limiter. Mono input uses the mid filter only.
+/// gain (and, with the limiter on, a roll-off from 0.45 to 0.46 of the sample rate), then the
+/// true-peak limiter. Mono input uses the mid filter only.
 ///
 /// Allocation-free per chunk after construction. Its output is its input delayed by
 /// [`StreamProcessor::latency_frames`] (FIR delay plus limiter lookahead), whatever the chunk
@@ -82,12 +83,25 @@ impl Mastering {
             });
         }
         let gain = if gain_db.is_finite() { gain_db } else { 0.0 };
-        let mid_taps =
-            design_linear_phase(|f| profile.filter_db_at(settings, f).0 + gain, sample_rate);
+        // With the limiter on, the filters stop just short of Nyquist, where its detector
+        // follows the reconstructed waveform exactly.
+        let edge = |f: f64| {
+            if settings.limiter {
+                band_edge_db(f, sample_rate)
+            } else {
+                0.0
+            }
+        };
+        let mid_taps = design_linear_phase(
+            |f| profile.filter_db_at(settings, f).0 + gain + edge(f),
+            sample_rate,
+        );
         let mid = PartitionedConvolver::new(&mid_taps, chunk_frames);
         let side = (channels == 2).then(|| {
-            let taps =
-                design_linear_phase(|f| profile.filter_db_at(settings, f).1 + gain, sample_rate);
+            let taps = design_linear_phase(
+                |f| profile.filter_db_at(settings, f).1 + gain + edge(f),
+                sample_rate,
+            );
             PartitionedConvolver::new(&taps, chunk_frames)
         });
         let limiter = TruePeakLimiter::new(
@@ -161,6 +175,11 @@ impl StreamProcessor for Mastering {
 }
 
 impl MatchFilter {
+    /// NaN or infinite input samples read as 0 so far.
+    pub(crate) fn non_finite_samples(&self) -> u64 {
+        self.non_finite
+    }
+
     /// Filters one chunk of `input` into `output` (both `channels` slices of the chunk size).
     pub(crate) fn process(&mut self, input: &[&[f32]], output: &mut [&mut [f32]]) {
         let n = self.chunk;

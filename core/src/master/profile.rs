@@ -5,8 +5,9 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use super::compensate::{Filtered, LimitingEstimates, compensate_limiter};
+use super::fir::band_edge_db;
 use super::loudness::{LoudnessFigures, Meter};
-use super::render::render_with_gain;
 use super::spectrum::{Spectrum, SpectrumAnalyser};
 use super::{AudioSource, MasterError, MatchSettings};
 
@@ -28,7 +29,7 @@ pub const MAX_WIDTH_DB: f32 = 12.0;
 const MONO_SIDE_DB: f64 = -35.0;
 /// Band over which mid/side energies are compared for the width and the curve's level.
 const ENERGY_BAND_HZ: (f64, f64) = (40.0, 16_000.0);
-/// The most extra gain `loudness_priority` may push into the limiter, dB.
+/// The most extra gain the loudness match may push into the limiter, dB.
 pub const MAX_COMPENSATION_DB: f32 = 12.0;
 /// Frames per read while analysing.
 const READ_FRAMES: usize = 1 << 15;
@@ -94,9 +95,13 @@ pub struct MatchProfile {
     /// make, estimated from its analysis frames ([`FrameBands`](super::FrameBands)).
     pub matched_lufs: f64,
     /// Extra gain in dB pushed into the limiter so the limited output reaches the reference's
-    /// loudness (0 unless learned with `loudness_priority`; applies only with the limiter on).
+    /// loudness (applies with the limiter on, unless `gentle_limiting`).
     #[serde(default)]
     pub limiter_compensation_db: f32,
+    /// How much limiting the match takes, gentle and matched, estimated while learning
+    /// (`None` when learned with the limiter or the loudness match off, or by an older build).
+    #[serde(default)]
+    pub limiting: Option<LimitingEstimates>,
     /// Things the user should know (mono inputs, band limits, very large gains...).
     pub notes: Vec<String>,
 }
@@ -160,7 +165,7 @@ impl MatchProfile {
         if !settings.match_loudness {
             return 0.0;
         }
-        let compensation = if settings.limiter {
+        let compensation = if settings.limiter && !settings.gentle_limiting {
             f64::from(self.limiter_compensation_db)
         } else {
             0.0
@@ -251,7 +256,7 @@ fn analyse(
     if frame_bands {
         analyser = analyser.with_frame_bands();
     }
-    let mut meter = Meter::new(channels, rate)?;
+    let mut meter = Meter::new(channels, rate, false)?;
     let mut block: Vec<Vec<f32>> = (0..channels)
         .map(|_| Vec::with_capacity(READ_FRAMES))
         .collect();
@@ -342,8 +347,10 @@ fn match_curve(reference: &[f64], target: &[f64], top_hz: f64) -> (Vec<f32>, f64
 /// Both inputs are streamed once, in parallel, and analysed at their own sample rates and
 /// channel counts; memory grows only by the target's frame bands (about 5 KB per second). The
 /// loudness the match filters give the target is estimated from those frames, so the loudness
-/// gain lands on the reference's integrated loudness without another pass. With
-/// `loudness_priority` the limited output is measured in further passes over the target.
+/// gain lands on the reference's integrated loudness without another pass. With the limiter
+/// and the loudness match on, one more pass over the target measures how hard the limiter must
+/// work for the output to reach the reference's loudness (see
+/// [`MatchProfile::limiter_compensation_db`]).
 /// `progress` receives 0.0..=1.0 on the calling thread.
 pub fn learn(
     target: &mut dyn AudioSource,
@@ -351,20 +358,46 @@ pub fn learn(
     settings: &MatchSettings,
     progress: &mut dyn FnMut(f32),
 ) -> Result<MatchProfile, MasterError> {
+    learn_keeping(target, reference, settings, false, progress).map(|(profile, _)| profile)
+}
+
+/// [`learn`], which with `keep` also returns the target as the limiter's measuring pass
+/// filtered it (when that pass runs and the target is short enough to keep).
+pub(crate) fn learn_keeping(
+    target: &mut dyn AudioSource,
+    reference: &mut dyn AudioSource,
+    settings: &MatchSettings,
+    keep: bool,
+    progress: &mut dyn FnMut(f32),
+) -> Result<(MatchProfile, Option<Filtered>), MasterError> {
     settings.validate()?;
     check_source(target)?;
     check_source(reference)?;
     progress(0.0);
-    let priority = settings.loudness_priority && settings.limiter && settings.match_loudness;
-    // Share of the progress bar the analysis fills; loudness priority's passes fill the rest.
-    let analysis_share = if priority { 0.4 } else { 1.0 };
+    let priority = settings.limiter && settings.match_loudness;
+    // Share of the progress bar the analysis fills; the limiter's measuring pass fills the rest.
+    let analysis_share = if priority { 0.6 } else { 1.0 };
     let totals = [target.total_frames(), reference.total_frames()];
     let counters = [AtomicU64::new(0), AtomicU64::new(0)];
     let (target_pass, reference_pass) = std::thread::scope(|scope| {
         let (tc, rc) = (&counters[0], &counters[1]);
-        let t = scope.spawn(|| analyse(&mut *target, true, tc));
-        let r = scope.spawn(|| analyse(&mut *reference, false, rc));
-        while !(t.is_finished() && r.is_finished()) {
+        // Each analysis says when it is done, so the wait ends at once (a sleeping poll would
+        // add up to its period to every call).
+        let (done_tx, done_rx) = crossbeam_channel::bounded::<()>(2);
+        let (t_done, r_done) = (done_tx.clone(), done_tx);
+        let (target, reference) = (&mut *target, &mut *reference);
+        let t = scope.spawn(move || {
+            let pass = analyse(&mut *target, true, tc);
+            let _ = t_done.send(());
+            pass
+        });
+        let r = scope.spawn(move || {
+            let pass = analyse(&mut *reference, false, rc);
+            let _ = r_done.send(());
+            pass
+        });
+        let mut finished = 0;
+        while finished < 2 {
             let done: f64 = counters
                 .iter()
                 .zip(totals)
@@ -375,7 +408,12 @@ pub fn learn(
                 .sum::<f64>()
                 / 2.0;
             progress((done * analysis_share) as f32);
-            std::thread::sleep(Duration::from_millis(20));
+            match done_rx.recv_timeout(Duration::from_millis(20)) {
+                Ok(()) => finished += 1,
+                Err(crossbeam_channel::RecvTimeoutError::Timeout) => {}
+                // Both senders gone: both threads ended (a panic included).
+                Err(crossbeam_channel::RecvTimeoutError::Disconnected) => break,
+            }
         }
         let join = |h: std::thread::ScopedJoinHandle<'_, Result<Pass, MasterError>>| {
             h.join().unwrap_or_else(|_| {
@@ -463,14 +501,25 @@ pub fn learn(
         smoothing_octaves: settings.smoothing_octaves,
         matched_lufs: target_pass.loudness.integrated_lufs.unwrap_or(-70.0),
         limiter_compensation_db: 0.0,
+        limiting: None,
         notes,
     };
 
     // Loudness of the tone-matched target (no gain, no limiter), from its analysis frames.
+    // With the limiter on, the filters also roll off just below Nyquist (see `band_edge_db`).
+    let rate = target.sample_rate();
+    let edge = |hz: f64| {
+        if settings.limiter {
+            band_edge_db(hz, rate)
+        } else {
+            0.0
+        }
+    };
     if let Some(change) = target_pass.spectrum.frame_bands.as_ref().and_then(|bands| {
-        bands.loudness_change_db(&|hz| profile.filter_db_at(settings, hz).0, &|hz| {
-            profile.filter_db_at(settings, hz).1
-        })
+        bands.loudness_change_db(
+            &|hz| profile.filter_db_at(settings, hz).0 + edge(hz),
+            &|hz| profile.filter_db_at(settings, hz).1 + edge(hz),
+        )
     }) {
         profile.matched_lufs += change;
     }
@@ -480,66 +529,13 @@ pub fn learn(
             "the target is very quiet: the loudness match adds {gain:.1} dB, raising its noise too"
         ));
     }
-    if priority {
-        compensate_limiter(&mut profile, settings, target, progress)?;
-    }
+    let filtered = if priority {
+        compensate_limiter(&mut profile, settings, target, keep, &mut |p| {
+            progress(analysis_share as f32 + (1.0 - analysis_share as f32) * p)
+        })?
+    } else {
+        None
+    };
     progress(1.0);
-    Ok(profile)
-}
-
-/// Finds the extra gain into the limiter that brings the limited output to the reference's
-/// loudness: measures the limited output (nothing written) and adds what is missing, a little
-/// more each time since the limiter absorbs part of every increase. Keeps the best try.
-fn compensate_limiter(
-    profile: &mut MatchProfile,
-    settings: &MatchSettings,
-    target: &mut dyn AudioSource,
-    progress: &mut dyn FnMut(f32),
-) -> Result<(), MasterError> {
-    const TRIES: usize = 6;
-    let reference = profile.reference.loudness.integrated_lufs.unwrap_or(-70.0);
-    let max_extra = f64::from(MAX_COMPENSATION_DB);
-    let mut extra = 0.0f64;
-    let mut previous: Option<(f64, f64)> = None;
-    let mut best = (f64::INFINITY, 0.0f64);
-    let chunk = super::render_chunk_frames(target.sample_rate());
-    for attempt in 0..TRIES {
-        target.rewind()?;
-        let summary = render_with_gain(
-            profile,
-            settings,
-            target,
-            profile.loudness_gain_db(settings.amount) + extra,
-            chunk,
-            None,
-            &mut |p| progress(0.4 + 0.6 * (attempt as f32 + p) / TRIES as f32),
-        )?;
-        let Some(output) = summary.output.integrated_lufs else {
-            break;
-        };
-        let missing = reference - output;
-        if missing.abs() < best.0.abs() {
-            best = (missing, extra);
-        }
-        if missing.abs() < 0.1 || (missing > 0.0 && extra >= max_extra) {
-            break;
-        }
-        // Output loudness per dB of extra gain: 1 without limiting, less the harder it works.
-        let slope = previous
-            .map(|(e, o)| (output - o) / (extra - e))
-            .filter(|s| s.is_finite() && *s > 0.05)
-            .unwrap_or(0.8)
-            .min(1.0);
-        previous = Some((extra, output));
-        extra = (extra + missing / slope).clamp(0.0, max_extra);
-    }
-    profile.limiter_compensation_db = best.1 as f32;
-    if best.0 > super::LOUDNESS_TOLERANCE_LU {
-        profile.notes.push(format!(
-            "loudness priority: even {:.1} dB more into the limiter leaves the output {:.2} LU \
-             under the reference",
-            best.1, best.0
-        ));
-    }
-    Ok(())
+    Ok((profile, filtered))
 }

@@ -3,8 +3,11 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use super::fir::fir_size;
+use super::compensate::Filtered as Kept;
+use super::fir::{fir_latency, fir_size};
+use super::limiter::TruePeakLimiter;
 use super::loudness::{LoudnessFigures, Meter};
+use super::profile::learn_keeping;
 use super::{AudioSource, LimiterStats, MasterError, Mastering, MatchProfile, MatchSettings};
 use crate::realtime::StreamProcessor;
 
@@ -60,42 +63,14 @@ pub fn render(
     sink: &mut BlockSink<'_>,
     progress: &mut dyn FnMut(f32),
 ) -> Result<RenderSummary, MasterError> {
-    let gain = profile.output_gain_db(settings);
-    render_with_gain(
-        profile,
-        settings,
-        source,
-        gain,
-        chunk_frames,
-        Some(sink),
-        progress,
-    )
-}
-
-/// [`render`] with an explicit loudness gain. Without a `sink` it only measures: the summary's
-/// output then has an integrated loudness but no true peak.
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn render_with_gain(
-    profile: &MatchProfile,
-    settings: &MatchSettings,
-    source: &mut dyn AudioSource,
-    gain_db: f64,
-    chunk_frames: usize,
-    sink: Option<&mut BlockSink<'_>>,
-    progress: &mut dyn FnMut(f32),
-) -> Result<RenderSummary, MasterError> {
+    let gain_db = profile.output_gain_db(settings);
     let channels = source.channels();
     let rate = source.sample_rate();
     let mut processor =
         Mastering::with_gain(profile, settings, rate, channels, chunk_frames, gain_db)?;
     let latency = processor.latency_frames();
     let gain_db = processor.gain_db();
-    // Without a sink this is a measuring pass, whose callers read the loudness only.
-    let mut meter = if sink.is_some() {
-        Meter::new(channels, rate)?
-    } else {
-        Meter::loudness_only(channels, rate)?
-    };
+    let mut meter = Meter::new(channels, rate, true)?;
     let total = source.total_frames();
     let blocks =
         |frames: usize| -> Vec<Vec<f32>> { (0..channels).map(|_| vec![0.0; frames]).collect() };
@@ -115,12 +90,9 @@ pub(crate) fn render_with_gain(
     let (figures, stats) = std::thread::scope(|scope| -> Result<_, MasterError> {
         let emitted = &emitted;
         let metering = scope.spawn(move || -> Result<_, MasterError> {
-            let mut sink = sink;
             for block in limited_rx {
                 meter.add(&block)?;
-                if let Some(sink) = sink.as_mut() {
-                    sink(&block)?;
-                }
+                sink(&block)?;
                 emitted.fetch_add(block[0].len() as u64, Ordering::Relaxed);
                 // The limiter may have stopped after an error; nothing to recycle then.
                 let _ = free_limited_tx.send(block);
@@ -218,4 +190,174 @@ pub(crate) fn render_with_gain(
         limiter: stats,
         non_finite_input: source.non_finite_samples() + processor.non_finite_samples(),
     })
+}
+
+/// Frames per block of [`render_filtered`].
+const FILTERED_BLOCK: usize = 8192;
+
+/// [`render`] of a target the measuring pass already filtered: the same output (to float
+/// rounding), without filtering it or detecting its peaks again; the limiter and the meter
+/// run on two threads.
+pub(crate) fn render_filtered(
+    filtered: &Kept,
+    profile: &MatchProfile,
+    settings: &MatchSettings,
+    sample_rate: u32,
+    sink: &mut BlockSink<'_>,
+    progress: &mut dyn FnMut(f32),
+) -> Result<RenderSummary, MasterError> {
+    let channels = filtered.channels.len();
+    let gain_db = profile.output_gain_db(settings);
+    let scale = 10f64.powf((gain_db - filtered.gain_db) / 20.0) as f32;
+    let mut limiter = TruePeakLimiter::new(
+        channels,
+        sample_rate,
+        settings.ceiling_dbtp,
+        settings.limiter_release_ms,
+        settings.limiter,
+    );
+    let latency = fir_latency(sample_rate) + limiter.latency();
+    let mut meter = Meter::new(channels, sample_rate, true)?;
+    let total = filtered.frames;
+    let available = filtered.channels.first().map_or(0, Vec::len);
+    let (limited_tx, limited_rx) = crossbeam_channel::bounded::<Vec<Vec<f32>>>(PIPELINE_BLOCKS);
+    let (free_tx, free_rx) = crossbeam_channel::bounded(PIPELINE_BLOCKS);
+    for _ in 0..PIPELINE_BLOCKS {
+        let _ = free_tx.send(vec![Vec::with_capacity(FILTERED_BLOCK); channels]);
+    }
+    let recycle = free_tx.clone();
+    let (metered_tx, metered_rx) = crossbeam_channel::bounded::<Vec<Vec<f32>>>(PIPELINE_BLOCKS);
+    let emitted = AtomicU64::new(0);
+    // Three threads: this one scales and limits, the second meters, the third writes.
+    let figures = std::thread::scope(|scope| -> Result<_, MasterError> {
+        let emitted = &emitted;
+        let metering = scope.spawn(move || -> Result<_, MasterError> {
+            for block in limited_rx {
+                meter.add(&block)?;
+                if metered_tx.send(block).is_err() {
+                    break;
+                }
+            }
+            Ok(meter.figures())
+        });
+        let writing = scope.spawn(move || -> Result<(), MasterError> {
+            for block in metered_rx {
+                sink(&block)?;
+                emitted.fetch_add(block[0].len() as u64, Ordering::Relaxed);
+                let _ = free_tx.send(block);
+            }
+            Ok(())
+        });
+        let mut start = 0;
+        while start < available {
+            let end = (start + FILTERED_BLOCK).min(available);
+            let Ok(mut block) = free_rx.recv() else {
+                break;
+            };
+            for (out, all) in block.iter_mut().zip(&filtered.channels) {
+                out.clear();
+                out.extend(all[start..end].iter().map(|x| x * scale));
+            }
+            {
+                let mut outs: Vec<&mut [f32]> = block.iter_mut().map(Vec::as_mut_slice).collect();
+                limiter.process_with_peaks(&mut outs, &filtered.peaks[start..end], scale);
+            }
+            // The output starts `latency` frames in and is as long as the input.
+            let from = latency.clamp(start, end) - start;
+            let to = (total as usize + latency).clamp(start, end) - start;
+            for c in &mut block {
+                c.truncate(to);
+                c.drain(..from);
+            }
+            if to <= from {
+                let _ = recycle.send(block);
+            } else if limited_tx.send(block).is_err() {
+                break;
+            }
+            progress(
+                (emitted.load(Ordering::Relaxed) as f64 / total.max(1) as f64).min(1.0) as f32,
+            );
+            start = end;
+        }
+        drop(limited_tx);
+        let figures = metering
+            .join()
+            .unwrap_or_else(|_| Err(MasterError::Loudness("the meter thread panicked".into())));
+        writing
+            .join()
+            .unwrap_or_else(|_| Err(MasterError::Loudness("the writing thread panicked".into())))?;
+        figures
+    })?;
+    progress(1.0);
+    Ok(RenderSummary {
+        output: figures,
+        frames: emitted.into_inner(),
+        sample_rate,
+        channels,
+        gain_db,
+        limiter: limiter.stats(),
+        non_finite_input: filtered.non_finite,
+    })
+}
+
+/// A match learned by [`learn_for_render`], ready to render the target it was learned on.
+#[derive(Debug)]
+pub struct LearnedMatch {
+    /// The match.
+    pub profile: MatchProfile,
+    /// The settings it was learned with, which the render uses.
+    settings: MatchSettings,
+    /// The target as learning filtered it, when it was kept.
+    filtered: Option<Kept>,
+}
+
+/// [`learn`](super::learn) for a [`render`] of the same target with the same settings right
+/// after, as `mixsmith master` does: learning filters the target once to measure the limiting
+/// it takes, and keeps that (up to a few minutes of audio) so the render only scales, limits
+/// and meters it.
+pub fn learn_for_render(
+    target: &mut dyn AudioSource,
+    reference: &mut dyn AudioSource,
+    settings: &MatchSettings,
+    progress: &mut dyn FnMut(f32),
+) -> Result<LearnedMatch, MasterError> {
+    let (profile, filtered) = learn_keeping(target, reference, settings, true, progress)?;
+    Ok(LearnedMatch {
+        profile,
+        settings: *settings,
+        filtered,
+    })
+}
+
+impl LearnedMatch {
+    /// Renders `target`, the source the match was learned on, like [`render`] with the
+    /// learning's settings and [`render_chunk_frames`]; from the kept filtered audio when
+    /// learning kept it (the output equals [`render`]'s to float rounding).
+    pub fn render(
+        &self,
+        target: &mut dyn AudioSource,
+        sink: &mut BlockSink<'_>,
+        progress: &mut dyn FnMut(f32),
+    ) -> Result<RenderSummary, MasterError> {
+        let rate = target.sample_rate();
+        match &self.filtered {
+            Some(filtered) => {
+                let mut summary = render_filtered(
+                    filtered,
+                    &self.profile,
+                    &self.settings,
+                    rate,
+                    sink,
+                    progress,
+                )?;
+                summary.non_finite_input += target.non_finite_samples();
+                Ok(summary)
+            }
+            None => {
+                target.rewind()?;
+                let chunk = render_chunk_frames(rate);
+                render(&self.profile, &self.settings, target, chunk, sink, progress)
+            }
+        }
+    }
 }

@@ -71,14 +71,15 @@ pub struct MasterReport {
     pub target: InputReport,
     /// The reference.
     pub reference: InputReport,
-    /// The output's loudness and true peak.
+    /// The output's loudness, BS.1770 true peak and reconstructed peak (the band-limited
+    /// waveform's, which the limiter holds under its ceiling).
     pub output: LoudnessFigures,
     /// The settings used.
     pub settings: MatchSettings,
     /// Loudness gain applied before the limiter, dB (compensation included).
     pub loudness_gain_db: f64,
-    /// Part of that gain pushed into the limiter to reach the reference's loudness
-    /// (`loudness_priority`), dB.
+    /// Part of that gain pushed into the limiter to reach the reference's loudness (0 with
+    /// `gentle_limiting`), dB.
     pub limiter_compensation_db: f64,
     /// Side gain relative to mid applied (width change at the amount in force), dB.
     pub width_db: f64,
@@ -135,11 +136,18 @@ impl MasterReport {
             Some(e) if e.abs() <= LOUDNESS_TOLERANCE_LU => {
                 format!("output within {LOUDNESS_TOLERANCE_LU} LU of the reference ({e:+.2} LU)")
             }
+            Some(e) if settings.limiter && settings.gentle_limiting => format!(
+                "gentle limiting (max {:.1} dB, mean {:.2} dB of gain reduction) leaves the output \
+                 {e:+.2} LU from the reference at a {:.1} dBTP ceiling; without gentle limiting \
+                 the limiter works as hard as the reference's loudness takes",
+                limiter.max_gain_reduction_db,
+                limiter.mean_gain_reduction_db,
+                settings.ceiling_dbtp
+            ),
             Some(e) if settings.limiter && limiter.max_gain_reduction_db > 0.1 => format!(
-                "the limiter prevented the match: its gain reduction (max {:.1} dB, mean {:.2} dB) \
-                 leaves the output {e:+.2} LU from the reference at a {:.1} dBTP ceiling; the \
-                 reference is denser than this target can get without more limiting (try \
-                 loudness priority)",
+                "even {:.1} dB more into the limiter (max {:.1} dB, mean {:.2} dB of gain \
+                 reduction) leaves the output {e:+.2} LU from the reference at a {:.1} dBTP ceiling",
+                profile.limiter_compensation_db,
                 limiter.max_gain_reduction_db,
                 limiter.mean_gain_reduction_db,
                 settings.ceiling_dbtp
@@ -166,7 +174,10 @@ impl MasterReport {
             output: render.output,
             settings: *settings,
             loudness_gain_db: render.gain_db,
-            limiter_compensation_db: if settings.limiter && settings.match_loudness {
+            limiter_compensation_db: if settings.limiter
+                && settings.match_loudness
+                && !settings.gentle_limiting
+            {
                 f64::from(profile.limiter_compensation_db)
             } else {
                 0.0

@@ -29,12 +29,13 @@ pub struct MatchSettings {
     pub match_loudness: bool,
     /// Whether the stereo width (side-to-mid balance) is matched. Off, the width gain is 0 dB.
     pub match_width: bool,
-    /// When the limiter keeps the output quieter than the reference, learn an extra gain into
-    /// the limiter (more gain reduction) until the output reaches the reference's loudness
-    /// (within 0.3 LU) or [`MAX_COMPENSATION_DB`](super::MAX_COMPENSATION_DB) is reached. Costs
-    /// up to four more passes over the target while learning. Off by default: the gentle
-    /// limiter wins and the report says how far the output is from the reference.
-    pub loudness_priority: bool,
+    /// Gentle limiting: only the loudness match goes into the limiter, so where the target
+    /// cannot reach the reference's loudness without more limiting the output stays quieter
+    /// (the report says by how much). Off by default: the limiter is pushed with the extra
+    /// gain learned for the output to reach the reference's loudness (within 0.3 LU), up to
+    /// [`MAX_COMPENSATION_DB`](super::MAX_COMPENSATION_DB) more. Learning measures both, so
+    /// this switches without learning again.
+    pub gentle_limiting: bool,
 }
 
 impl Default for MatchSettings {
@@ -47,7 +48,7 @@ impl Default for MatchSettings {
             limiter_release_ms: 200.0,
             match_loudness: true,
             match_width: true,
-            loudness_priority: false,
+            gentle_limiting: false,
         }
     }
 }

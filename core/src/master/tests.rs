@@ -128,12 +128,13 @@ fn stereo_pink(seed: u64, frames: usize, rms: f64, side_ratio: f64) -> Vec<Vec<f
 }
 
 fn loudness(channels: &[Vec<f32>], rate: u32) -> LoudnessFigures {
-    let mut m = super::loudness::Meter::new(channels.len(), rate).unwrap();
+    let mut m = super::loudness::Meter::new(channels.len(), rate, true).unwrap();
     m.add(channels).unwrap();
     m.figures()
 }
 
-/// Learns and renders in memory; returns the profile, the report and the output.
+/// Learns and renders in memory as `mixsmith master` does ([`learn_for_render`]); returns the
+/// profile, the report and the output.
 fn master(
     target: &[Vec<f32>],
     target_rate: u32,
@@ -143,14 +144,10 @@ fn master(
 ) -> Result<(MatchProfile, MasterReport, Vec<Vec<f32>>), MasterError> {
     let mut t = BufferSource::new("target", target_rate, target);
     let mut r = BufferSource::new("reference", reference_rate, reference);
-    let profile = learn(&mut t, &mut r, settings, &mut |_| {})?;
-    t.rewind()?;
+    let learned = learn_for_render(&mut t, &mut r, settings, &mut |_| {})?;
     let mut out = vec![Vec::new(); target.len()];
-    let summary = render(
-        &profile,
-        settings,
+    let summary = learned.render(
         &mut t,
-        render_chunk_frames(target_rate),
         &mut |block| {
             for (o, b) in out.iter_mut().zip(block) {
                 o.extend_from_slice(b);
@@ -159,8 +156,65 @@ fn master(
         },
         &mut |_| {},
     )?;
-    let report = MasterReport::new(&profile, settings, &summary);
-    Ok((profile, report, out))
+    let report = MasterReport::new(&learned.profile, settings, &summary);
+    Ok((learned.profile, report, out))
+}
+
+/// [`learn`] then [`render`], each reading the target from the start.
+fn learn_then_render(
+    target: &[Vec<f32>],
+    reference: &[Vec<f32>],
+    settings: &MatchSettings,
+) -> (RenderSummary, Vec<Vec<f32>>) {
+    let mut t = BufferSource::new("target", RATE, target);
+    let mut r = BufferSource::new("reference", RATE, reference);
+    let profile = learn(&mut t, &mut r, settings, &mut |_| {}).unwrap();
+    t.rewind().unwrap();
+    let mut out = vec![Vec::new(); target.len()];
+    let summary = render(
+        &profile,
+        settings,
+        &mut t,
+        render_chunk_frames(RATE),
+        &mut |block| {
+            for (o, b) in out.iter_mut().zip(block) {
+                o.extend_from_slice(b);
+            }
+            Ok(())
+        },
+        &mut |_| {},
+    )
+    .unwrap();
+    (summary, out)
+}
+
+#[test]
+fn the_kept_filtered_target_renders_as_a_fresh_render_does() {
+    // The CLI's path (the measuring pass's filtered audio and peaks scaled) against learning
+    // and rendering from the source again, with the limiter pushed hard and gently.
+    let [target, reference] = quiet_mix_and_dense_reference(91, -20.0, 4);
+    for gentle_limiting in [false, true] {
+        let settings = MatchSettings {
+            gentle_limiting,
+            ..MatchSettings::default()
+        };
+        let (_, report, kept) = master(&target, RATE, &reference, RATE, &settings).unwrap();
+        let (summary, fresh) = learn_then_render(&target, &reference, &settings);
+        assert_eq!(kept[0].len(), target[0].len());
+        assert_eq!(fresh[0].len(), target[0].len());
+        let worst = kept
+            .iter()
+            .flatten()
+            .zip(fresh.iter().flatten())
+            .fold(0.0f32, |m, (a, b)| m.max((a - b).abs()));
+        assert!(worst < 1e-4, "gentle {gentle_limiting}: differs by {worst}");
+        let lufs = |l: &LoudnessFigures| l.integrated_lufs.unwrap();
+        assert!((lufs(&report.output) - lufs(&summary.output)).abs() < 0.01);
+        assert!(
+            (report.limiter.max_gain_reduction_db - summary.limiter.max_gain_reduction_db).abs()
+                < 0.01
+        );
+    }
 }
 
 fn assert_finite(out: &[Vec<f32>]) {
@@ -241,35 +295,38 @@ fn loudness_matches_within_0_3_lu_and_peaks_stay_under_the_ceiling() {
 }
 
 #[test]
-fn limiter_that_prevents_the_match_is_reported_and_ceiling_holds() {
+fn gentle_limiting_that_prevents_the_match_is_reported_and_ceiling_holds() {
     let frames = RATE as usize * SECONDS;
     let target = stereo_pink(5, frames, 0.03, 0.4);
     // A brick-walled reference: hard-clipped loud noise, far denser than a -1 dBTP ceiling
-    // allows the (dynamic) target to become.
+    // allows the (dynamic) target to become with gentle limiting.
     let reference: Vec<Vec<f32>> = stereo_pink(6, frames, 0.5, 0.3)
         .into_iter()
         .map(|c| c.into_iter().map(|s| s.clamp(-0.9, 0.9)).collect())
         .collect();
-    let settings = MatchSettings::default();
+    let settings = MatchSettings {
+        gentle_limiting: true,
+        ..MatchSettings::default()
+    };
     let (_, report, out) = master(&target, RATE, &reference, RATE, &settings).unwrap();
     assert_finite(&out);
-    let measured = loudness(&out, RATE);
-    assert!(
-        measured.true_peak_dbtp.unwrap() <= -1.0 + 0.05,
-        "{measured:?}"
-    );
+    assert!(reconstructed_peak_db(&out) <= -1.0, "{:?}", report.output);
     assert!(!report.loudness_match.matched);
     assert!(report.loudness_match.error_lu.unwrap() < -0.3);
     assert!(report.limiter.max_gain_reduction_db > 1.0);
+    assert_eq!(report.limiter_compensation_db, 0.0);
     assert!(
-        report.loudness_match.explanation.contains("limiter"),
+        report
+            .loudness_match
+            .explanation
+            .contains("gentle limiting"),
         "{}",
         report.loudness_match.explanation
     );
 }
 
 #[test]
-fn loudness_priority_pushes_the_limiter_to_the_reference_loudness() {
+fn the_default_pushes_the_limiter_to_the_reference_loudness_and_gentle_does_not() {
     let frames = RATE as usize * 8;
     // A dynamic (beating) target and a dense, loud reference.
     let target: Vec<Vec<f32>> = stereo_pink(26, frames, 0.05, 0.4)
@@ -282,22 +339,32 @@ fn loudness_priority_pushes_the_limiter_to_the_reference_loudness() {
         })
         .collect();
     let reference = stereo_pink(27, frames, 0.25, 0.3);
-    let gentle = MatchSettings::default();
+    let gentle = MatchSettings {
+        gentle_limiting: true,
+        ..MatchSettings::default()
+    };
     let (_, before, _) = master(&target, RATE, &reference, RATE, &gentle).unwrap();
     assert!(
         !before.loudness_match.matched,
         "{:?}",
         before.loudness_match
     );
-    let pushed = MatchSettings {
-        loudness_priority: true,
-        ..gentle
-    };
+    let pushed = MatchSettings::default();
     let (profile, after, out) = master(&target, RATE, &reference, RATE, &pushed).unwrap();
     assert!(profile.limiter_compensation_db > 0.5);
     assert!(after.loudness_match.matched, "{:?}", after.loudness_match);
     assert!(after.limiter.max_gain_reduction_db > before.limiter.max_gain_reduction_db);
-    assert!(loudness(&out, RATE).true_peak_dbtp.unwrap() <= -1.0 + 0.05);
+    assert!(reconstructed_peak_db(&out) <= -1.0);
+    // Learning estimated both ways; the estimates agree with the renders.
+    let limiting = profile.limiting.expect("limiting estimates");
+    let reference_lufs = profile.reference.loudness.integrated_lufs.unwrap();
+    assert!((limiting.matched.output_lufs.unwrap() - reference_lufs).abs() < 0.05);
+    let gentle_lufs = before.output.integrated_lufs.unwrap();
+    assert!(
+        (limiting.gentle.output_lufs.unwrap() - gentle_lufs).abs() < 0.3,
+        "{limiting:?} vs {gentle_lufs}"
+    );
+    assert!(limiting.matched.mean_gain_reduction_db > limiting.gentle.mean_gain_reduction_db);
     // The compensation lives in the profile, so a plugin render applies the same gain.
     let back: MatchProfile =
         serde_json::from_str(&serde_json::to_string(&profile).unwrap()).unwrap();
@@ -305,6 +372,161 @@ fn loudness_priority_pushes_the_limiter_to_the_reference_loudness() {
         back.output_gain_db(&pushed),
         profile.output_gain_db(&pushed)
     );
+    assert!(profile.output_gain_db(&gentle) < profile.output_gain_db(&pushed) - 0.5);
+}
+
+/// A quiet, dynamic mix at about `lufs` and a dense master near -9 LUFS / -1.2 dBTP (pink noise
+/// and a bass line, soft-clipped and scaled), `seconds` long.
+fn quiet_mix_and_dense_reference(seed: u64, lufs: f64, seconds: usize) -> [Vec<Vec<f32>>; 2] {
+    let frames = RATE as usize * seconds;
+    let beat = RATE as usize / 2;
+    let mix: Vec<Vec<f32>> = stereo_pink(seed, frames, 0.1, 0.3)
+        .into_iter()
+        .map(|c| {
+            c.into_iter()
+                .enumerate()
+                .map(|(i, s)| {
+                    let hit = (-((i % beat) as f64) / (0.08 * f64::from(RATE))).exp();
+                    let bass = 0.2 * (2.0 * PI * 55.0 * i as f64 / f64::from(RATE)).sin();
+                    ((0.5 + 1.5 * hit) * (f64::from(s) + bass)) as f32
+                })
+                .collect()
+        })
+        .collect();
+    let level = |x: &[Vec<f32>]| loudness(x, RATE).integrated_lufs.unwrap();
+    let scale = |x: Vec<Vec<f32>>, db: f64| -> Vec<Vec<f32>> {
+        let g = 10f64.powf(db / 20.0) as f32;
+        x.into_iter()
+            .map(|c| c.into_iter().map(|s| s * g).collect())
+            .collect()
+    };
+    let target = scale(mix.clone(), lufs - level(&mix));
+    // Drive into tanh until the master sits near -9 LUFS at -1.2 dB of sample peak.
+    let dense: Vec<Vec<f32>> = scale(mix, 10.0)
+        .into_iter()
+        .map(|c| c.into_iter().map(|s| s.tanh()).collect())
+        .collect();
+    let peak = dense.iter().flatten().fold(0.0f32, |m, s| m.max(s.abs()));
+    let dense = scale(dense, -1.2 - 20.0 * f64::from(peak).log10());
+    [target, dense]
+}
+
+#[test]
+fn by_default_quiet_mixes_reach_a_dense_reference_within_0_3_lu_under_the_ceiling() {
+    for (seed, lufs) in [(41, -18.0), (42, -21.0), (43, -24.0)] {
+        let [target, reference] = quiet_mix_and_dense_reference(seed, lufs, 6);
+        let reference_lufs = loudness(&reference, RATE).integrated_lufs.unwrap();
+        assert!((-11.0..-7.0).contains(&reference_lufs), "{reference_lufs}");
+        let settings = MatchSettings::default();
+        let (_, report, out) = master(&target, RATE, &reference, RATE, &settings).unwrap();
+        let error = loudness(&out, RATE).integrated_lufs.unwrap() - reference_lufs;
+        assert!(error.abs() <= 0.3, "{lufs} LUFS mix: {error:+.2} LU");
+        assert!(report.loudness_match.matched);
+        let peak = reconstructed_peak_db(&out);
+        assert!(
+            peak <= -1.0,
+            "{lufs} LUFS mix: reconstructed peak {peak:.3} dB"
+        );
+        assert!(
+            report.limiter.mean_gain_reduction_db > 0.5,
+            "{:?}",
+            report.limiter
+        );
+    }
+}
+
+/// The highest peak of the band-limited reconstruction of `channels`, in dBFS, measured
+/// independently of the engine: 16x by FFT zero-padding (the length padded to a power of two
+/// first, so the FFT stays fast).
+fn reconstructed_peak_db(channels: &[Vec<f32>]) -> f64 {
+    use realfft::RealFftPlanner;
+    use realfft::num_complex::Complex64;
+    const UP: usize = 16;
+    let n = channels[0].len().next_power_of_two();
+    let mut planner = RealFftPlanner::<f64>::new();
+    let forward = planner.plan_fft_forward(n);
+    let inverse = planner.plan_fft_inverse(n * UP);
+    let mut peak = 0.0f64;
+    for channel in channels {
+        let mut time: Vec<f64> = channel.iter().map(|s| f64::from(*s)).collect();
+        time.resize(n, 0.0);
+        let mut spectrum = forward.make_output_vec();
+        forward.process(&mut time, &mut spectrum).unwrap();
+        // The Nyquist bin's energy belongs to both halves of the wider spectrum.
+        spectrum[n / 2] *= 0.5;
+        let mut wide = vec![Complex64::new(0.0, 0.0); n * UP / 2 + 1];
+        wide[..=n / 2].copy_from_slice(&spectrum);
+        let mut up = inverse.make_output_vec();
+        inverse.process(&mut wide, &mut up).unwrap();
+        peak = up.iter().fold(peak, |m, v| m.max(v.abs() / n as f64));
+    }
+    20.0 * peak.log10()
+}
+
+#[test]
+fn reconstructed_peak_of_mastered_output_stays_under_the_ceiling() {
+    let frames = RATE as usize * 3;
+    let mut noise = Noise(77);
+    // Hard-clipped white noise (clipped at -1 dBFS, then 18 dB down so the match drives it
+    // into the limiter): full-band and flat-topped, the BS.1770 meter's worst case.
+    let clipped: Vec<f32> = (0..frames)
+        .map(|_| (1.5 * noise.next()).clamp(-0.891, 0.891) as f32 * 0.126)
+        .collect();
+    // Strong content near Nyquist: bursts of tones at 19.5–21.9 kHz over pink noise.
+    let pinkish = pink(78, frames, 0.2);
+    let nyquist: Vec<f32> = (0..frames)
+        .map(|i| {
+            let t = i as f64 / f64::from(RATE);
+            let burst = if (i / 2205) % 3 == 0 { 1.0 } else { 0.1 };
+            let tones: f64 = [19_500.0, 20_700.0, 21_900.0]
+                .iter()
+                .map(|f| (2.0 * PI * f * t).sin())
+                .sum();
+            (0.2 * (f64::from(pinkish[i]) + 0.3 * burst * tones)) as f32
+        })
+        .collect();
+    let [dense, reference] = quiet_mix_and_dense_reference(79, -12.0, 3);
+    let cases: [(&str, Vec<Vec<f32>>); 3] = [
+        (
+            "hard-clipped noise",
+            vec![clipped.clone(), clipped.iter().rev().copied().collect()],
+        ),
+        (
+            "near Nyquist",
+            vec![nyquist.clone(), nyquist.iter().map(|s| -0.8 * s).collect()],
+        ),
+        ("dense mix", dense),
+    ];
+    for (name, input) in cases {
+        for ceiling in [-1.0f32, -0.1] {
+            let settings = MatchSettings {
+                ceiling_dbtp: ceiling,
+                ..MatchSettings::default()
+            };
+            let (_, report, out) = master(&input, RATE, &reference, RATE, &settings).unwrap();
+            let reconstructed = reconstructed_peak_db(&out);
+            let bs1770 = report.output.true_peak_dbtp.unwrap();
+            assert!(
+                reconstructed <= f64::from(ceiling) && bs1770 <= f64::from(ceiling),
+                "{name} at {ceiling} dBTP: reconstructed {reconstructed:.3} dBFS, BS.1770 \
+                 {bs1770:.3} dBTP, {:?}",
+                report.output
+            );
+            // The report's reconstructed peak follows the independent measurement.
+            let reported = report.output.reconstructed_peak_dbfs.unwrap();
+            assert!(
+                (reported - reconstructed).abs() < 0.05,
+                "{name}: reported {reported:.3} vs {reconstructed:.3}"
+            );
+            // The match drives every case into the limiter (hard-clipped noise only just at
+            // a -0.1 dBTP ceiling).
+            assert!(
+                report.limiter.max_gain_reduction_db > 0.1 && report.limiter.limited_percent > 1.0,
+                "{name}: {:?}",
+                report.limiter
+            );
+        }
+    }
 }
 
 #[test]
@@ -345,23 +567,23 @@ fn a_reference_identical_to_the_target_changes_almost_nothing() {
     assert!(profile.mid_curve_db.iter().all(|v| v.abs() < 0.05));
     assert!(profile.side_curve_db.iter().all(|v| v.abs() < 0.05));
     assert!(profile.width_db.abs() < 0.05);
+    // The loudness gain only makes up for the band edge the limiter needs (0.45 fs and up).
     assert!(
-        report.loudness_gain_db.abs() < 0.05,
+        (0.0..0.3).contains(&report.loudness_gain_db),
         "{}",
         report.loudness_gain_db
     );
-    let (mut err, mut sig) = (0.0f64, 0.0f64);
-    for (o, t) in out.iter().zip(&target) {
-        for (a, b) in o.iter().zip(t) {
-            err += f64::from(a - b).powi(2);
-            sig += f64::from(*b).powi(2);
-        }
-    }
-    let snr = 10.0 * (sig / err).log10();
-    assert!(
-        snr > 40.0,
-        "output differs from the target: {snr:.1} dB SNR"
+    // The limiter's band edge (0.45 fs and up) aside, the spectrum is unchanged.
+    let distance = band_distance_db(
+        &third_octave_levels(&out, RATE),
+        &third_octave_levels(&target, RATE),
     );
+    assert!(
+        distance < 0.05,
+        "output differs from the target by {distance:.3} dB"
+    );
+    let level = |x: &[Vec<f32>]| loudness(x, RATE).integrated_lufs.unwrap();
+    assert!((level(&out) - level(&target)).abs() < 0.1);
 }
 
 #[test]
@@ -624,6 +846,7 @@ fn estimated_matched_loudness_equals_the_metered_render() {
         .collect();
     let mono = vec![stereo[0].clone()];
     let reference = stereo_pink(32, frames, 0.1, 0.6);
+    let mut largest_change = 0.0f64;
     for (target, amount, smoothing) in [
         (&stereo, 1.0, 1.0 / 3.0),
         (&stereo, 0.5, 1.0 / 24.0),
@@ -635,8 +858,9 @@ fn estimated_matched_loudness_equals_the_metered_render() {
             ..MatchSettings::default()
         };
         let (profile, _, _) = master(target, RATE, &reference, RATE, &learned).unwrap();
+        // The limiter stays on (it has nothing to limit at 0 dB gain) so the filters keep the
+        // band edge the estimate includes.
         let check = MatchSettings {
-            limiter: false,
             match_loudness: false,
             ..learned
         };
@@ -657,13 +881,11 @@ fn estimated_matched_loudness_equals_the_metered_render() {
             target.len(),
             profile.matched_lufs
         );
-        // The match changes the loudness, so the estimate is not the unmatched figure.
         let unmatched = profile.target.loudness.integrated_lufs.unwrap();
-        assert!(
-            (metered - unmatched).abs() > 0.2,
-            "{metered} vs {unmatched}"
-        );
+        largest_change = largest_change.max((metered - unmatched).abs());
     }
+    // The match changes the loudness, so the estimate is not just the unmatched figure.
+    assert!(largest_change > 0.2, "{largest_change}");
 }
 
 #[test]

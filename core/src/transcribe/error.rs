@@ -40,6 +40,20 @@ pub enum TranscribeError {
         count: u64,
     },
 
+    /// Audio in memory (e.g. a capture of a plugin's input) holds NaN or infinite samples.
+    #[error(
+        "the audio holds {count} NaN or infinite sample(s); transcribing them would invent or \
+         hide notes"
+    )]
+    NonFiniteAudio {
+        /// How many samples were not finite.
+        count: u64,
+    },
+
+    /// Audio in memory has no channels.
+    #[error("the audio has no channels")]
+    NoChannels,
+
     /// A note-creation setting is out of range.
     #[error("{name} must be {expected}, got {value}")]
     Setting {

@@ -9,7 +9,8 @@
 //!   contour), so the same file gives the same notes as the Python package.
 //! - [`write_midi`] writes a standard MIDI file at the song's tempo.
 //!
-//! [`find_model`] locates the fetched model; [`transcribe_file`] does it all for one file.
+//! [`find_model`] locates the fetched model; [`transcribe_file`] does it all for one file,
+//! [`transcribe_audio`] for audio in memory.
 
 mod bends;
 mod error;
@@ -153,14 +154,14 @@ pub fn notes_from_activations(act: &Activations, settings: &NoteSettings) -> Vec
     out
 }
 
-/// What [`transcribe_file`] found.
+/// What [`transcribe_file`] or [`transcribe_audio`] found.
 #[derive(Debug, Clone)]
 pub struct Transcription {
     /// The notes, by start time.
     pub notes: Vec<Note>,
-    /// The input file's sample rate.
+    /// The input's sample rate.
     pub sample_rate: u32,
-    /// The input file's channel count.
+    /// The input's channel count.
     pub channels: usize,
     /// The input's duration in seconds.
     pub duration_s: f64,
@@ -183,6 +184,28 @@ pub fn transcribe_file(
         sample_rate: input.spec.sample_rate,
         channels: input.spec.channels,
         duration_s: input.frames as f64 / f64::from(input.spec.sample_rate),
+    })
+}
+
+/// Transcribes audio in memory (planar `channels` of equal length at `sample_rate`, e.g. a
+/// capture of the plugin's input), converted as [`transcribe_file`] converts a file
+/// ([`input::from_channels`]); `progress(done, total)` in windows.
+pub fn transcribe_audio<S: AsRef<[f32]>>(
+    channels: &[S],
+    sample_rate: u32,
+    model: &BasicPitch,
+    settings: &NoteSettings,
+    progress: impl FnMut(usize, usize),
+) -> Result<Transcription, TranscribeError> {
+    settings.validate()?;
+    let samples = input::from_channels(channels, sample_rate)?;
+    let act = model.activations(&samples, progress)?;
+    let frames = channels.iter().map(|c| c.as_ref().len()).min().unwrap_or(0);
+    Ok(Transcription {
+        notes: notes_from_activations(&act, settings),
+        sample_rate,
+        channels: channels.len(),
+        duration_s: frames as f64 / f64::from(sample_rate.max(1)),
     })
 }
 

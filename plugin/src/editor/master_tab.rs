@@ -2,11 +2,10 @@
 //! amount, ceiling and limiter, compare level-matched, and see the spectra and the match curve.
 
 use std::sync::Arc;
-use std::thread;
 
 use crossbeam_channel::Receiver;
 use egui_plot::{Legend, Line, Plot, PlotPoints};
-use mixsmith_core::master::{MatchProfile, grid_frequencies};
+use mixsmith_core::master::{MatchProfile, MatchSettings, grid_frequencies};
 use nice_plug::prelude::ParamSetter;
 use nice_plug_egui::widgets::ParamSlider;
 
@@ -14,6 +13,11 @@ use crate::learn::{LearnJob, LearnSource, MasterLink};
 use crate::params::MixsmithParams;
 use crate::session::MasterSession;
 use crate::tools::MAX_CAPTURE_SECONDS;
+
+/// Width of the path fields in points: long enough to read a full path.
+const PATH_WIDTH: f32 = 400.0;
+/// Width of the path fields' labels, so both fields line up.
+const PATH_LABEL_WIDTH: f32 = 120.0;
 
 /// Which path field a file dialog fills.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,20 +53,34 @@ impl MasterTab {
         let master = &mut session.master;
         self.poll(master, link);
 
-        egui::Grid::new("master-io").num_columns(3).show(ui, |ui| {
-            ui.label("Reference");
-            ui.add(egui::TextEdit::singleline(&mut master.reference).desired_width(360.0));
-            if ui.button("Browse…").clicked() {
-                self.open_dialog(PathField::Reference);
-            }
-            ui.end_row();
-            ui.label("Mix file (optional)");
-            ui.add(egui::TextEdit::singleline(&mut master.target_file).desired_width(360.0));
-            if ui.button("Browse…").clicked() {
-                self.open_dialog(PathField::Target);
-            }
-            ui.end_row();
-        });
+        // Rows rather than a grid: a grid caps its columns' widths and would squeeze the
+        // paths into a few characters.
+        for (label, path, hint, field) in [
+            (
+                "Reference",
+                &mut master.reference,
+                "the mastered song to match (WAV, FLAC, MP3, Ogg)",
+                PathField::Reference,
+            ),
+            (
+                "Mix file (optional)",
+                &mut master.target_file,
+                "learn from this file instead of the playback",
+                PathField::Target,
+            ),
+        ] {
+            ui.horizontal(|ui| {
+                ui.add_sized([PATH_LABEL_WIDTH, 18.0], egui::Label::new(label));
+                ui.add(
+                    egui::TextEdit::singleline(path)
+                        .hint_text(hint)
+                        .desired_width(PATH_WIDTH),
+                );
+                if ui.button("Browse…").clicked() {
+                    self.open_dialog(field);
+                }
+            });
+        }
         self.learn_controls(ui, master, link, sample_rate);
         ui.separator();
         self.settings(ui, master, link);
@@ -81,6 +99,7 @@ impl MasterTab {
             });
         if let Some(profile) = &master.profile {
             summary(ui, profile, master.settings.amount);
+            limiting_summary(ui, profile, &master.settings);
             spectrum_plot(ui, profile, master.settings.amount);
         } else {
             ui.label("No match learned yet: choose a reference, then Learn.");
@@ -117,19 +136,9 @@ impl MasterTab {
     }
 
     fn open_dialog(&mut self, field: PathField) {
-        let (sender, receiver) = crossbeam_channel::bounded(1);
-        let spawned = thread::Builder::new()
-            .name("mixsmith-file-dialog".into())
-            .spawn(move || {
-                let picked = rfd::FileDialog::new()
-                    .add_filter("Audio", &["wav", "flac", "mp3", "ogg", "aif", "aiff"])
-                    .pick_file()
-                    .map(|path| path.display().to_string());
-                let _ = sender.send(picked);
-            });
-        match spawned {
-            Ok(_) => self.dialog = Some((field, receiver)),
-            Err(_) => self.status = Some("No file dialog here: type the path.".to_owned()),
+        match super::file_dialog(super::FileDialog::OpenAudio) {
+            Some(receiver) => self.dialog = Some((field, receiver)),
+            None => self.status = Some(super::NO_DIALOG.to_owned()),
         }
     }
 
@@ -242,6 +251,20 @@ impl MasterTab {
                 ui.label("Limiter");
                 changed |= ui.checkbox(&mut settings.limiter, "on").changed();
                 ui.end_row();
+
+                ui.label("Gentle limiting");
+                changed |= ui
+                    .checkbox(
+                        &mut settings.gentle_limiting,
+                        "may stay quieter than the reference",
+                    )
+                    .on_hover_text(
+                        "Off (default): the limiter works as hard as it takes for the master to \
+                         reach the reference's loudness. On: only the loudness match goes into \
+                         the limiter, which limits less and may leave the master quieter.",
+                    )
+                    .changed();
+                ui.end_row();
             });
         if changed && master.profile.is_some() {
             self.status = link.install(master).err();
@@ -270,6 +293,36 @@ fn summary(ui: &mut egui::Ui, profile: &MatchProfile, amount: f32) {
     for note in &profile.notes {
         ui.colored_label(egui::Color32::YELLOW, note);
     }
+}
+
+/// How much limiting the match takes in the mode in force, as learned.
+fn limiting_summary(ui: &mut egui::Ui, profile: &MatchProfile, settings: &MatchSettings) {
+    if !settings.limiter || !settings.match_loudness {
+        return;
+    }
+    let Some(limiting) = profile.limiting else {
+        ui.label("Learn again to see how much limiting the match takes.");
+        return;
+    };
+    let (estimate, mode) = if settings.gentle_limiting {
+        (limiting.gentle, "Gentle limiting")
+    } else {
+        (limiting.matched, "Loudness match")
+    };
+    let reference = profile
+        .reference
+        .loudness
+        .integrated_lufs
+        .unwrap_or(f64::NAN);
+    let output = estimate.output_lufs.unwrap_or(f64::NAN);
+    ui.label(format!(
+        "{mode}: limiter max {:.1} dB / mean {:.2} dB of gain reduction (+{:.1} dB pushed in); \
+         output about {output:.1} LUFS ({:+.1} LU from the reference)",
+        estimate.max_gain_reduction_db,
+        estimate.mean_gain_reduction_db,
+        estimate.extra_gain_db,
+        output - reference,
+    ));
 }
 
 /// Reference and mix mid spectra and the match curve (scaled by the amount) over a log axis.

@@ -2,8 +2,10 @@
 
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::thread;
 use std::time::Duration;
 
+use crossbeam_channel::Receiver;
 use mixsmith_core::analyze::LiveLoudness;
 use mixsmith_core::realtime::EngineStats;
 use mixsmith_core::realtime::clip::ClipSender;
@@ -18,18 +20,53 @@ use crate::generate::Generator;
 use crate::learn::MasterLink;
 use crate::params::MixsmithParams;
 use crate::session::Tab;
+use crate::tools::Capture;
 
 mod analyze_tab;
 mod engine_tab;
 mod generate_tab;
 mod master_tab;
 
+/// What a file dialog asks for.
+#[derive(Debug, Clone)]
+enum FileDialog {
+    /// An existing audio file.
+    OpenAudio,
+    /// A MIDI file to write, proposing this name.
+    SaveMidi(String),
+}
+
+/// Shown when no file dialog can be opened.
+const NO_DIALOG: &str = "No file dialog here: type the path.";
+
+/// Runs a file dialog on its own thread (it blocks until the user answers). The receiver gets
+/// the chosen path, or `None` when cancelled; `None` when no thread could be started.
+fn file_dialog(kind: FileDialog) -> Option<Receiver<Option<String>>> {
+    let (sender, receiver) = crossbeam_channel::bounded(1);
+    thread::Builder::new()
+        .name("mixsmith-file-dialog".into())
+        .spawn(move || {
+            let picked = match kind {
+                FileDialog::OpenAudio => rfd::FileDialog::new()
+                    .add_filter("Audio", &["wav", "flac", "mp3", "ogg", "aif", "aiff"])
+                    .pick_file(),
+                FileDialog::SaveMidi(name) => rfd::FileDialog::new()
+                    .add_filter("MIDI", &["mid"])
+                    .set_file_name(name)
+                    .save_file(),
+            };
+            let _ = sender.send(picked.map(|path| path.display().to_string()));
+        })
+        .ok()?;
+    Some(receiver)
+}
+
 /// How often the editor refreshes its live read-outs.
 const REFRESH: Duration = Duration::from_millis(100);
 
 /// The editor's initial size.
 pub(crate) fn default_state() -> Arc<EguiEditorState> {
-    EguiEditorState::from_size(LogicalSize::new(640.0, 420.0), 1.0)
+    EguiEditorState::from_size(LogicalSize::new(640.0, 480.0), 1.0)
 }
 
 /// Creates the editor for the plugin.
@@ -57,6 +94,8 @@ pub struct MixsmithEditor {
     loudness: Arc<LiveLoudness>,
     /// Mastering's link to the running engine.
     master: Arc<MasterLink>,
+    /// The Analyze tab's state between frames ("Export MIDI").
+    analyze_tab: analyze_tab::AnalyzeTab,
     /// The Master tab's state between frames.
     master_tab: master_tab::MasterTab,
     /// Cloud jobs and audition for the Generate tab.
@@ -68,12 +107,16 @@ pub struct MixsmithEditor {
 }
 
 impl MixsmithEditor {
+    /// The editor over the plugin's shared state: one handle per thing the engine and the editor
+    /// share.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn new(
         params: Arc<MixsmithParams>,
         stats: Arc<EngineStats>,
         sample_rate: Arc<AtomicF32>,
         loudness: Arc<LiveLoudness>,
         master: Arc<MasterLink>,
+        midi_capture: Arc<Capture>,
         clips: Arc<Mutex<ClipSender>>,
         heard_position: Arc<AtomicI64>,
     ) -> Self {
@@ -83,6 +126,7 @@ impl MixsmithEditor {
             sample_rate,
             loudness,
             master,
+            analyze_tab: analyze_tab::AnalyzeTab::new(midi_capture),
             master_tab: master_tab::MasterTab::default(),
             generator: Generator::new(clips),
             heard_position,
@@ -187,7 +231,12 @@ impl NiceEguiApp for MixsmithEditor {
                 ui.separator();
                 match self.tab_bar(ui) {
                     Tab::Engine => engine_tab::show(ui, &self.params, &setter),
-                    Tab::Analyze => analyze_tab::show(ui, &self.params, &self.loudness),
+                    Tab::Analyze => self.analyze_tab.show(
+                        ui,
+                        &self.params,
+                        &self.loudness,
+                        self.sample_rate.load(Ordering::Relaxed),
+                    ),
                     Tab::Master => self.master_tab.show(
                         ui,
                         &self.params,
