@@ -11,6 +11,10 @@ use crate::spec;
 use crate::state;
 use crate::vst3_host::{ProcessMode, Vst3ParamChange, Vst3Plugin};
 
+/// The session version the plugin writes (`mixsmith_plugin::session::SESSION_VERSION`; version
+/// 2 made the loudness match the mastering default).
+const SESSION_VERSION: u64 = 2;
+
 /// Absolute tolerance for sample comparisons (the plugin's gain is computed in `f32`).
 pub const TOLERANCE: f32 = 1e-5;
 
@@ -666,8 +670,8 @@ pub fn state_round_trip(
     );
     let session = state::session(&saved)?;
     ensure!(
-        session["version"] == 1,
-        "saved session has no version 1: {session}"
+        session["version"] == SESSION_VERSION,
+        "saved session has no version {SESSION_VERSION}: {session}"
     );
 
     let mut other = fresh()?;
@@ -705,7 +709,7 @@ pub fn state_round_trip(
 }
 
 /// A state from an older version: session v0 `{"tab":"Engine"}` and plugin version "0.0.1"
-/// load, and re-saving writes session version 1 keeping the tab.
+/// load, and re-saving writes the current session version keeping the tab.
 pub fn state_old_version(host: &mut dyn TestHost) -> Result<()> {
     let mut old = state::parse(&host.save_state()?)?;
     state::set_session_raw(&mut old, r#"{"tab":"Engine"}"#)?;
@@ -715,8 +719,8 @@ pub fn state_old_version(host: &mut dyn TestHost) -> Result<()> {
     let migrated = state::parse(&host.save_state()?)?;
     let session = state::session(&migrated)?;
     ensure!(
-        session["version"] == 1 && session["tab"] == "Engine",
-        "{}: v0 session re-saved as {session}, expected version 1 with tab Engine",
+        session["version"] == SESSION_VERSION && session["tab"] == "Engine",
+        "{}: v0 session re-saved as {session}, expected version {SESSION_VERSION} with tab Engine",
         host.format()
     );
     ensure!(
@@ -747,7 +751,10 @@ pub fn state_corrupt_session(host: &mut dyn TestHost) -> Result<()> {
             host.format()
         ),
     }
-    ensure!(session["version"] == 1, "session after recovery: {session}");
+    ensure!(
+        session["version"] == SESSION_VERSION,
+        "session after recovery: {session}"
+    );
     Ok(())
 }
 
