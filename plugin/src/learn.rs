@@ -3,14 +3,14 @@
 
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
-use std::thread;
 
-use crossbeam_channel::{Receiver, Sender};
+use crossbeam_channel::Sender;
 use mixsmith_core::master::{
     BufferSource, FileSource, Mastering, MatchProfile, MatchSettings, learn,
 };
 use nice_plug::prelude::AtomicF32;
 
+use crate::job::BackgroundJob;
 use crate::session::MasterSession;
 use crate::tools::{Capture, TOOL_CHUNK_FRAMES};
 
@@ -28,44 +28,14 @@ pub enum LearnSource {
 }
 
 /// A running "Learn": its progress and, at the end, the match or a one-line error.
-pub struct LearnJob {
-    /// 0.0..=1.0, written by the job's thread.
-    progress: Arc<AtomicF32>,
-    /// The outcome, sent once.
-    outcome: Receiver<Result<MatchProfile, String>>,
-}
+pub type LearnJob = BackgroundJob<MatchProfile>;
 
 impl LearnJob {
     /// Starts learning `source` against the reference file on a new thread.
     pub fn start(source: LearnSource, reference: String, settings: MatchSettings) -> Self {
-        let progress = Arc::new(AtomicF32::new(0.0));
-        let (sender, outcome) = crossbeam_channel::bounded(1);
-        let job_progress = Arc::clone(&progress);
-        let spawned = thread::Builder::new()
-            .name("mixsmith-learn".into())
-            .spawn(move || {
-                let result = run(source, &reference, &settings, &job_progress);
-                let _ = sender.send(result);
-            });
-        if let Err(error) = spawned {
-            let (sender, failed) = crossbeam_channel::bounded(1);
-            let _ = sender.send(Err(format!("could not start the learn thread: {error}")));
-            return Self {
-                progress,
-                outcome: failed,
-            };
-        }
-        Self { progress, outcome }
-    }
-
-    /// Progress from 0.0 to 1.0.
-    pub fn progress(&self) -> f32 {
-        self.progress.load(Ordering::Relaxed)
-    }
-
-    /// The outcome, once the job is over.
-    pub fn outcome(&self) -> Option<Result<MatchProfile, String>> {
-        self.outcome.try_recv().ok()
+        BackgroundJob::spawn("mixsmith-learn", "learn", move |report| {
+            run(source, &reference, &settings, report)
+        })
     }
 }
 
@@ -73,10 +43,10 @@ fn run(
     source: LearnSource,
     reference: &str,
     settings: &MatchSettings,
-    progress: &AtomicF32,
+    progress: &dyn Fn(f32),
 ) -> Result<MatchProfile, String> {
     let mut reference = FileSource::streaming(reference).map_err(|e| e.to_string())?;
-    let mut report = |fraction: f32| progress.store(fraction, Ordering::Relaxed);
+    let mut report = |fraction: f32| progress(fraction);
     match source {
         LearnSource::Captured { audio, sample_rate } => {
             let mut target = BufferSource::new("captured playback", sample_rate, &audio);

@@ -16,6 +16,7 @@ use nice_plug_egui::EguiEditorState;
 
 mod editor;
 mod generate;
+mod job;
 mod learn;
 mod midi_export;
 pub mod params;

@@ -4,16 +4,13 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
-use std::thread;
 
-use crossbeam_channel::Receiver;
+use crate::job::BackgroundJob;
 use mixsmith_core::analyze::MusicalAnalyzer;
 use mixsmith_core::transcribe::{
     DEFAULT_BPM, NoteSettings, TranscribeError, find_model, open_model, transcribe_audio,
     transcribe_file, write_midi,
 };
-use nice_plug::prelude::AtomicF32;
 
 /// Progress once the model is loaded and the audio is being read.
 const LOADED: f32 = 0.1;
@@ -49,46 +46,16 @@ pub struct ExportReport {
 }
 
 /// A running export: its progress and, at the end, the report or a one-line error.
-pub struct ExportJob {
-    /// 0.0..=1.0, written by the job's thread.
-    progress: Arc<AtomicF32>,
-    /// The outcome, sent once.
-    outcome: Receiver<Result<ExportReport, String>>,
-}
+pub type ExportJob = BackgroundJob<ExportReport>;
 
 impl ExportJob {
     /// Starts transcribing `source` into `output` on a new thread, with the basic-pitch model
     /// found in the first folder of `model_search` that holds it (the editor passes
     /// [`mixsmith_core::transcribe::model_search`]).
     pub fn start(source: ExportSource, output: PathBuf, model_search: Vec<PathBuf>) -> Self {
-        let progress = Arc::new(AtomicF32::new(0.0));
-        let (sender, outcome) = crossbeam_channel::bounded(1);
-        let job_progress = Arc::clone(&progress);
-        let spawned = thread::Builder::new()
-            .name("mixsmith-midi-export".into())
-            .spawn(move || {
-                let report = |fraction: f32| job_progress.store(fraction, Ordering::Relaxed);
-                let _ = sender.send(export_midi(&source, &output, &model_search, report));
-            });
-        if let Err(error) = spawned {
-            let (sender, failed) = crossbeam_channel::bounded(1);
-            let _ = sender.send(Err(format!("could not start the export thread: {error}")));
-            return Self {
-                progress,
-                outcome: failed,
-            };
-        }
-        Self { progress, outcome }
-    }
-
-    /// Progress from 0.0 to 1.0.
-    pub fn progress(&self) -> f32 {
-        self.progress.load(Ordering::Relaxed)
-    }
-
-    /// The outcome, once the job is over.
-    pub fn outcome(&self) -> Option<Result<ExportReport, String>> {
-        self.outcome.try_recv().ok()
+        BackgroundJob::spawn("mixsmith-midi-export", "export", move |report| {
+            export_midi(&source, &output, &model_search, report)
+        })
     }
 }
 
