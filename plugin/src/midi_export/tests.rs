@@ -4,6 +4,7 @@
 //! tests use them.
 
 use std::f64::consts::TAU;
+use std::thread;
 use std::time::{Duration, Instant};
 
 use mixsmith_core::inference::{LIBRARY_FILE, Runtime, RuntimeSearch};
