@@ -7,6 +7,7 @@ use super::compensate::Filtered as Kept;
 use super::fir::{fir_latency, fir_size};
 use super::limiter::TruePeakLimiter;
 use super::loudness::{LoudnessFigures, Meter};
+use super::peak::{Grade, PeakDetector};
 use super::profile::learn_keeping;
 use super::{AudioSource, LimiterStats, MasterError, Mastering, MatchProfile, MatchSettings};
 use crate::realtime::StreamProcessor;
@@ -217,7 +218,9 @@ pub(crate) fn render_filtered(
         settings.limiter,
     );
     let latency = fir_latency(sample_rate) + limiter.latency();
-    let mut meter = Meter::new(channels, sample_rate, true)?;
+    // Loudness and BS.1770 peak on this thread, the reconstruction's peak on its own.
+    let mut meter = Meter::new(channels, sample_rate, false)?;
+    let mut reconstruction = PeakDetector::new(channels, sample_rate, Grade::Reconstruction);
     let total = filtered.frames;
     let available = filtered.channels.first().map_or(0, Vec::len);
     let (limited_tx, limited_rx) = crossbeam_channel::bounded::<Vec<Vec<f32>>>(PIPELINE_BLOCKS);
@@ -228,17 +231,19 @@ pub(crate) fn render_filtered(
     let recycle = free_tx.clone();
     let (metered_tx, metered_rx) = crossbeam_channel::bounded::<Vec<Vec<f32>>>(PIPELINE_BLOCKS);
     let emitted = AtomicU64::new(0);
-    // Three threads: this one scales and limits, the second meters, the third writes.
-    let figures = std::thread::scope(|scope| -> Result<_, MasterError> {
+    // Three threads: this one scales, limits and meters the loudness and the BS.1770 peak, the
+    // second finds the reconstructed peak, the third writes.
+    let (figures, reconstructed_peak) = std::thread::scope(|scope| -> Result<_, MasterError> {
         let emitted = &emitted;
-        let metering = scope.spawn(move || -> Result<_, MasterError> {
+        let metering = scope.spawn(move || {
+            let mut peak = 0.0f32;
             for block in limited_rx {
-                meter.add(&block)?;
+                peak = reconstruction.scan(&block, peak);
                 if metered_tx.send(block).is_err() {
                     break;
                 }
             }
-            Ok(meter.figures())
+            peak.max(reconstruction.flush())
         });
         let writing = scope.spawn(move || -> Result<(), MasterError> {
             for block in metered_rx {
@@ -248,6 +253,7 @@ pub(crate) fn render_filtered(
             }
             Ok(())
         });
+        let mut metered = Ok(());
         let mut start = 0;
         while start < available {
             let end = (start + FILTERED_BLOCK).min(available);
@@ -271,8 +277,14 @@ pub(crate) fn render_filtered(
             }
             if to <= from {
                 let _ = recycle.send(block);
-            } else if limited_tx.send(block).is_err() {
-                break;
+            } else {
+                if let Err(error) = meter.add(&block) {
+                    metered = Err(error);
+                    break;
+                }
+                if limited_tx.send(block).is_err() {
+                    break;
+                }
             }
             progress(
                 (emitted.load(Ordering::Relaxed) as f64 / total.max(1) as f64).min(1.0) as f32,
@@ -280,14 +292,18 @@ pub(crate) fn render_filtered(
             start = end;
         }
         drop(limited_tx);
-        let figures = metering
+        let peak = metering
             .join()
-            .unwrap_or_else(|_| Err(MasterError::Loudness("the meter thread panicked".into())));
+            .map_err(|_| MasterError::Loudness("the peak thread panicked".into()));
         writing
             .join()
             .unwrap_or_else(|_| Err(MasterError::Loudness("the writing thread panicked".into())))?;
-        figures
+        metered?;
+        Ok((meter.figures(), peak?))
     })?;
+    let mut figures = figures;
+    figures.reconstructed_peak_dbfs =
+        (reconstructed_peak > 0.0).then(|| 20.0 * f64::from(reconstructed_peak).log10());
     progress(1.0);
     Ok(RenderSummary {
         output: figures,
