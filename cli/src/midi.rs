@@ -4,10 +4,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
-use mixsmith_core::analyze::MusicalAnalyzer;
 use mixsmith_core::transcribe::{
-    DEFAULT_BPM, Note, NoteSettings, find_model, model_search, open_model, transcribe_file,
-    write_midi,
+    DEFAULT_BPM, Note, NoteSettings, find_model, model_search, open_model,
+    transcribe_file_with_tempo, write_midi,
 };
 use serde::Serialize;
 
@@ -65,17 +64,8 @@ pub fn run(args: &Args) -> Result<()> {
     let pack = find_model(&model_search(args.model.as_deref()))?;
     let model = open_model(&pack)?;
     let bar = ProgressBar::hidden();
-    let mut tempo: Option<MusicalAnalyzer> = None;
-    let transcription = transcribe_file(
-        &args.input,
-        &model,
-        &settings,
-        |block, rate| {
-            tempo
-                .get_or_insert_with(|| MusicalAnalyzer::new(rate))
-                .add_frames(block)
-        },
-        |done, total| {
+    let transcription =
+        transcribe_file_with_tempo(&args.input, &model, &settings, |done, total| {
             if bar.is_hidden() && total > 20 {
                 bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
                 bar.set_style(
@@ -86,14 +76,11 @@ pub fn run(args: &Args) -> Result<()> {
             }
             bar.set_length(total as u64);
             bar.set_position(done as u64);
-        },
-    );
+        });
     bar.finish_and_clear();
-    let transcription = transcription?;
+    let (transcription, tempo) = transcription?;
     // The file's own tempo puts the notes on the DAW's grid; without a steady beat, 120 BPM.
-    let tempo_bpm = tempo
-        .and_then(|t| t.finish(false).bpm)
-        .unwrap_or(DEFAULT_BPM);
+    let tempo_bpm = tempo.unwrap_or(DEFAULT_BPM);
     write_midi(&args.output, &transcription.notes, tempo_bpm)
         .with_context(|| format!("writing {}", args.output.display()))?;
     if args.json {

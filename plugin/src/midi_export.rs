@@ -9,7 +9,7 @@ use crate::job::BackgroundJob;
 use mixsmith_core::analyze::MusicalAnalyzer;
 use mixsmith_core::transcribe::{
     DEFAULT_BPM, NoteSettings, TranscribeError, find_model, open_model, transcribe_audio,
-    transcribe_file, write_midi,
+    transcribe_file_with_tempo, write_midi,
 };
 
 /// Progress once the model is loaded and the audio is being read.
@@ -84,38 +84,25 @@ pub fn export_midi(
     let mut windows = |done: usize, total: usize| {
         progress(LOADED + (TRANSCRIBED - LOADED) * done as f32 / total.max(1) as f32);
     };
-    let (transcription, tempo) = match source {
+    let (transcription, measured) = match source {
         ExportSource::Captured { audio, sample_rate } => {
             let mut tempo = MusicalAnalyzer::new(*sample_rate);
             tempo.add_frames(audio.as_slice());
-            let transcription = transcribe_audio(
+            transcribe_audio(
                 audio.as_slice(),
                 *sample_rate,
                 &model,
                 &settings,
                 &mut windows,
-            );
-            (transcription, Some(tempo))
+            )
+            .map(|transcription| (transcription, tempo.finish(false).bpm))
         }
         ExportSource::File(path) => {
-            let mut tempo: Option<MusicalAnalyzer> = None;
-            let transcription = transcribe_file(
-                path,
-                &model,
-                &settings,
-                |block, rate| {
-                    tempo
-                        .get_or_insert_with(|| MusicalAnalyzer::new(rate))
-                        .add_frames(block)
-                },
-                &mut windows,
-            );
-            (transcription, tempo)
+            transcribe_file_with_tempo(path, &model, &settings, &mut windows)
         }
-    };
-    let transcription = transcription.map_err(|e| message(&e))?;
+    }
+    .map_err(|e| message(&e))?;
     // The audio's own tempo puts the notes on the DAW's grid; without a steady beat, 120 BPM.
-    let measured = tempo.and_then(|t| t.finish(false).bpm);
     let tempo_bpm = measured.unwrap_or(DEFAULT_BPM);
     write_midi(&output, &transcription.notes, tempo_bpm).map_err(|e| message(&e))?;
     progress(1.0);

@@ -290,8 +290,10 @@ impl IntegratedLoudness {
 /// A streaming meter of integrated loudness and true peak.
 pub(crate) struct Meter {
     loudness: IntegratedLoudness,
-    /// The BS.1770 detector and, when measured, the reconstruction's.
-    peaks: [Option<PeakDetector>; 2],
+    /// The BS.1770 true-peak detector.
+    bs1770: PeakDetector,
+    /// The reconstruction's detector, when its peak is measured.
+    reconstruction: Option<PeakDetector>,
     /// The highest BS.1770 and reconstruction peaks so far.
     peak: [f32; 2],
     channels: usize,
@@ -313,10 +315,8 @@ impl Meter {
         let detector = |grade| PeakDetector::new(channels, sample_rate, grade);
         Ok(Self {
             loudness: IntegratedLoudness::new(channels, sample_rate),
-            peaks: [
-                Some(detector(Grade::Bs1770)),
-                reconstruction.then(|| detector(Grade::Reconstruction)),
-            ],
+            bs1770: detector(Grade::Bs1770),
+            reconstruction: reconstruction.then(|| detector(Grade::Reconstruction)),
             peak: [0.0; 2],
             channels,
         })
@@ -337,26 +337,24 @@ impl Meter {
             )));
         }
         self.loudness.add(planes);
-        for (detector, peak) in self.peaks.iter_mut().zip(&mut self.peak) {
-            if let Some(detector) = detector {
-                *peak = detector.scan(planes, *peak);
-            }
+        self.peak[0] = self.bs1770.scan(planes, self.peak[0]);
+        if let Some(detector) = &mut self.reconstruction {
+            self.peak[1] = detector.scan(planes, self.peak[1]);
         }
         Ok(())
     }
 
     /// The figures of everything added.
     pub(crate) fn figures(&mut self) -> LoudnessFigures {
-        for (detector, peak) in self.peaks.iter_mut().zip(&mut self.peak) {
-            if let Some(detector) = detector {
-                *peak = peak.max(detector.flush());
-            }
+        self.peak[0] = self.peak[0].max(self.bs1770.flush());
+        if let Some(detector) = &mut self.reconstruction {
+            self.peak[1] = self.peak[1].max(detector.flush());
         }
         let db = |peak: f32| (peak > 0.0).then(|| 20.0 * f64::from(peak).log10());
         LoudnessFigures {
             integrated_lufs: self.loudness.integrated(),
             true_peak_dbtp: db(self.peak[0]),
-            reconstructed_peak_dbfs: self.peaks[1].as_ref().and_then(|_| db(self.peak[1])),
+            reconstructed_peak_dbfs: self.reconstruction.as_ref().and_then(|_| db(self.peak[1])),
         }
     }
 }

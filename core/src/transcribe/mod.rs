@@ -26,6 +26,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+use crate::analyze::MusicalAnalyzer;
+
 pub use bends::{bend_to_midi, frame_time};
 pub use error::TranscribeError;
 pub use midi::{DEFAULT_BPM, TICKS_PER_BEAT, midi_bytes, write_midi};
@@ -185,6 +187,30 @@ pub fn transcribe_file(
         channels: input.spec.channels,
         duration_s: input.frames as f64 / f64::from(input.spec.sample_rate),
     })
+}
+
+/// [`transcribe_file`] that also measures the file's tempo in the same pass over its audio
+/// ([`MusicalAnalyzer`]): the transcription and the tempo in BPM, `None` without a steady beat.
+/// What `mixsmith midi` and the plugin's "Export MIDI" write into a MIDI file.
+pub fn transcribe_file_with_tempo(
+    path: &Path,
+    model: &BasicPitch,
+    settings: &NoteSettings,
+    progress: impl FnMut(usize, usize),
+) -> Result<(Transcription, Option<f64>), TranscribeError> {
+    let mut tempo: Option<MusicalAnalyzer> = None;
+    let transcription = transcribe_file(
+        path,
+        model,
+        settings,
+        |block, rate| {
+            tempo
+                .get_or_insert_with(|| MusicalAnalyzer::new(rate))
+                .add_frames(block)
+        },
+        progress,
+    )?;
+    Ok((transcription, tempo.and_then(|t| t.finish(false).bpm)))
 }
 
 /// Transcribes audio in memory (planar `channels` of equal length at `sample_rate`, e.g. a
