@@ -163,19 +163,41 @@ fn half_band(line: &[f32], coefficients: &[f32; HALF_BAND_PAIRS], out: &mut [f32
     const HISTORY: usize = 2 * HALF_BAND_PAIRS;
     let n = line.len() - HISTORY;
     // For the new sample `i` (at `line[HISTORY + i]`) the centre is `a = HISTORY + i - PAIRS`;
-    // the value at `a + 1/2` reads `line[a - k]` and `line[a + 1 + k]`.
-    let mut middle = [0.0f32; MAX_BLOCK];
-    for (k, c) in coefficients.iter().enumerate() {
-        let before = &line[HALF_BAND_PAIRS - k..HALF_BAND_PAIRS - k + n];
-        let after = &line[HALF_BAND_PAIRS + 1 + k..HALF_BAND_PAIRS + 1 + k + n];
-        for ((m, a), b) in middle[..n].iter_mut().zip(before).zip(after) {
-            *m += c * (a + b);
+    // the value at `a + 1/2` reads `line[a - k]` and `line[a + 1 + k]`. Four lanes of new
+    // samples at a time keep their sums in registers over all the pairs, four independent
+    // chains of additions.
+    const WIDTH: usize = 4 * LANES;
+    for first in (0..n).step_by(WIDTH) {
+        let width = (n - first).min(WIDTH);
+        let mut middle = [0.0f32; WIDTH];
+        for (k, c) in coefficients.iter().enumerate() {
+            let before = lane::<WIDTH>(line, HALF_BAND_PAIRS - k + first, width);
+            let after = lane::<WIDTH>(line, HALF_BAND_PAIRS + 1 + k + first, width);
+            for ((m, a), b) in middle.iter_mut().zip(before).zip(after) {
+                *m += c * (a + b);
+            }
+        }
+        let centres = &line[HALF_BAND_PAIRS + first..HALF_BAND_PAIRS + first + width];
+        let pairs = out[2 * first..2 * (first + width)].chunks_exact_mut(2);
+        for ((pair, x), m) in pairs.zip(centres).zip(middle) {
+            pair[0] = *x;
+            pair[1] = m;
         }
     }
-    let centres = &line[HALF_BAND_PAIRS..HALF_BAND_PAIRS + n];
-    for ((pair, x), m) in out.chunks_exact_mut(2).zip(centres).zip(&middle[..n]) {
-        pair[0] = *x;
-        pair[1] = *m;
+}
+
+/// Samples processed side by side, in registers: one AVX2 vector of `f32`.
+const LANES: usize = 8;
+
+/// `width` (at most `N`) samples of `line` from `from`, zero-padded to `N`.
+#[inline(always)]
+fn lane<const N: usize>(line: &[f32], from: usize, width: usize) -> [f32; N] {
+    if width == N {
+        line[from..from + N].try_into().expect("a full lane")
+    } else {
+        let mut lane = [0.0; N];
+        lane[..width].copy_from_slice(&line[from..from + width]);
+        lane
     }
 }
 
@@ -479,7 +501,12 @@ fn channel_peaks(
         match (skip, run_start) {
             (false, None) => run_start = Some(first),
             (true, Some(start)) => {
-                interpolate_run(line, start, first, taps, delay, kernel, peaks);
+                match kernel.middle.len() {
+                    4 => interpolate_run::<4>(line, start, first, taps, delay, kernel, peaks),
+                    6 => interpolate_run::<6>(line, start, first, taps, delay, kernel, peaks),
+                    12 => interpolate_run::<12>(line, start, first, taps, delay, kernel, peaks),
+                    pairs => unreachable!("no kernel has {pairs} sample pairs"),
+                }
                 run_start = None;
             }
             _ => {}
@@ -487,11 +514,12 @@ fn channel_peaks(
     }
 }
 
-/// Interval peaks of frames `start..end`, max-ed into `peaks`. Each sum is accumulated over the
-/// whole run one sample pair at a time (`acc += c * (a ± b)` over contiguous slices), which
-/// vectorises fully; sums are in pair order, the same on every CPU.
+/// Interval peaks of frames `start..end`, max-ed into `peaks`, for a kernel of `PAIRS` sample
+/// pairs. A lane of frames at a time keeps every sum in registers: the pairs' sums and
+/// differences are formed once and weighted into each phase; sums are in pair order, the same
+/// on every CPU.
 #[inline(always)]
-fn interpolate_run(
+fn interpolate_run<const PAIRS: usize>(
     line: &[f32],
     start: usize,
     end: usize,
@@ -500,39 +528,48 @@ fn interpolate_run(
     kernel: &Kernel,
     peaks: &mut [f32],
 ) {
-    let n = end - start;
+    debug_assert_eq!(kernel.middle.len(), PAIRS);
     // Sample `k` steps before frame `start + i` is `line[start + taps - k + i]`.
-    let back = |k: usize| &line[start + taps - k..start + taps - k + n];
-    let mut middle = [0.0f32; MAX_BLOCK];
-    for (k, c) in kernel.middle.iter().enumerate() {
-        for ((m, a), b) in middle[..n]
-            .iter_mut()
-            .zip(back(k))
-            .zip(back(kernel.span - k))
-        {
-            *m += c * (a + b);
-        }
-    }
-    let mut best = [0.0f32; MAX_BLOCK];
-    for (b, (d, m)) in best[..n].iter_mut().zip(back(delay).iter().zip(&middle)) {
-        *b = max(d.abs(), m.abs());
-    }
-    for (sums, differences) in &kernel.mirrored {
-        let (mut sum, mut difference) = ([0.0f32; MAX_BLOCK], [0.0f32; MAX_BLOCK]);
-        for (k, (cs, cd)) in sums.iter().zip(differences).enumerate() {
-            let pairs = back(k).iter().zip(back(kernel.span - k));
-            for ((s, d), (a, b)) in sum[..n].iter_mut().zip(&mut difference[..n]).zip(pairs) {
-                *s += cs * (a + b);
-                *d += cd * (a - b);
+    let newest = start + taps;
+    for first in (0..end - start).step_by(LANES) {
+        let width = (end - start - first).min(LANES);
+        let back = |k: usize| lane::<LANES>(line, newest - k + first, width);
+        let mut sums = [[0.0f32; LANES]; PAIRS];
+        let mut differences = [[0.0f32; LANES]; PAIRS];
+        for (k, (sum, difference)) in sums.iter_mut().zip(&mut differences).enumerate() {
+            let (a, b) = (back(k), back(kernel.span - k));
+            for l in 0..LANES {
+                sum[l] = a[l] + b[l];
+                difference[l] = a[l] - b[l];
             }
         }
-        for (b, (s, q)) in best[..n].iter_mut().zip(sum.iter().zip(&difference)) {
-            // max(|y_p|, |y_(F-p)|) from P = y_p + y_(F-p) and Q = y_p - y_(F-p).
-            *b = max(*b, 0.5 * (s.abs() + q.abs()));
+        let mut middle = [0.0f32; LANES];
+        for (c, sum) in kernel.middle.iter().zip(&sums) {
+            for (m, s) in middle.iter_mut().zip(sum) {
+                *m += c * s;
+            }
         }
-    }
-    for (p, b) in peaks[start..end].iter_mut().zip(&best[..n]) {
-        *p = max(*p, *b);
+        let delayed = back(delay);
+        let mut best: [f32; LANES] =
+            std::array::from_fn(|l| max(delayed[l].abs(), middle[l].abs()));
+        for (sum_weights, difference_weights) in &kernel.mirrored {
+            let (mut p, mut q) = ([0.0f32; LANES], [0.0f32; LANES]);
+            for k in 0..PAIRS {
+                let (cs, cd) = (sum_weights[k], difference_weights[k]);
+                for l in 0..LANES {
+                    p[l] += cs * sums[k][l];
+                    q[l] += cd * differences[k][l];
+                }
+            }
+            for l in 0..LANES {
+                // max(|y_p|, |y_(F-p)|) from P = y_p + y_(F-p) and Q = y_p - y_(F-p).
+                best[l] = max(best[l], 0.5 * (p[l].abs() + q[l].abs()));
+            }
+        }
+        let at = start + first;
+        for (peak, b) in peaks[at..at + width].iter_mut().zip(best) {
+            *peak = max(*peak, b);
+        }
     }
 }
 
