@@ -151,6 +151,9 @@ pub enum AnalyzeError {
     },
 }
 
+/// Blocks in flight between the two threads of [`analyze_file`].
+const PIPELINE_BLOCKS: usize = 4;
+
 /// Measures a file's loudness, peaks, tempo and key in one streaming pass (memory does not grow
 /// with the file's length, except the onset envelope's 4 bytes per 11.6 ms). `progress` is
 /// called after every decoded block.
@@ -172,24 +175,58 @@ pub fn analyze_file(
         path: path.into(),
         source,
     };
-    let mut musical = MusicalAnalyzer::new(spec.sample_rate);
-    let mut reconstruction =
-        PeakDetector::new(spec.channels, spec.sample_rate, Grade::Reconstruction);
-    let mut reconstructed_peak = 0.0f32;
-    while let Some(block) = reader.next_block()? {
-        meter.add_frames(block).map_err(meter_error)?;
-        reconstructed_peak = reconstruction.scan(block, reconstructed_peak);
-        musical.add_frames(block);
-        progress(Progress {
-            frames_done: meter.frames(),
-            total_frames: spec.total_frames,
-            sample_rate: spec.sample_rate,
-        });
+    let channels = spec.channels;
+    // Two threads: this one decodes and meters the loudness and the BS.1770 peak, a second
+    // follows the reconstructed peak, the tempo and the key on copies of the blocks (recycled
+    // through `free`, so memory stays constant).
+    let (full_tx, full_rx) = crossbeam_channel::bounded::<Vec<Vec<f32>>>(PIPELINE_BLOCKS);
+    let (free_tx, free_rx) = crossbeam_channel::bounded::<Vec<Vec<f32>>>(PIPELINE_BLOCKS);
+    for _ in 0..PIPELINE_BLOCKS {
+        let _ = free_tx.send(vec![Vec::new(); channels]);
     }
+    let (read, followed) = std::thread::scope(|scope| {
+        let follower = scope.spawn(move || {
+            let mut musical = MusicalAnalyzer::new(spec.sample_rate);
+            let mut reconstruction =
+                PeakDetector::new(channels, spec.sample_rate, Grade::Reconstruction);
+            let mut peak = 0.0f32;
+            for block in full_rx {
+                peak = reconstruction.scan(&block, peak);
+                musical.add_frames(&block);
+                let _ = free_tx.send(block);
+            }
+            (peak.max(reconstruction.flush()), musical)
+        });
+        let read = (|| -> Result<(), AnalyzeError> {
+            while let Some(block) = reader.next_block()? {
+                meter.add_frames(block).map_err(meter_error)?;
+                let Ok(mut copy) = free_rx.recv() else {
+                    break;
+                };
+                for (to, from) in copy.iter_mut().zip(block) {
+                    to.clear();
+                    to.extend_from_slice(from);
+                }
+                if full_tx.send(copy).is_err() {
+                    break;
+                }
+                progress(Progress {
+                    frames_done: meter.frames(),
+                    total_frames: spec.total_frames,
+                    sample_rate: spec.sample_rate,
+                });
+            }
+            Ok(())
+        })();
+        drop(full_tx);
+        (read, follower.join())
+    });
+    read?;
+    let (reconstructed_peak, musical) =
+        followed.unwrap_or_else(|panic| std::panic::resume_unwind(panic));
     if meter.frames() == 0 {
         return Err(AnalyzeError::NoAudio { path: path.into() });
     }
-    reconstructed_peak = reconstructed_peak.max(reconstruction.flush());
     let mut loudness = LoudnessReport::from_meter(&meter);
     loudness.reconstructed_peak_dbfs = finite(20.0 * f64::from(reconstructed_peak).log10());
     loudness.non_finite_samples = reader.non_finite_samples();
