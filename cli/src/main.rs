@@ -17,6 +17,7 @@ mod master;
 mod midi;
 mod musicapi;
 mod progress;
+mod separate;
 
 /// Mixsmith: music AI tools for producers, from the command line.
 #[derive(Debug, Parser)]
@@ -34,6 +35,8 @@ enum Command {
     Master(master::Args),
     /// Transcribe audio to a MIDI file with the basic-pitch model (notes, onsets, pitch bends).
     Midi(midi::Args),
+    /// Split mixes into stems (vocals, drums, bass, other), or one stem and the rest.
+    Separate(separate::Args),
     /// Generate music with a cloud provider (hanolab, musicapi, suno, minimax).
     Generate(Box<generate::Args>),
     /// List, resume or cancel stored cloud jobs.
@@ -50,6 +53,7 @@ fn main() -> ExitCode {
         Command::Analyze(args) => analyze::run(&args),
         Command::Master(args) => master::run(&args),
         Command::Midi(args) => midi::run(&args),
+        Command::Separate(args) => separate::run(&args),
         Command::Generate(args) => generate::run(&args),
         Command::Jobs(args) => jobs::run(&args),
         Command::Hanolab(args) => hanolab::run(&args),

@@ -11,4 +11,5 @@ pub mod client;
 pub mod inference;
 pub mod master;
 pub mod realtime;
+pub mod separate;
 pub mod transcribe;
