@@ -30,6 +30,11 @@ const BASIC_PITCH_DEPS: &[&str] = &[
 /// The Python packages of the tempo and key bench (librosa is the baseline, mido writes the
 /// songs' MIDI files), pinned.
 const TEMPO_KEY_PACKAGES: &[&str] = &["librosa==0.10.2.post1", "mido==1.3.3"];
+/// What the separation bench adds to the tempo and key bench's packages: the WORLD vocoder
+/// that sings its vocals.
+const SEPARATE_PACKAGES: &[&str] = &["pyworld==0.3.5"];
+/// Songs in the separation bench set.
+const SEPARATE_SONGS: &str = "8";
 /// Songs in the tempo and key bench set.
 const TEMPO_KEY_SONGS: &str = "60";
 
@@ -93,24 +98,26 @@ pub fn run(workspace: &Workspace, build_times: bool) -> Result<()> {
         util::run(bench.args(["bench", "-p", "mixsmith-core"]))
     })?;
     let tempo_key = steps.run("tempo and key bench set (librosa baseline)", || {
-        setup::ensure_bench_tools()?;
-        let Some(python) = bench_python(workspace, "librosa, mido", &[TEMPO_KEY_PACKAGES]) else {
-            return Ok(None);
-        };
-        let output = Command::new(python)
-            .arg(workspace.root.join("xtask/scripts/tempo_key_bench.py"))
-            .arg(&cli)
-            .arg(workspace.target.join("bench-tempo-key"))
-            .arg(TEMPO_KEY_SONGS)
-            .output()
-            .context("could not run xtask/scripts/tempo_key_bench.py")?;
-        if !output.status.success() {
-            anyhow::bail!(
-                "tempo_key_bench.py failed: {}",
-                String::from_utf8_lossy(&output.stderr)
-            );
-        }
-        Ok(Some(String::from_utf8_lossy(&output.stdout).into_owned()))
+        bench_script(
+            workspace,
+            "librosa, mido",
+            &[TEMPO_KEY_PACKAGES],
+            "tempo_key_bench.py",
+            &cli,
+            "bench-tempo-key",
+            TEMPO_KEY_SONGS,
+        )
+    })?;
+    let separation = steps.run("separation bench set (HPSS + REPET baseline)", || {
+        bench_script(
+            workspace,
+            "librosa, mido, pyworld",
+            &[TEMPO_KEY_PACKAGES, SEPARATE_PACKAGES],
+            "separate_bench.py",
+            &cli,
+            "bench-separate",
+            SEPARATE_SONGS,
+        )
     })?;
     let figures = steps.run("collect criterion figures", || {
         criterion_figures(&workspace.target.join("criterion"), started)
@@ -147,6 +154,13 @@ pub fn run(workspace: &Workspace, build_times: bool) -> Result<()> {
         tempo_key
             .as_deref()
             .unwrap_or("(skipped: no Python with librosa)\n")
+    );
+    println!("---- stem separation (xtask/scripts/separate_bench.py) ----");
+    print!(
+        "{}",
+        separation
+            .as_deref()
+            .unwrap_or("(skipped: no Python with librosa and pyworld)\n")
     );
     println!("---- bundle sizes ----");
     println!(
@@ -237,6 +251,38 @@ fn format_nanoseconds(nanoseconds: f64) -> String {
     } else {
         format!("{:.2} s", nanoseconds / 1e9)
     }
+}
+
+/// Runs `xtask/scripts/SCRIPT CLI target/WORK SONGS` with a bench Python that can import
+/// `module` (installing `installs` when it cannot) and returns what it printed; `None` when
+/// there is no such Python.
+fn bench_script(
+    workspace: &Workspace,
+    module: &str,
+    installs: &[&[&str]],
+    script: &str,
+    cli: &Path,
+    work: &str,
+    songs: &str,
+) -> Result<Option<String>> {
+    setup::ensure_bench_tools()?;
+    let Some(python) = bench_python(workspace, module, installs) else {
+        return Ok(None);
+    };
+    let output = Command::new(python)
+        .arg(workspace.root.join("xtask/scripts").join(script))
+        .arg(cli)
+        .arg(workspace.target.join(work))
+        .arg(songs)
+        .output()
+        .with_context(|| format!("could not run xtask/scripts/{script}"))?;
+    if !output.status.success() {
+        anyhow::bail!(
+            "{script} failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    Ok(Some(String::from_utf8_lossy(&output.stdout).into_owned()))
 }
 
 /// A Python that can import `matchering`; see [`bench_python`].

@@ -110,6 +110,16 @@ const BENCH_REQUIREMENTS: &[Requirement] = &[
         package: "musescore-general-soundfont-small",
         why: "a third General MIDI soundfont for the bench songs",
     },
+    Requirement {
+        check: Check::Command("espeak-ng"),
+        package: "espeak-ng",
+        why: "speaks the lines the separation bench's vocals are sung from",
+    },
+    Requirement {
+        check: Check::Command("g++"),
+        package: "g++",
+        why: "builds pyworld (the separation bench's vocoder; PyPI ships it as source)",
+    },
 ];
 
 /// Installs what only the benchmarks need (see [`BENCH_REQUIREMENTS`]).
