@@ -52,7 +52,9 @@ fn fft_size(sample_rate: u32) -> usize {
         .max(512)
 }
 
-/// The DSP separator (see the module documentation).
+/// The DSP separator (see the module documentation). [`Separator::process`] allocates nothing
+/// for blocks of up to a quarter of the FFT length (1024 frames at 44.1 kHz); longer blocks may
+/// grow its output queue once.
 pub struct DspSeparator {
     channels: usize,
     n: usize,
