@@ -22,6 +22,7 @@ const CHUNK: usize = 256;
 fn bridge(block: usize) -> Bridge {
     let config = BridgeConfig {
         channels: 2,
+        output_channels: 2,
         sample_rate: SAMPLE_RATE,
         max_block_frames: block,
     };

@@ -241,6 +241,7 @@ impl Plugin for Mixsmith {
             .map_or(2, NonZeroU32::get) as usize;
         let config = BridgeConfig {
             channels,
+            output_channels: channels,
             sample_rate: buffer_config.sample_rate,
             max_block_frames: buffer_config.max_buffer_size.max(1) as usize,
         };

@@ -272,6 +272,7 @@ pub(crate) mod tests {
     fn render_through_bridge(slot: ToolSlot, audio: &[Vec<f32>], block: usize) -> Vec<Vec<f32>> {
         let config = BridgeConfig {
             channels: 2,
+            output_channels: 2,
             sample_rate: RATE as f32,
             max_block_frames: block,
         };

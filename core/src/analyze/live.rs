@@ -244,6 +244,7 @@ mod tests {
             MeteredProcessor::new(PassThrough::new(256), 2, sample_rate, live.clone()).unwrap();
         let config = BridgeConfig {
             channels: 2,
+            output_channels: 2,
             sample_rate: sample_rate as f32,
             max_block_frames: 512,
         };

@@ -668,6 +668,7 @@ fn render_is_independent_of_chunk_size_and_equals_the_bridge_offline() {
     let processor_latency = processor.latency_frames();
     let config = BridgeConfig {
         channels: 2,
+        output_channels: 2,
         sample_rate: RATE as f32,
         max_block_frames: 256,
     };

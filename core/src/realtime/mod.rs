@@ -42,7 +42,8 @@ pub trait StreamProcessor: Send + 'static {
     /// reset requested by the host).
     fn reset(&mut self);
 
-    /// Processes one chunk. `input` and `output` hold one slice per channel, each exactly
+    /// Processes one chunk. `input` holds one slice per input channel and `output` one per
+    /// output channel ([`BridgeConfig::output_channels`]), each exactly
     /// [`chunk_frames`](Self::chunk_frames) long. Runs on the worker thread, where allocation is
     /// allowed but should be rare.
     fn process_chunk(&mut self, input: &[&[f32]], output: &mut [&mut [f32]]);

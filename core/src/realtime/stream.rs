@@ -23,8 +23,13 @@ pub enum RenderMode {
 /// The fixed configuration of one bridge. A change of any field means a new bridge.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct BridgeConfig {
-    /// Channels in and out (the bridge keeps the layout).
+    /// Channels of the host's input.
     pub channels: usize,
+    /// Channels the processor outputs: usually `channels`; a separator outputs one group of
+    /// channels per stem. Wherever processed audio is missing (start-up, an underrun, a failed
+    /// worker) the output is the delayed input in the first `channels` output channels and
+    /// silence in the rest.
+    pub output_channels: usize,
     /// Sample rate in Hz, used for the worker's load figure.
     pub sample_rate: f32,
     /// The largest block the host will pass to one `process()` call.
@@ -62,7 +67,10 @@ impl Bridge {
         config: BridgeConfig,
         stats: Arc<EngineStats>,
     ) -> std::io::Result<Self> {
-        assert!(config.channels > 0, "a bridge needs at least one channel");
+        assert!(
+            config.channels > 0 && config.output_channels > 0,
+            "a bridge needs at least one channel each way"
+        );
         let max_block = config.max_block_frames.max(1);
         let chunk = processor.chunk_frames();
         // One chunk to fill, one host block for the worker to process it before it is due, and
@@ -74,7 +82,7 @@ impl Bridge {
         let ring_frames = bridge_latency + 2 * chunk + 2 * max_block;
 
         let (input_tx, input_rx) = RingBuffer::new(ring_frames * config.channels);
-        let (output_tx, output_rx) = RingBuffer::new(ring_frames * config.channels);
+        let (output_tx, output_rx) = RingBuffer::new(ring_frames * config.output_channels);
         let shared = Arc::new(Shared {
             reset_request: AtomicU32::new(0),
             reset_ack: AtomicU32::new(0),
@@ -92,13 +100,14 @@ impl Bridge {
                     input_rx,
                     output_tx,
                     &worker_shared,
-                    config.channels,
+                    (config.channels, config.output_channels),
                     config.sample_rate,
                 )
             })?;
 
         let audio = BridgeAudio {
             channels: config.channels,
+            outputs: config.output_channels,
             max_block,
             warmup,
             bridge_latency,
@@ -148,8 +157,10 @@ impl Drop for Bridge {
 
 /// The audio thread's side of a [`Bridge`]. Every method is allocation-free and lock-free.
 pub struct BridgeAudio {
-    /// Channel count of the stream.
+    /// Channel count of the input stream.
     channels: usize,
+    /// Channel count of the processed stream.
+    outputs: usize,
     /// Largest block processed in one go; longer host blocks are split.
     max_block: usize,
     /// The processor's look-ahead: after a (re)start its first this many output frames depend
@@ -197,54 +208,71 @@ impl BridgeAudio {
     }
 
     /// Processes one host block in place: `channels` holds one slice per channel, all the same
-    /// length. The output is the processed signal delayed by [`Self::latency_frames`].
+    /// length. The output is the processed signal delayed by [`Self::latency_frames`]. Only for
+    /// a bridge with as many output channels as input channels.
     pub fn process(&mut self, channels: &mut [&mut [f32]], mode: RenderMode) {
-        self.process_with(channels, mode, false);
+        self.process_in_place(channels, mode, false);
     }
 
     /// Like [`Self::process`], but the output is the dry signal delayed by the same latency. The
     /// worker keeps running on the input, so switching back is seamless and analysis continues.
     pub fn process_bypassed(&mut self, channels: &mut [&mut [f32]], mode: RenderMode) {
-        self.process_with(channels, mode, true);
+        self.process_in_place(channels, mode, true);
     }
 
-    fn process_with(&mut self, channels: &mut [&mut [f32]], mode: RenderMode, bypassed: bool) {
-        debug_assert_eq!(channels.len(), self.channels);
-        let frames = channels.first().map_or(0, |c| c.len());
+    /// Processes one host block from `input` (one slice per input channel) into `output` (one
+    /// slice per output channel, all as long as the input): the processed signal delayed by
+    /// [`Self::latency_frames`], or where it is missing the delayed input in the first output
+    /// channels and silence in the rest.
+    pub fn process_into(&mut self, input: &[&[f32]], output: &mut [&mut [f32]], mode: RenderMode) {
+        debug_assert_eq!(input.len(), self.channels);
+        debug_assert_eq!(output.len(), self.outputs);
+        let frames = input.first().map_or(0, |c| c.len());
         let mut start = 0;
         while start < frames {
             let len = (frames - start).min(self.max_block);
-            self.process_block(channels, start, len, mode);
-            if bypassed {
-                self.dry.read_into(channels, start, len);
-            }
+            let source = self.accept(input, start, len, mode);
+            self.emit(output, start, len, source);
             start += len;
         }
     }
 
-    fn process_block(
+    fn process_in_place(&mut self, channels: &mut [&mut [f32]], mode: RenderMode, bypassed: bool) {
+        debug_assert_eq!(channels.len(), self.channels);
+        debug_assert_eq!(self.outputs, self.channels, "in-place processing keeps the layout");
+        let frames = channels.first().map_or(0, |c| c.len());
+        let mut start = 0;
+        while start < frames {
+            let len = (frames - start).min(self.max_block);
+            let source = self.accept(channels, start, len, mode);
+            self.emit(channels, start, len, if bypassed { Source::Dry } else { source });
+            start += len;
+        }
+    }
+
+    /// Takes one block (at most `max_block` frames) of input: into the dry line and, unless the
+    /// stream is restarting or the worker is gone, to the worker. Says where the block's output
+    /// comes from.
+    fn accept<C: AsRef<[f32]>>(
         &mut self,
-        channels: &mut [&mut [f32]],
+        input: &[C],
         start: usize,
         len: usize,
         mode: RenderMode,
-    ) {
-        self.dry.write(channels, start, len);
+    ) -> Source {
+        self.dry.write(input, start, len);
         if self.worker_gone() {
-            self.dry.read_into(channels, start, len);
-            return;
+            return Source::Dry;
         }
         if self.resetting && !self.finish_reset(mode) {
-            self.dry.read_into(channels, start, len);
-            return;
+            return Source::Dry;
         }
 
-        if !self.push_input(channels, start, len, mode) {
+        if !self.push_input(input, start, len, mode) {
             // The worker fell so far behind that its input ring is full: restart the stream.
             self.shared.stats.count_underrun();
             self.reset();
-            self.dry.read_into(channels, start, len);
-            return;
+            return Source::Dry;
         }
 
         // Stream positions (since the restart) of the output frames this block needs.
@@ -255,22 +283,38 @@ impl BridgeAudio {
             // Still inside the first latency period: nothing processed is due yet, and what the
             // worker delivers for the warm-up is never played, so free its room in the ring.
             self.skip_late_frames(self.warmup as u64);
-            self.dry.read_into(channels, start, len);
-            return;
+            return Source::Dry;
         }
         let preroll = (warmup - due_start).max(0) as usize;
         let first_due = due_start.max(warmup) as u64;
-        if preroll > 0 {
-            self.dry.read_into(channels, start, preroll);
-        }
-        let wanted = len - preroll;
-        if self.wait_for_output(first_due + wanted as u64, mode) {
-            self.skip_late_frames(first_due);
-            self.pop_output(channels, start + preroll, wanted);
+        if self.wait_for_output(first_due + (len - preroll) as u64, mode) {
+            Source::Processed { preroll, first_due }
         } else {
             self.shared.stats.count_underrun();
-            self.dry
-                .read_into_from(channels, start + preroll, wanted, preroll);
+            Source::Dry
+        }
+    }
+
+    /// Writes the output of the block [`Self::accept`] took last.
+    fn emit(&mut self, output: &mut [&mut [f32]], start: usize, len: usize, source: Source) {
+        match source {
+            Source::Dry => self.write_dry(output, start, len, 0),
+            Source::Processed { preroll, first_due } => {
+                if preroll > 0 {
+                    self.write_dry(output, start, preroll, 0);
+                }
+                self.skip_late_frames(first_due);
+                self.pop_output(output, start + preroll, len - preroll);
+            }
+        }
+    }
+
+    /// The delayed input for `len` frames from `offset` frames into the last accepted block, in
+    /// the first output channels; silence in the others.
+    fn write_dry(&self, output: &mut [&mut [f32]], start: usize, len: usize, offset: usize) {
+        self.dry.read_into_from(output, start, len, offset);
+        for channel in output.iter_mut().skip(self.channels) {
+            channel[start..start + len].fill(0.0);
         }
     }
 
@@ -301,9 +345,9 @@ impl BridgeAudio {
     }
 
     /// Sends a block to the worker. Offline, waits for room; realtime, fails when there is none.
-    fn push_input(
+    fn push_input<C: AsRef<[f32]>>(
         &mut self,
-        channels: &[&mut [f32]],
+        channels: &[C],
         start: usize,
         len: usize,
         mode: RenderMode,
@@ -319,7 +363,7 @@ impl BridgeAudio {
             return false;
         };
         let interleaved =
-            (start..start + len).flat_map(|frame| channels.iter().map(move |ch| ch[frame]));
+            (start..start + len).flat_map(|frame| channels.iter().map(move |ch| ch.as_ref()[frame]));
         chunk.fill_from_iter(interleaved);
         self.pushed += len as u64;
         self.worker_thread.unpark();
@@ -329,10 +373,10 @@ impl BridgeAudio {
     /// Drops processed frames that arrived too late to be played.
     fn skip_late_frames(&mut self, first_due: u64) {
         let late = first_due.saturating_sub(self.popped) as usize;
-        let available = self.output.slots() / self.channels;
+        let available = self.output.slots() / self.outputs;
         let skip = late.min(available);
         if skip > 0
-            && let Ok(chunk) = self.output.read_chunk(skip * self.channels)
+            && let Ok(chunk) = self.output.read_chunk(skip * self.outputs)
         {
             chunk.commit_all();
             self.popped += skip as u64;
@@ -343,7 +387,7 @@ impl BridgeAudio {
     /// Offline, waits until they have.
     fn wait_for_output(&self, end: u64, mode: RenderMode) -> bool {
         loop {
-            let arrived = self.popped + (self.output.slots() / self.channels) as u64;
+            let arrived = self.popped + (self.output.slots() / self.outputs) as u64;
             if arrived >= end {
                 return true;
             }
@@ -355,16 +399,31 @@ impl BridgeAudio {
     }
 
     fn pop_output(&mut self, channels: &mut [&mut [f32]], start: usize, frames: usize) {
-        let Ok(chunk) = self.output.read_chunk(frames * self.channels) else {
+        let Ok(chunk) = self.output.read_chunk(frames * self.outputs) else {
             return;
         };
         let (first, second) = chunk.as_slices();
         for (index, sample) in first.iter().chain(second).enumerate() {
-            channels[index % self.channels][start + index / self.channels] = *sample;
+            channels[index % self.outputs][start + index / self.outputs] = *sample;
         }
         chunk.commit_all();
         self.popped += frames as u64;
     }
+}
+
+/// Where the output of an accepted block comes from.
+#[derive(Debug, Clone, Copy)]
+enum Source {
+    /// The delayed input (warm-up, restart, underrun, failed worker, bypass).
+    Dry,
+    /// The worker's output, after `preroll` frames of the delayed input (the end of the
+    /// warm-up); `first_due` is the stream position of the first processed frame.
+    Processed {
+        /// Frames of delayed input before the processed ones.
+        preroll: usize,
+        /// The stream position of the first processed frame.
+        first_due: u64,
+    },
 }
 
 /// Offline renders may block; this is the only place the audio thread ever sleeps.
@@ -394,21 +453,16 @@ impl DelayLine {
         }
     }
 
-    fn write(&mut self, channels: &[&mut [f32]], start: usize, len: usize) {
+    fn write<C: AsRef<[f32]>>(&mut self, channels: &[C], start: usize, len: usize) {
         for (buffer, channel) in self.buffers.iter_mut().zip(channels) {
             let capacity = buffer.len();
-            for (offset, sample) in channel[start..start + len].iter().enumerate() {
+            for (offset, sample) in channel.as_ref()[start..start + len].iter().enumerate() {
                 buffer[(self.write_pos + offset) % capacity] = *sample;
             }
         }
         let capacity = self.buffers[0].len();
         self.write_pos = (self.write_pos + len) % capacity;
         self.last_block = len;
-    }
-
-    /// Copies the delayed signal for the first `len` frames of the last written block.
-    fn read_into(&self, channels: &mut [&mut [f32]], start: usize, len: usize) {
-        self.read_into_from(channels, start, len, 0);
     }
 
     /// Copies the delayed signal for `len` frames starting `offset` frames into the last written
@@ -454,6 +508,7 @@ mod tests {
     fn config(max_block: usize) -> BridgeConfig {
         BridgeConfig {
             channels: 2,
+            output_channels: 2,
             sample_rate: 48_000.0,
             max_block_frames: max_block,
         }
@@ -663,6 +718,87 @@ mod tests {
         let latency = bridge.latency_frames();
         let out = run(&mut bridge, 32, 20, RenderMode::Offline);
         assert!(out[latency..].iter().all(|s| *s == 1.0), "{out:?}");
+    }
+
+    /// Two channels in, four out: the input negated, then doubled.
+    struct Spread {
+        /// Sleeps this long per chunk (to force underruns).
+        delay: Duration,
+    }
+
+    impl StreamProcessor for Spread {
+        fn chunk_frames(&self) -> usize {
+            64
+        }
+        fn reset(&mut self) {}
+        fn process_chunk(&mut self, input: &[&[f32]], output: &mut [&mut [f32]]) {
+            thread::sleep(self.delay);
+            for (index, out) in output.iter_mut().enumerate() {
+                let (source, factor) = (input[index % 2], [-1.0, 2.0][index / 2]);
+                for (o, i) in out.iter_mut().zip(source.iter()) {
+                    *o = factor * i;
+                }
+            }
+        }
+    }
+
+    /// Runs a stereo ramp through a two-in, four-out bridge in blocks of 100; returns the four
+    /// output channels.
+    fn run_spread(delay: Duration, mode: RenderMode) -> (Vec<Vec<f32>>, usize, u64) {
+        let config = BridgeConfig {
+            output_channels: 4,
+            ..config(100)
+        };
+        let mut bridge = Bridge::start(Spread { delay }, config, Arc::default()).unwrap();
+        let mut outputs = vec![Vec::new(); 4];
+        for index in 0..40 {
+            let left = ramp(100, index * 100);
+            let right: Vec<f32> = left.iter().map(|s| -s).collect();
+            let mut block = vec![vec![7.0; 100]; 4];
+            let mut slices: Vec<&mut [f32]> = block.iter_mut().map(Vec::as_mut_slice).collect();
+            bridge
+                .audio()
+                .process_into(&[&left, &right], &mut slices, mode);
+            for (all, part) in outputs.iter_mut().zip(&block) {
+                all.extend_from_slice(part);
+            }
+        }
+        let underruns = bridge.stats().underruns;
+        (outputs, bridge.latency_frames(), underruns)
+    }
+
+    #[test]
+    fn more_outputs_than_inputs_come_out_delayed_by_the_latency() {
+        let (outputs, latency, underruns) = run_spread(Duration::ZERO, RenderMode::Offline);
+        assert_eq!(underruns, 0);
+        for (index, output) in outputs.iter().enumerate() {
+            let factor = [-1.0, 2.0][index / 2] * [1.0, -1.0][index % 2];
+            for (frame, sample) in output.iter().enumerate() {
+                let expected = if frame < latency {
+                    0.0
+                } else {
+                    factor * (frame - latency + 1) as f32 * 1e-4
+                };
+                assert_eq!(*sample, expected, "output {index}, frame {frame}");
+            }
+        }
+    }
+
+    #[test]
+    fn without_processed_audio_the_input_fills_the_first_outputs_and_the_rest_is_silent() {
+        let (outputs, latency, underruns) =
+            run_spread(Duration::from_millis(100), RenderMode::Realtime);
+        assert!(underruns > 0);
+        for frame in latency..outputs[0].len() {
+            let dry = (frame - latency + 1) as f32 * 1e-4;
+            if outputs[0][frame] == dry {
+                assert_eq!(outputs[1][frame], -dry);
+                assert_eq!((outputs[2][frame], outputs[3][frame]), (0.0, 0.0));
+            } else {
+                assert_eq!(outputs[0][frame], -dry, "frame {frame}");
+                assert_eq!(outputs[2][frame], 2.0 * dry, "frame {frame}");
+            }
+        }
     }
 
     #[test]

@@ -21,14 +21,14 @@ pub(super) fn run<P: StreamProcessor>(
     mut input: Consumer<f32>,
     mut output: Producer<f32>,
     shared: &Shared,
-    channels: usize,
+    (channels, out_channels): (usize, usize),
     sample_rate: f32,
 ) {
     flush_denormals_on_this_thread();
     let chunk = processor.chunk_frames();
     let chunk_seconds = chunk as f32 / sample_rate.max(1.0);
     let mut chunk_in = vec![vec![0.0_f32; chunk]; channels];
-    let mut chunk_out = vec![vec![0.0_f32; chunk]; channels];
+    let mut chunk_out = vec![vec![0.0_f32; chunk]; out_channels];
     let mut filled = 0;
     let mut generation = shared.reset_ack.load(Ordering::Acquire);
 
@@ -67,7 +67,7 @@ pub(super) fn run<P: StreamProcessor>(
             continue;
         }
 
-        if !wait_for_room(&output, chunk * channels, shared, generation) {
+        if !wait_for_room(&output, chunk * out_channels, shared, generation) {
             // Shutting down, or a reset made this chunk stale.
             filled = 0;
             continue;
@@ -87,7 +87,7 @@ pub(super) fn run<P: StreamProcessor>(
             .stats
             .record_chunk(started.elapsed().as_secs_f32() / chunk_seconds);
 
-        if let Ok(slots) = output.write_chunk_uninit(chunk * channels) {
+        if let Ok(slots) = output.write_chunk_uninit(chunk * out_channels) {
             let interleaved =
                 (0..chunk).flat_map(|frame| chunk_out.iter().map(move |ch| ch[frame]));
             slots.fill_from_iter(interleaved);
