@@ -174,6 +174,12 @@ impl DspSeparator {
         Ok(separator)
     }
 
+    /// The largest block [`Separator::process`] takes without allocating: the STFT's hop
+    /// (1024 frames at 44.1 and 48 kHz).
+    pub fn block_frames(&self) -> usize {
+        self.hop
+    }
+
     /// Runs one frame: analyses the newest `n` samples, and once the ring holds the frames the
     /// time median needs, synthesises the centre frame's stems into the accumulators and moves
     /// its completed first `hop` samples to `ready`.

@@ -9,6 +9,7 @@
 
 mod dsp;
 mod file;
+mod live;
 mod median;
 
 #[cfg(test)]
@@ -19,6 +20,7 @@ use std::str::FromStr;
 
 pub use dsp::DspSeparator;
 pub use file::{SeparateSummary, StemFile, separate_file};
+pub use live::{LIVE_ORDER, LiveSeparator};
 
 use crate::audio::AudioError;
 

@@ -183,6 +183,62 @@ fn an_impulse_comes_out_after_exactly_the_latency() {
 }
 
 #[test]
+fn on_the_bridge_the_live_separator_gives_the_stems_delayed_by_the_reported_latency() {
+    use crate::realtime::{Bridge, BridgeConfig, RenderMode, StreamProcessor};
+    let (rate, channels, frames) = (44_100, 2, 60_000);
+    let mut next = noise(7);
+    let input: Vec<Vec<f32>> = (0..channels)
+        .map(|_| (0..frames).map(|_| 0.5 * next()).collect())
+        .collect();
+    let expected = separate(&mut DspSeparator::new(rate, channels).unwrap(), &input, 1000);
+
+    let live = LiveSeparator::new(rate, channels).unwrap();
+    let own_latency = live.latency_frames();
+    let config = BridgeConfig {
+        channels,
+        output_channels: live.output_channels(),
+        sample_rate: rate as f32,
+        max_block_frames: 700,
+    };
+    let mut bridge = Bridge::start(live, config, Default::default()).unwrap();
+    let latency = bridge.latency_frames();
+    assert!(latency > own_latency);
+    let mut output = vec![Vec::new(); STEMS * channels];
+    let mut block = vec![vec![0.0; 700]; STEMS * channels];
+    let mut pos = 0;
+    for len in [1, 700, 333, 512].into_iter().cycle() {
+        let len = len.min(frames + latency - pos);
+        if len == 0 {
+            break;
+        }
+        let slices: Vec<Vec<f32>> = input
+            .iter()
+            .map(|c| (pos..pos + len).map(|i| c.get(i).copied().unwrap_or(0.0)).collect())
+            .collect();
+        let planes: Vec<&[f32]> = slices.iter().map(Vec::as_slice).collect();
+        let mut outs: Vec<&mut [f32]> = block.iter_mut().map(|c| &mut c[..len]).collect();
+        bridge
+            .audio()
+            .process_into(&planes, &mut outs, RenderMode::Offline);
+        for (all, part) in output.iter_mut().zip(&outs) {
+            all.extend_from_slice(part);
+        }
+        pos += len;
+    }
+    for stem in Stem::ALL {
+        for channel in 0..channels {
+            let got = &output[LiveSeparator::output_channel(stem, channel, channels)];
+            assert!(got[..latency].iter().all(|s| *s == 0.0), "{stem} before the latency");
+            assert_eq!(
+                got[latency..],
+                expected[stem.index()][channel][..],
+                "{stem}, channel {channel}"
+            );
+        }
+    }
+}
+
+#[test]
 fn unsupported_layouts_are_refused() {
     assert!(DspSeparator::new(44_100, 0).is_err());
     assert!(DspSeparator::new(44_100, 65).is_err());
