@@ -21,11 +21,16 @@ mod learn;
 mod midi_export;
 pub mod params;
 pub mod session;
+pub mod stems;
+mod suite;
 mod tools;
 
 use learn::MasterLink;
 use params::{MixsmithParams, Mode};
+use suite::TransportFollower;
 use tools::{Capture, Captures, ToolSlot};
+
+pub use stems::MixsmithStems;
 
 /// The Mixsmith plugin.
 pub struct Mixsmith {
@@ -54,9 +59,8 @@ pub struct Mixsmith {
     bridge: Option<Bridge>,
     /// Whether the host renders in realtime or offline, fixed per activation.
     render_mode: RenderMode,
-    /// Where the transport should be at the next block if it keeps playing; a different position
-    /// is a jump, which restarts the stream.
-    expected_position: Option<i64>,
+    /// Restarts the stream when the transport jumps.
+    transport: TransportFollower,
     /// The editor window's size.
     editor_state: Arc<EguiEditorState>,
 }
@@ -97,7 +101,7 @@ impl Default for Mixsmith {
             heard_position: Arc::new(AtomicI64::new(0)),
             bridge: None,
             render_mode: RenderMode::Realtime,
-            expected_position: None,
+            transport: TransportFollower::default(),
             editor_state: editor::default_state(),
         }
     }
@@ -128,7 +132,11 @@ impl Mixsmith {
     /// or comparing), an auditioned clip over it, then the output gain.
     fn render(&mut self, channels: &mut [&mut [f32]], context: &mut impl ProcessContext<Self>) {
         let frames = channels.first().map_or(0, |channel| channel.len());
-        self.follow_transport(context.transport(), frames);
+        self.transport.follow(
+            context.transport(),
+            frames,
+            self.bridge.as_mut().map(Bridge::audio),
+        );
         let Some(bridge) = self.bridge.as_mut() else {
             return;
         };
@@ -163,25 +171,13 @@ impl Mixsmith {
             }
         }
     }
-
-    /// Restarts the stream when the transport jumped since the last block.
-    fn follow_transport(&mut self, transport: &Transport, frames: usize) {
-        let position = transport.pos_samples().filter(|_| transport.playing);
-        if let (Some(now), Some(expected), Some(bridge)) =
-            (position, self.expected_position, self.bridge.as_mut())
-            && now != expected
-        {
-            bridge.audio().reset();
-        }
-        self.expected_position = position.map(|now| now + frames as i64);
-    }
 }
 
 impl Plugin for Mixsmith {
     const NAME: &'static str = "Mixsmith";
-    const VENDOR: &'static str = "Mixsmith";
-    const URL: &'static str = "https://mixsmith.invalid";
-    const EMAIL: &'static str = "dev@mixsmith.invalid";
+    const VENDOR: &'static str = suite::VENDOR;
+    const URL: &'static str = suite::URL;
+    const EMAIL: &'static str = suite::EMAIL;
     const VERSION: &'static str = env!("CARGO_PKG_VERSION");
 
     const AUDIO_IO_LAYOUTS: &'static [AudioIOLayout] = &[
@@ -208,6 +204,7 @@ impl Plugin for Mixsmith {
     fn editor(&mut self, _async_executor: AsyncExecutor<Self>) -> Option<Self::Editor> {
         editor::create(
             self.editor_state.clone(),
+            Self::NAME,
             editor::MixsmithEditor::new(
                 self.params.clone(),
                 self.stats.clone(),
@@ -282,15 +279,12 @@ impl Plugin for Mixsmith {
         self.master.attach(sample_rate, channels, installer);
         self.sample_rate
             .store(buffer_config.sample_rate, Ordering::Relaxed);
-        self.render_mode = match buffer_config.process_mode {
-            ProcessMode::Offline => RenderMode::Offline,
-            ProcessMode::Realtime | ProcessMode::Buffered => RenderMode::Realtime,
-        };
+        self.render_mode = suite::render_mode(buffer_config.process_mode);
         true
     }
 
     fn reset(&mut self) {
-        self.expected_position = None;
+        self.transport.reset();
         if let Some(bridge) = self.bridge.as_mut() {
             bridge.audio().reset();
         }
@@ -341,5 +335,5 @@ impl Vst3Plugin for Mixsmith {
     ];
 }
 
-nice_export_clap!(Mixsmith);
-nice_export_vst3!(Mixsmith);
+nice_export_clap!(Mixsmith, MixsmithStems);
+nice_export_vst3!(Mixsmith, MixsmithStems);

@@ -239,13 +239,21 @@ impl BridgeAudio {
 
     fn process_in_place(&mut self, channels: &mut [&mut [f32]], mode: RenderMode, bypassed: bool) {
         debug_assert_eq!(channels.len(), self.channels);
-        debug_assert_eq!(self.outputs, self.channels, "in-place processing keeps the layout");
+        debug_assert_eq!(
+            self.outputs, self.channels,
+            "in-place processing keeps the layout"
+        );
         let frames = channels.first().map_or(0, |c| c.len());
         let mut start = 0;
         while start < frames {
             let len = (frames - start).min(self.max_block);
             let source = self.accept(channels, start, len, mode);
-            self.emit(channels, start, len, if bypassed { Source::Dry } else { source });
+            self.emit(
+                channels,
+                start,
+                len,
+                if bypassed { Source::Dry } else { source },
+            );
             start += len;
         }
     }
@@ -362,8 +370,8 @@ impl BridgeAudio {
         let Ok(chunk) = self.input.write_chunk_uninit(samples) else {
             return false;
         };
-        let interleaved =
-            (start..start + len).flat_map(|frame| channels.iter().map(move |ch| ch.as_ref()[frame]));
+        let interleaved = (start..start + len)
+            .flat_map(|frame| channels.iter().map(move |ch| ch.as_ref()[frame]));
         chunk.fill_from_iter(interleaved);
         self.pushed += len as u64;
         self.worker_thread.unpark();
@@ -789,14 +797,17 @@ mod tests {
         let (outputs, latency, underruns) =
             run_spread(Duration::from_millis(100), RenderMode::Realtime);
         assert!(underruns > 0);
-        for frame in latency..outputs[0].len() {
+        let [first, second, third, fourth] = &outputs[..] else {
+            panic!("four outputs");
+        };
+        for (frame, sample) in first.iter().enumerate().skip(latency) {
             let dry = (frame - latency + 1) as f32 * 1e-4;
-            if outputs[0][frame] == dry {
-                assert_eq!(outputs[1][frame], -dry);
-                assert_eq!((outputs[2][frame], outputs[3][frame]), (0.0, 0.0));
+            if *sample == dry {
+                assert_eq!(second[frame], -dry);
+                assert_eq!((third[frame], fourth[frame]), (0.0, 0.0));
             } else {
-                assert_eq!(outputs[0][frame], -dry, "frame {frame}");
-                assert_eq!(outputs[2][frame], 2.0 * dry, "frame {frame}");
+                assert_eq!(*sample, -dry, "frame {frame}");
+                assert_eq!(third[frame], 2.0 * dry, "frame {frame}");
             }
         }
     }

@@ -190,7 +190,11 @@ fn on_the_bridge_the_live_separator_gives_the_stems_delayed_by_the_reported_late
     let input: Vec<Vec<f32>> = (0..channels)
         .map(|_| (0..frames).map(|_| 0.5 * next()).collect())
         .collect();
-    let expected = separate(&mut DspSeparator::new(rate, channels).unwrap(), &input, 1000);
+    let expected = separate(
+        &mut DspSeparator::new(rate, channels).unwrap(),
+        &input,
+        1000,
+    );
 
     let live = LiveSeparator::new(rate, channels).unwrap();
     let own_latency = live.latency_frames();
@@ -213,7 +217,11 @@ fn on_the_bridge_the_live_separator_gives_the_stems_delayed_by_the_reported_late
         }
         let slices: Vec<Vec<f32>> = input
             .iter()
-            .map(|c| (pos..pos + len).map(|i| c.get(i).copied().unwrap_or(0.0)).collect())
+            .map(|c| {
+                (pos..pos + len)
+                    .map(|i| c.get(i).copied().unwrap_or(0.0))
+                    .collect()
+            })
             .collect();
         let planes: Vec<&[f32]> = slices.iter().map(Vec::as_slice).collect();
         let mut outs: Vec<&mut [f32]> = block.iter_mut().map(|c| &mut c[..len]).collect();
@@ -228,7 +236,10 @@ fn on_the_bridge_the_live_separator_gives_the_stems_delayed_by_the_reported_late
     for stem in Stem::ALL {
         for channel in 0..channels {
             let got = &output[LiveSeparator::output_channel(stem, channel, channels)];
-            assert!(got[..latency].iter().all(|s| *s == 0.0), "{stem} before the latency");
+            assert!(
+                got[..latency].iter().all(|s| *s == 0.0),
+                "{stem} before the latency"
+            );
             assert_eq!(
                 got[latency..],
                 expected[stem.index()][channel][..],

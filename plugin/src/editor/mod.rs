@@ -69,17 +69,46 @@ pub(crate) fn default_state() -> Arc<EguiEditorState> {
     EguiEditorState::from_size(LogicalSize::new(640.0, 480.0), 1.0)
 }
 
-/// Creates the editor for the plugin.
-pub(crate) fn create(
+/// Creates the editor window of one of the suite's plugins, titled `title`.
+pub(crate) fn create<App: NiceEguiApp>(
     state: Arc<EguiEditorState>,
-    app: MixsmithEditor,
-) -> Option<EguiEditor<MixsmithEditor>> {
+    title: &str,
+    app: App,
+) -> Option<EguiEditor<App>> {
     nice_plug_egui::create_egui_editor(
         state,
         RepaintNotifier::new(),
-        EguiNiceSettings::new().with_tile("Mixsmith"),
+        EguiNiceSettings::new().with_tile(title),
         app,
     )
+}
+
+/// The status bar every plugin of the suite shows: its name, the latency it reports, its
+/// worker's load, underruns and a stopped worker.
+pub(crate) fn engine_status(ui: &mut egui::Ui, name: &str, stats: &EngineStats, sample_rate: f32) {
+    let stats = stats.snapshot();
+    ui.horizontal(|ui| {
+        ui.heading(name);
+        ui.separator();
+        ui.label(format!(
+            "latency {} frames ({:.1} ms)",
+            stats.latency_frames,
+            f64::from(stats.latency_frames) * 1000.0 / f64::from(sample_rate.max(1.0))
+        ));
+        ui.separator();
+        ui.label(format!("worker load {:.0} %", stats.load * 100.0));
+        ui.separator();
+        let underruns = format!("underruns {}", stats.underruns);
+        if stats.underruns > 0 {
+            ui.colored_label(egui::Color32::YELLOW, underruns);
+        } else {
+            ui.label(underruns);
+        }
+        if stats.worker_failed {
+            ui.separator();
+            ui.colored_label(egui::Color32::RED, "worker stopped: passing dry audio");
+        }
+    });
 }
 
 /// The editor application.
@@ -132,33 +161,6 @@ impl MixsmithEditor {
             heard_position,
             gui: None,
         }
-    }
-
-    fn status_bar(&self, ui: &mut egui::Ui) {
-        let stats = self.stats.snapshot();
-        let sample_rate = self.sample_rate.load(Ordering::Relaxed);
-        ui.horizontal(|ui| {
-            ui.heading("Mixsmith");
-            ui.separator();
-            ui.label(format!(
-                "latency {} frames ({:.1} ms)",
-                stats.latency_frames,
-                f64::from(stats.latency_frames) * 1000.0 / f64::from(sample_rate.max(1.0))
-            ));
-            ui.separator();
-            ui.label(format!("worker load {:.0} %", stats.load * 100.0));
-            ui.separator();
-            let underruns = format!("underruns {}", stats.underruns);
-            if stats.underruns > 0 {
-                ui.colored_label(egui::Color32::YELLOW, underruns);
-            } else {
-                ui.label(underruns);
-            }
-            if stats.worker_failed {
-                ui.separator();
-                ui.colored_label(egui::Color32::RED, "worker stopped: passing dry audio");
-            }
-        });
     }
 
     fn notice_banner(&self, ui: &mut egui::Ui) {
@@ -226,7 +228,12 @@ impl NiceEguiApp for MixsmithEditor {
         egui::Frame::new()
             .inner_margin(egui::Margin::same(8))
             .show(ui, |ui| {
-                self.status_bar(ui);
+                engine_status(
+                    ui,
+                    "Mixsmith",
+                    &self.stats,
+                    self.sample_rate.load(Ordering::Relaxed),
+                );
                 self.notice_banner(ui);
                 ui.separator();
                 match self.tab_bar(ui) {

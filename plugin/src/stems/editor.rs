@@ -1,0 +1,233 @@
+//! The Stems editor: one channel strip per stem (level meter, gain, mute, solo) and the
+//! rebalanced mix's meter, under the suite's status bar.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use mixsmith_core::separate::{STEMS, Stem};
+use nice_plug::context::gui::GuiContext;
+use nice_plug::editor::dpi::LogicalSize;
+use nice_plug::prelude::{AtomicF32, BoolParam, ParamSetter};
+use nice_plug_egui::widgets::ParamSlider;
+use nice_plug_egui::{EguiEditor, EguiEditorState, Frame, NiceEguiApp, baseview};
+
+use super::mixer::{METER_FLOOR_DB, StemMeters};
+use super::params::StemsParams;
+use crate::editor::engine_status;
+use mixsmith_core::realtime::EngineStats;
+
+/// How often the meters refresh.
+const REFRESH: Duration = Duration::from_millis(50);
+/// The lowest level a meter shows, in dBFS.
+const METER_MIN_DB: f32 = -60.0;
+/// How fast a meter falls, in dB per second (peaks rise at once).
+const METER_FALL_DB_PER_S: f32 = 24.0;
+/// The meter bars' size, in points.
+const METER_SIZE: egui::Vec2 = egui::vec2(22.0, 150.0);
+/// Where the meters' scale has a tick, in dBFS.
+const METER_TICKS: [f32; 5] = [0.0, -6.0, -12.0, -24.0, -48.0];
+/// A channel strip's width, in points.
+const STRIP_WIDTH: f32 = 120.0;
+
+/// The editor's initial size.
+pub(super) fn default_state() -> Arc<EguiEditorState> {
+    EguiEditorState::from_size(LogicalSize::new(640.0, 420.0), 1.0)
+}
+
+/// Creates the editor window.
+pub(super) fn create(
+    state: Arc<EguiEditorState>,
+    app: StemsEditor,
+) -> Option<EguiEditor<StemsEditor>> {
+    crate::editor::create(state, "Mixsmith Stems", app)
+}
+
+/// The editor application.
+pub struct StemsEditor {
+    /// Per-stem controls.
+    params: Arc<StemsParams>,
+    /// Engine counters.
+    stats: Arc<EngineStats>,
+    /// The sample rate of the current activation.
+    sample_rate: Arc<AtomicF32>,
+    /// Levels written by the audio thread.
+    meters: Arc<StemMeters>,
+    /// The levels shown: per stem, then the mix, falling at [`METER_FALL_DB_PER_S`].
+    shown: [f32; STEMS + 1],
+    /// When `shown` was last updated.
+    last_frame: Instant,
+    /// The host connection, present while the window is open.
+    gui: Option<GuiContext>,
+}
+
+impl StemsEditor {
+    /// The editor over the plugin's shared state.
+    pub(super) fn new(
+        params: Arc<StemsParams>,
+        stats: Arc<EngineStats>,
+        sample_rate: Arc<AtomicF32>,
+        meters: Arc<StemMeters>,
+    ) -> Self {
+        Self {
+            params,
+            stats,
+            sample_rate,
+            meters,
+            shown: [METER_FLOOR_DB; STEMS + 1],
+            last_frame: Instant::now(),
+            gui: None,
+        }
+    }
+
+    /// Moves the shown levels towards the audio thread's: up at once, down at the fall rate.
+    fn update_levels(&mut self) {
+        let now = Instant::now();
+        let fall = METER_FALL_DB_PER_S * now.duration_since(self.last_frame).as_secs_f32();
+        self.last_frame = now;
+        let live = self
+            .meters
+            .stems
+            .iter()
+            .chain(std::iter::once(&self.meters.mix))
+            .map(|meter| meter.load(Ordering::Relaxed));
+        for (shown, level) in self.shown.iter_mut().zip(live) {
+            *shown = level.max(*shown - fall);
+        }
+    }
+
+    fn strip(&self, ui: &mut egui::Ui, stem: Stem, setter: &ParamSetter) {
+        let params = self.params.stem(stem);
+        ui.vertical(|ui| {
+            ui.set_width(STRIP_WIDTH);
+            ui.strong(capitalised(stem.name()));
+            level_meter(ui, self.shown[stem.index()]);
+            ui.add(ParamSlider::for_param(&params.gain, setter).with_width(STRIP_WIDTH - 8.0));
+            ui.horizontal(|ui| {
+                toggle(ui, &params.mute, "Mute", setter);
+                toggle(ui, &params.solo, "Solo", setter);
+            });
+        });
+    }
+}
+
+impl NiceEguiApp for StemsEditor {
+    fn build(
+        &mut self,
+        _egui_ctx: egui::Context,
+        gui: GuiContext,
+        _frame: &mut Frame,
+    ) -> Result<(), baseview::HandlerError> {
+        self.gui = Some(gui);
+        Ok(())
+    }
+
+    fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut Frame) {
+        ui.ctx().request_repaint_after(REFRESH);
+        let Some(gui) = self.gui.clone() else {
+            return;
+        };
+        let setter = gui.param_setter();
+        self.update_levels();
+        egui::Frame::new()
+            .inner_margin(egui::Margin::same(8))
+            .show(ui, |ui| {
+                engine_status(
+                    ui,
+                    "Mixsmith Stems",
+                    &self.stats,
+                    self.sample_rate.load(Ordering::Relaxed),
+                );
+                ui.separator();
+                ui.label("Separator: built-in DSP (no model needed)");
+                ui.add_space(6.0);
+                ui.horizontal(|ui| {
+                    for stem in Stem::ALL {
+                        self.strip(ui, stem, &setter);
+                    }
+                    ui.separator();
+                    ui.vertical(|ui| {
+                        ui.strong("Mix");
+                        level_meter(ui, self.shown[STEMS]);
+                        toggle(ui, &self.params.bypass, "Bypass", &setter);
+                    });
+                });
+                ui.add_space(6.0);
+                ui.weak(
+                    "Auxiliary outputs 2-5 carry vocals, drums, bass and other as separated; \
+                     the main output is their mix at the gains above.",
+                );
+            });
+    }
+
+    fn editor_closed(&mut self) {
+        self.gui = None;
+    }
+}
+
+/// `name` with a capital first letter.
+fn capitalised(name: &str) -> String {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .map(|first| first.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
+}
+
+/// A button that shows and flips a bool parameter as one host gesture.
+fn toggle(ui: &mut egui::Ui, param: &BoolParam, label: &str, setter: &ParamSetter) {
+    let on = param.value();
+    if ui.add(egui::Button::selectable(on, label)).clicked() {
+        setter.begin_set_parameter(param);
+        setter.set_parameter(param, !on);
+        setter.end_set_parameter(param);
+    }
+}
+
+/// A vertical peak meter from [`METER_MIN_DB`] to 0 dBFS with a scale, and the level as text.
+fn level_meter(ui: &mut egui::Ui, db: f32) {
+    ui.horizontal(|ui| {
+        let (rect, _) = ui.allocate_exact_size(METER_SIZE, egui::Sense::hover());
+        let painter = ui.painter_at(rect.expand(40.0));
+        painter.rect_filled(rect, 2.0, egui::Color32::from_gray(30));
+        let height =
+            |db: f32| ((db - METER_MIN_DB) / -METER_MIN_DB).clamp(0.0, 1.0) * rect.height();
+        let top = rect.bottom() - height(db);
+        let colour = if db > -1.0 {
+            egui::Color32::from_rgb(220, 60, 50)
+        } else if db > -12.0 {
+            egui::Color32::from_rgb(220, 190, 60)
+        } else {
+            egui::Color32::from_rgb(70, 190, 90)
+        };
+        painter.rect_filled(
+            egui::Rect::from_min_max(egui::pos2(rect.left(), top), rect.right_bottom()),
+            2.0,
+            colour,
+        );
+        for tick in METER_TICKS {
+            let y = rect.bottom() - height(tick);
+            painter.line_segment(
+                [
+                    egui::pos2(rect.right(), y),
+                    egui::pos2(rect.right() + 4.0, y),
+                ],
+                egui::Stroke::new(1.0, egui::Color32::GRAY),
+            );
+            painter.text(
+                egui::pos2(rect.right() + 6.0, y),
+                egui::Align2::LEFT_CENTER,
+                format!("{tick:.0}"),
+                egui::FontId::proportional(10.0),
+                egui::Color32::GRAY,
+            );
+        }
+        ui.add_space(28.0);
+    });
+    let text = if db <= METER_MIN_DB {
+        "-inf dBFS".to_owned()
+    } else {
+        format!("{db:.1} dBFS")
+    };
+    ui.monospace(text);
+}
