@@ -549,6 +549,32 @@ impl ClapPlugin {
         Ok((count(true)?, count(false)?))
     }
 
+    /// Every audio port as (channel count, name): the inputs, then the outputs, main ports
+    /// first (`audio-ports` extension).
+    pub fn audio_ports(&mut self) -> Result<(Vec<(u32, String)>, Vec<(u32, String)>)> {
+        let ext = self
+            .instance
+            .plugin_shared_handle()
+            .get_extension::<PluginAudioPorts>()
+            .context("the plugin has no audio-ports extension")?;
+        let handle = self.instance.plugin_handle();
+        let mut buffer = AudioPortInfoBuffer::new();
+        let mut ports = |is_input: bool| -> Result<Vec<(u32, String)>> {
+            (0..ext.count(&handle, is_input))
+                .map(|index| {
+                    let info = ext
+                        .get(&handle, index, is_input, &mut buffer)
+                        .with_context(|| format!("audio_ports.get({index}) failed"))?;
+                    Ok((
+                        info.channel_count,
+                        String::from_utf8_lossy(info.name).into_owned(),
+                    ))
+                })
+                .collect()
+        };
+        Ok((ports(true)?, ports(false)?))
+    }
+
     /// The audio-port configurations the plugin offers: (id, name, main input channels, main
     /// output channels).
     pub fn port_configs(&mut self) -> Result<Vec<(u32, String, u32, u32)>> {
@@ -636,6 +662,19 @@ impl ClapPlugin {
         blocks: &[usize],
         changes: &[ParamChange],
     ) -> Result<Planar> {
+        let mut buses = self.process_buses(input, &[output_channels], blocks, changes)?;
+        Ok(buses.remove(0))
+    }
+
+    /// Like [`Self::process`] for a plugin with several output ports: `output_ports` gives each
+    /// port's channel count, main port first. Returns one planar output per port.
+    pub fn process_buses(
+        &mut self,
+        input: &Planar,
+        output_ports: &[usize],
+        blocks: &[usize],
+        changes: &[ParamChange],
+    ) -> Result<Vec<Planar>> {
         let activation = self.active.context("process() needs an active plugin")?;
         let frames = input.first().map_or(0, Vec::len);
         if input.iter().any(|c| c.len() != frames) {
@@ -666,7 +705,10 @@ impl ClapPlugin {
         let processor = self.processor.take().context("no audio processor")?;
         let steady_time = self.steady_time;
         let transport = self.transport;
-        let mut output = vec![vec![0.0f32; frames]; output_channels];
+        let mut output: Vec<Planar> = output_ports
+            .iter()
+            .map(|&channels| vec![vec![0.0f32; frames]; channels])
+            .collect();
 
         let (processor, result) = std::thread::scope(|scope| {
             let worker = scope.spawn(|| {
@@ -722,7 +764,7 @@ struct RunPlan<'a> {
 fn run_blocks(
     processor: &mut PluginAudioProcessor<MixsmithHost>,
     input: &Planar,
-    output: &mut Planar,
+    output: &mut [Planar],
     plan: &RunPlan<'_>,
 ) -> Result<()> {
     let RunPlan {
@@ -736,10 +778,10 @@ fn run_blocks(
         .ensure_processing_started()
         .map_err(|e| anyhow!("start_processing failed: {e}"))?;
     let in_channels = input.len();
-    let out_channels = output.len();
+    let out_channels: usize = output.iter().map(Vec::len).sum();
     let mut scratch = vec![vec![0.0f32; max_frames]; in_channels];
     let mut input_ports = AudioPorts::with_capacity(in_channels, 1);
-    let mut output_ports = AudioPorts::with_capacity(out_channels, 1);
+    let mut output_ports = AudioPorts::with_capacity(out_channels, output.len());
     let mut events = EventBuffer::with_capacity(changes.len().max(1));
     let mut out_events = EventBuffer::with_capacity(16);
     let mut next_change = 0;
@@ -771,12 +813,13 @@ fn run_blocks(
                     .map(|c| InputChannel::variable(&mut c[..len])),
             ),
         }]);
-        let mut outputs = output_ports.with_output_buffers([AudioPortBuffer {
-            latency: 0,
-            channels: AudioPortBufferType::f32_output_only(
-                output.iter_mut().map(|c| &mut c[start..end]),
-            ),
-        }]);
+        let mut outputs =
+            output_ports.with_output_buffers(output.iter_mut().map(|port| AudioPortBuffer {
+                latency: 0,
+                channels: AudioPortBufferType::f32_output_only(
+                    port.iter_mut().map(|c| &mut c[start..end]),
+                ),
+            }));
         let transport_event = transport.map(|(t, rate)| t.event(start, rate));
         processor
             .process(

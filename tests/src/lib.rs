@@ -12,6 +12,7 @@
 //!   the CLI's render), for both hosts.
 //! - [`isolate`]: running a scenario in a child process, because the debug bundle aborts the
 //!   whole process on an allocation in `process()`.
+//! - [`stems_scenarios`]: Mixsmith Stems in both hosts (buses, latency, automation, the CLI).
 //! - [`render`]: rendering a WAV through the CLAP plugin (the `mixsmith-host` tool).
 //! - [`state`]: reading and editing nice-plug's JSON plugin state.
 //! - [`fake_providers`]: local fake cloud providers (axum) for the client tests.
@@ -26,4 +27,5 @@ pub mod render;
 pub mod signal;
 pub mod spec;
 pub mod state;
+pub mod stems_scenarios;
 pub mod vst3_host;

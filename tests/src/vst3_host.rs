@@ -9,7 +9,9 @@ use std::path::Path;
 
 use anyhow::{Result, anyhow, bail};
 pub use vst3_host::ProcessMode;
-use vst3_host::{AudioBuffers, Plugin, SpeakerArrangement, TransportPosition, Vst3Host};
+use vst3_host::{
+    AudioBuffers, BusDirection, MediaType, Plugin, SpeakerArrangement, TransportPosition, Vst3Host,
+};
 
 use crate::signal::Planar;
 
@@ -47,15 +49,31 @@ impl Vst3Plugin {
     /// Loads the bundle folder `bundle` in-process, configured for `sample_rate` and a maximum
     /// block of `max_block` frames, with the plugin's default (stereo) buses.
     pub fn load(bundle: &Path, sample_rate: f64, max_block: usize) -> Result<Self> {
+        Self::load_class(bundle, None, sample_rate, max_block)
+    }
+
+    /// Like [`Self::load`], for the class `class_id` of the bundle (its 16 bytes, as the plugin
+    /// declares them), or the bundle's first class for `None`.
+    pub fn load_class(
+        bundle: &Path,
+        class_id: Option<&[u8; 16]>,
+        sample_rate: f64,
+        max_block: usize,
+    ) -> Result<Self> {
         let mut host = Vst3Host::builder()
             .sample_rate(sample_rate)
             .block_size(max_block)
             .with_process_isolation(false)
             .build()
             .map_err(|e| anyhow!("could not build the VST3 host: {e}"))?;
-        let plugin = host
-            .load_plugin(bundle)
-            .map_err(|e| anyhow!("could not load {}: {e}", bundle.display()))?;
+        let plugin = match class_id {
+            Some(id) => {
+                let hex: String = id.iter().map(|byte| format!("{byte:02X}")).collect();
+                host.load_plugin_class(bundle, &hex)
+            }
+            None => host.load_plugin(bundle),
+        }
+        .map_err(|e| anyhow!("could not load {}: {e}", bundle.display()))?;
         let mut this = Self {
             plugin,
             _host: host,
@@ -97,6 +115,30 @@ impl Vst3Plugin {
             buses.first().map_or(0, |a| a.raw().count_ones() as usize)
         };
         Ok((count(&arrangements.inputs), count(&arrangements.outputs)))
+    }
+
+    /// The channel count of every output bus, main bus first.
+    pub fn output_buses(&self) -> Result<Vec<usize>> {
+        let arrangements = self
+            .plugin
+            .bus_arrangements()
+            .map_err(|e| anyhow!("bus_arrangements failed: {e}"))?;
+        Ok(arrangements
+            .outputs
+            .iter()
+            .map(|a| a.raw().count_ones() as usize)
+            .collect())
+    }
+
+    /// Activates every auxiliary output bus (VST3 hosts leave them off until a user routes
+    /// them). The plugin must be stopped.
+    pub fn activate_aux_outputs(&mut self) -> Result<()> {
+        for bus in 1..self.output_buses()?.len() {
+            self.plugin
+                .set_bus_active(MediaType::Audio, BusDirection::Output, bus as i32, true)
+                .map_err(|e| anyhow!("activating output bus {bus} failed: {e}"))?;
+        }
+        Ok(())
     }
 
     /// Starts processing (setActive + setProcessing) and services the restarts the plugin asks
@@ -255,15 +297,55 @@ impl Vst3Plugin {
         Ok(())
     }
 
-    /// Processes `input` (planar) in blocks of the given lengths (each at most the maximum block),
-    /// with `changes` queued at their frames. Returns the planar output.
-    pub fn process(
+    /// Like [`Self::process`], keeping the buses apart: returns one planar output per output
+    /// bus, main bus first (inactive buses come back silent).
+    pub fn process_buses(
         &mut self,
         input: &Planar,
         blocks: &[usize],
         changes: &[Vst3ParamChange],
-    ) -> Result<Planar> {
-        let (in_channels, out_channels) = self.channels;
+    ) -> Result<Vec<Planar>> {
+        let frames = self.check_run(input, blocks, changes)?;
+        let mut changes = changes.to_vec();
+        changes.sort_by_key(|c| c.frame);
+        let mut next_change = 0;
+        let mut output: Vec<Planar> = self
+            .output_buses()?
+            .into_iter()
+            .map(|channels| vec![vec![0.0f32; frames]; channels])
+            .collect();
+        let mut start = 0;
+        for &len in blocks {
+            let end = start + len;
+            next_change = self.queue_changes(&changes, next_change, start, end)?;
+            let mut buffers = self
+                .plugin
+                .create_bus_audio_buffers(len)
+                .map_err(|e| anyhow!("create_bus_audio_buffers failed: {e}"))?;
+            for (dst, src) in buffers.inputs[0].channels.iter_mut().zip(input) {
+                dst.copy_from_slice(&src[start..end]);
+            }
+            self.plugin
+                .process_bus_audio(&mut buffers)
+                .map_err(|e| anyhow!("process_bus_audio failed at frame {start} ({len}): {e}"))?;
+            for (bus, produced) in output.iter_mut().zip(&buffers.outputs) {
+                for (dst, src) in bus.iter_mut().zip(&produced.channels) {
+                    dst[start..end].copy_from_slice(src);
+                }
+            }
+            start = end;
+        }
+        Ok(output)
+    }
+
+    /// Checks a run's input, blocks and changes; returns its length in frames.
+    fn check_run(
+        &self,
+        input: &Planar,
+        blocks: &[usize],
+        changes: &[Vst3ParamChange],
+    ) -> Result<usize> {
+        let in_channels = self.channels.0;
         if input.len() != in_channels {
             bail!(
                 "{} input channels for a plugin with {in_channels}",
@@ -284,6 +366,39 @@ impl Vst3Plugin {
                 late.frame
             );
         }
+        Ok(frames)
+    }
+
+    /// Queues the (sorted) changes from index `next` that fall in the block `start..end` at
+    /// their offsets; returns the index of the first change after the block.
+    fn queue_changes(
+        &mut self,
+        changes: &[Vst3ParamChange],
+        mut next: usize,
+        start: usize,
+        end: usize,
+    ) -> Result<usize> {
+        while next < changes.len() && changes[next].frame < end {
+            let change = changes[next];
+            let offset = change.frame.saturating_sub(start) as i32;
+            self.plugin
+                .set_parameter_at(change.id, change.value, offset)
+                .map_err(|e| anyhow!("set_parameter_at({change:?}) failed: {e}"))?;
+            next += 1;
+        }
+        Ok(next)
+    }
+
+    /// Processes `input` (planar) in blocks of the given lengths (each at most the maximum block),
+    /// with `changes` queued at their frames. Returns the planar output.
+    pub fn process(
+        &mut self,
+        input: &Planar,
+        blocks: &[usize],
+        changes: &[Vst3ParamChange],
+    ) -> Result<Planar> {
+        let frames = self.check_run(input, blocks, changes)?;
+        let (in_channels, out_channels) = self.channels;
         let mut changes = changes.to_vec();
         changes.sort_by_key(|c| c.frame);
         let mut next_change = 0;
@@ -291,14 +406,7 @@ impl Vst3Plugin {
         let mut start = 0;
         for &len in blocks {
             let end = start + len;
-            while next_change < changes.len() && changes[next_change].frame < end {
-                let change = changes[next_change];
-                let offset = change.frame.saturating_sub(start) as i32;
-                self.plugin
-                    .set_parameter_at(change.id, change.value, offset)
-                    .map_err(|e| anyhow!("set_parameter_at({change:?}) failed: {e}"))?;
-                next_change += 1;
-            }
+            next_change = self.queue_changes(&changes, next_change, start, end)?;
             let mut buffers = AudioBuffers::new(in_channels, out_channels, len, self.sample_rate);
             for (dst, src) in buffers.inputs.iter_mut().zip(input) {
                 dst.copy_from_slice(&src[start..end]);

@@ -7,25 +7,24 @@
 //! at 0 dB the main output is the input delayed by the reported latency.
 
 mod editor;
-mod mixer;
+pub mod engine;
+pub mod mixer;
 pub mod params;
 
 use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use mixsmith_core::realtime::{Bridge, BridgeConfig, EngineStats, RenderMode, flush_subnormals};
-use mixsmith_core::separate::{LiveSeparator, STEMS, Stem};
+use mixsmith_core::realtime::{EngineStats, flush_subnormals};
+use mixsmith_core::separate::STEMS;
 use nice_plug::prelude::*;
 use nice_plug_egui::EguiEditorState;
 
-use mixer::{StemMeters, StemMixer, peak_db, publish};
+use engine::{MAX_CHANNELS, StemsEngine};
+use mixer::StemMeters;
 use params::StemsParams;
 
 use crate::suite::{self, TransportFollower};
-
-/// The most channels the main input has (stereo).
-const MAX_CHANNELS: usize = 2;
 
 /// The auxiliary outputs' names, in [`Stem::ALL`] order (the bus order hosts show).
 const AUX_NAMES: [&str; STEMS] = ["Vocals", "Drums", "Bass", "Other"];
@@ -40,17 +39,9 @@ pub struct MixsmithStems {
     sample_rate: Arc<AtomicF32>,
     /// Peak levels per stem and of the mix, for the editor.
     meters: Arc<StemMeters>,
-    /// The running bridge, created in `activate()` and dropped in `deactivate()`.
-    bridge: Option<Bridge>,
-    /// Whether the host renders in realtime or offline, fixed per activation.
-    render_mode: RenderMode,
-    /// The main input's channel count in this activation.
-    channels: usize,
-    /// The bridge's output for one block: `STEMS × channels` buffers of the largest block, in
-    /// the separator's channel order (sized in `activate()`).
-    separated: Vec<Vec<f32>>,
-    /// Sums the stems into the main output.
-    mixer: StemMixer,
+    /// The running engine, created in `activate()` and dropped (its worker joined) in
+    /// `deactivate()`.
+    engine: Option<StemsEngine>,
     /// Restarts the stream when the transport jumps.
     transport: TransportFollower,
     /// The editor window's size.
@@ -64,75 +55,10 @@ impl Default for MixsmithStems {
             stats: Arc::new(EngineStats::default()),
             sample_rate: Arc::new(AtomicF32::new(48_000.0)),
             meters: Arc::new(StemMeters::default()),
-            bridge: None,
-            render_mode: RenderMode::Realtime,
-            channels: MAX_CHANNELS,
-            separated: Vec::new(),
-            mixer: StemMixer::new(48_000.0, [1.0; STEMS]),
+            engine: None,
             transport: TransportFollower::default(),
             editor_state: editor::default_state(),
         }
-    }
-}
-
-impl MixsmithStems {
-    /// Separates frames `start..start + len` of the main buffer (at most one `separated`
-    /// buffer long), writes the stems to the auxiliary outputs and the rebalanced mix over the
-    /// main buffer.
-    fn render(
-        &mut self,
-        main: &mut [&mut [f32]],
-        aux: &mut [Buffer],
-        start: usize,
-        len: usize,
-        gains: [f32; STEMS],
-    ) {
-        let channels = self.channels;
-        let Some(bridge) = self.bridge.as_mut() else {
-            return;
-        };
-        let mut outputs: [&mut [f32]; MAX_CHANNELS * STEMS] = {
-            let mut buffers = self.separated.iter_mut();
-            std::array::from_fn(|_| buffers.next().map_or(&mut [][..], |b| &mut b[..len]))
-        };
-        let outputs = &mut outputs[..channels * STEMS];
-        {
-            let input: [&[f32]; MAX_CHANNELS] =
-                std::array::from_fn(|c| &main[c.min(channels - 1)][start..start + len]);
-            bridge
-                .audio()
-                .process_into(&input[..channels], outputs, self.render_mode);
-        }
-        for (stem, bus) in Stem::ALL.into_iter().zip(aux.iter_mut()) {
-            for (channel, out) in bus.as_slice().iter_mut().enumerate().take(channels) {
-                let separated = &outputs[LiveSeparator::output_channel(stem, channel, channels)];
-                out[start..start + len].copy_from_slice(separated);
-            }
-        }
-        for stem in Stem::ALL {
-            let level = peak_db(
-                (0..channels).map(|c| &*outputs[LiveSeparator::output_channel(stem, c, channels)]),
-            );
-            publish(&self.meters.stems[stem.index()], level);
-        }
-        let mut mix: [&mut [f32]; MAX_CHANNELS] = {
-            let mut channels_iter = main.iter_mut();
-            std::array::from_fn(|_| {
-                channels_iter
-                    .next()
-                    .map_or(&mut [][..], |c| &mut c[start..start + len])
-            })
-        };
-        let separated = &*outputs;
-        self.mixer.mix(
-            gains,
-            |s, c| separated[LiveSeparator::output_channel(Stem::ALL[s], c, channels)],
-            &mut mix[..channels],
-        );
-        publish(
-            &self.meters.mix,
-            peak_db(mix[..channels].iter().map(|c| &**c)),
-        );
     }
 }
 
@@ -150,8 +76,8 @@ impl Plugin for MixsmithStems {
             aux_output_ports: &[new_nonzero_u32(2); STEMS],
             names: PortNames {
                 layout: Some("Stereo"),
-                main_input: Some("Mix"),
-                main_output: Some("Rebalanced mix"),
+                main_input: None,
+                main_output: None,
                 aux_inputs: &[],
                 aux_outputs: &AUX_NAMES,
             },
@@ -163,14 +89,17 @@ impl Plugin for MixsmithStems {
             aux_output_ports: &[new_nonzero_u32(1); STEMS],
             names: PortNames {
                 layout: Some("Mono"),
-                main_input: Some("Mix"),
-                main_output: Some("Rebalanced mix"),
+                main_input: None,
+                main_output: None,
                 aux_inputs: &[],
                 aux_outputs: &AUX_NAMES,
             },
             ..AudioIOLayout::const_default()
         },
     ];
+
+    // A mute or solo lands on its exact frame: nice-plug splits the block there.
+    const SAMPLE_ACCURATE_AUTOMATION: bool = true;
 
     type SysExMessage = ();
     type BackgroundTask = ();
@@ -201,46 +130,35 @@ impl Plugin for MixsmithStems {
         let channels = audio_io_layout
             .main_input_channels
             .map_or(2, NonZeroU32::get) as usize;
-        let sample_rate = buffer_config.sample_rate.round() as u32;
-        let separator = match LiveSeparator::new(sample_rate, channels) {
-            Ok(separator) => separator,
+        // Drop the previous engine first, joining its worker.
+        self.engine = None;
+        let engine = match StemsEngine::start(
+            buffer_config.sample_rate,
+            channels,
+            buffer_config.max_buffer_size as usize,
+            suite::render_mode(buffer_config.process_mode),
+            self.params.mix_gains(),
+            self.meters.clone(),
+            self.stats.clone(),
+        ) {
+            Ok(engine) => engine,
             Err(error) => {
                 nice_error!("Mixsmith Stems cannot run this configuration: {error}");
                 return false;
             }
         };
-        let max_block = buffer_config.max_buffer_size.max(1) as usize;
-        let config = BridgeConfig {
-            channels,
-            output_channels: separator.output_channels(),
-            sample_rate: buffer_config.sample_rate,
-            max_block_frames: max_block,
-        };
-        // Drop the previous bridge first, joining its worker.
-        self.bridge = None;
-        let bridge = match Bridge::start(separator, config, self.stats.clone()) {
-            Ok(bridge) => bridge,
-            Err(error) => {
-                nice_error!("Mixsmith Stems could not start its worker thread: {error}");
-                return false;
-            }
-        };
-        context.set_latency_samples(bridge.latency_frames() as u32);
-        self.bridge = Some(bridge);
-        self.channels = channels;
-        self.separated = vec![vec![0.0; max_block]; config.output_channels];
-        self.mixer = StemMixer::new(buffer_config.sample_rate, self.params.mix_gains());
+        context.set_latency_samples(engine.latency_frames() as u32);
+        self.engine = Some(engine);
         self.sample_rate
             .store(buffer_config.sample_rate, Ordering::Relaxed);
-        self.render_mode = suite::render_mode(buffer_config.process_mode);
         true
     }
 
     fn reset(&mut self) {
         self.transport.reset();
-        self.mixer.set(self.params.mix_gains());
-        if let Some(bridge) = self.bridge.as_mut() {
-            bridge.audio().reset();
+        let gains = self.params.mix_gains();
+        if let Some(engine) = self.engine.as_mut() {
+            engine.reset(gains);
         }
     }
 
@@ -250,22 +168,19 @@ impl Plugin for MixsmithStems {
         aux: &mut AuxiliaryBuffers,
         context: &mut impl ProcessContext<Self>,
     ) -> ProcessStatus {
-        let frames = buffer.samples();
         self.transport.follow(
             context.transport(),
-            frames,
-            self.bridge.as_mut().map(Bridge::audio),
+            buffer.samples(),
+            self.engine.as_mut().map(StemsEngine::audio),
         );
-        let gains = self.params.mix_gains();
-        let block = self.separated.first().map_or(0, Vec::len);
-        if block > 0 {
-            let main = buffer.as_slice();
-            let mut start = 0;
-            while start < frames {
-                let len = (frames - start).min(block);
-                self.render(main, aux.outputs, start, len, gains);
-                start += len;
-            }
+        if let Some(engine) = self.engine.as_mut() {
+            let mut flat = aux
+                .outputs
+                .iter_mut()
+                .flat_map(|bus| bus.as_slice().iter_mut().map(|channel| &mut **channel));
+            let mut stems: [&mut [f32]; MAX_CHANNELS * STEMS] =
+                std::array::from_fn(|_| flat.next().unwrap_or(&mut [][..]));
+            engine.process(buffer.as_slice(), &mut stems, self.params.mix_gains());
         }
         // Copied samples (the delayed dry signal) keep any subnormal the host sent; none leaves
         // the plugin.
@@ -281,7 +196,7 @@ impl Plugin for MixsmithStems {
     }
 
     fn deactivate(&mut self) {
-        self.bridge = None;
+        self.engine = None;
     }
 }
 
