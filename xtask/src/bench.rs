@@ -97,6 +97,18 @@ pub fn run(workspace: &Workspace, build_times: bool) -> Result<()> {
         );
         util::run(bench.args(["bench", "-p", "mixsmith-core"]))
     })?;
+    steps.run(
+        "cargo bench -p mixsmith-plugin (the Stems plugin's block)",
+        || {
+            util::run(workspace.cargo().args([
+                "bench",
+                "-p",
+                "mixsmith-plugin",
+                "--bench",
+                "stems",
+            ]))
+        },
+    )?;
     let tempo_key = steps.run("tempo and key bench set (librosa baseline)", || {
         bench_script(
             workspace,

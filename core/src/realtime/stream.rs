@@ -248,12 +248,11 @@ impl BridgeAudio {
         while start < frames {
             let len = (frames - start).min(self.max_block);
             let source = self.accept(channels, start, len, mode);
-            self.emit(
-                channels,
-                start,
-                len,
-                if bypassed { Source::Dry } else { source },
-            );
+            // Bypassed, the processed frames are still taken, so the worker never backs up.
+            self.emit(channels, start, len, source);
+            if bypassed {
+                self.write_dry(channels, start, len, 0);
+            }
             start += len;
         }
     }
@@ -726,6 +725,48 @@ mod tests {
         let latency = bridge.latency_frames();
         let out = run(&mut bridge, 32, 20, RenderMode::Offline);
         assert!(out[latency..].iter().all(|s| *s == 1.0), "{out:?}");
+    }
+
+    #[test]
+    fn a_long_bypass_offline_neither_stalls_nor_loses_the_stream() {
+        /// Negates its input, so processed and dry output differ.
+        struct Negate;
+        impl StreamProcessor for Negate {
+            fn chunk_frames(&self) -> usize {
+                64
+            }
+            fn reset(&mut self) {}
+            fn process_chunk(&mut self, input: &[&[f32]], output: &mut [&mut [f32]]) {
+                for (o, i) in output.iter_mut().zip(input) {
+                    for (o, i) in o.iter_mut().zip(i.iter()) {
+                        *o = -*i;
+                    }
+                }
+            }
+        }
+        let mut bridge = Bridge::start(Negate, config(64), Arc::default()).unwrap();
+        let latency = bridge.latency_frames();
+        // Far more blocks than the rings hold.
+        for index in 0..400 {
+            let mut left = ramp(64, index * 64);
+            let mut right: Vec<f32> = left.iter().map(|s| -s).collect();
+            bridge
+                .audio()
+                .process_bypassed(&mut [&mut left[..], &mut right[..]], RenderMode::Offline);
+            if index * 64 >= latency {
+                assert_eq!(left[0], (index * 64 - latency + 1) as f32 * 1e-4, "dry");
+            }
+        }
+        let mut left = ramp(64, 400 * 64);
+        let mut right: Vec<f32> = left.iter().map(|s| -s).collect();
+        bridge
+            .audio()
+            .process(&mut [&mut left[..], &mut right[..]], RenderMode::Offline);
+        assert_eq!(
+            left[0],
+            -((400 * 64 - latency + 1) as f32) * 1e-4,
+            "processed"
+        );
     }
 
     /// Two channels in, four out: the input negated, then doubled.

@@ -28,11 +28,13 @@ const METER_SIZE: egui::Vec2 = egui::vec2(22.0, 150.0);
 /// Where the meters' scale has a tick, in dBFS.
 const METER_TICKS: [f32; 5] = [0.0, -6.0, -12.0, -24.0, -48.0];
 /// A channel strip's width, in points.
-const STRIP_WIDTH: f32 = 120.0;
+const STRIP_WIDTH: f32 = 112.0;
+/// The gain sliders' width, in points (their value box sits beside them).
+const SLIDER_WIDTH: f32 = 56.0;
 
 /// The editor's initial size.
 pub(super) fn default_state() -> Arc<EguiEditorState> {
-    EguiEditorState::from_size(LogicalSize::new(640.0, 420.0), 1.0)
+    EguiEditorState::from_size(LogicalSize::new(660.0, 400.0), 1.0)
 }
 
 /// Creates the editor window.
@@ -102,7 +104,7 @@ impl StemsEditor {
             ui.set_width(STRIP_WIDTH);
             ui.strong(capitalised(stem.name()));
             level_meter(ui, self.shown[stem.index()]);
-            ui.add(ParamSlider::for_param(&params.gain, setter).with_width(STRIP_WIDTH - 8.0));
+            ui.add(ParamSlider::for_param(&params.gain, setter).with_width(SLIDER_WIDTH));
             ui.horizontal(|ui| {
                 toggle(ui, &params.mute, "Mute", setter);
                 toggle(ui, &params.solo, "Solo", setter);
@@ -153,9 +155,15 @@ impl NiceEguiApp for StemsEditor {
                     });
                 });
                 ui.add_space(6.0);
-                ui.weak(
-                    "Auxiliary outputs 2-5 carry vocals, drums, bass and other as separated; \
-                     the main output is their mix at the gains above.",
+                ui.add(
+                    egui::Label::new(
+                        egui::RichText::new(
+                            "Auxiliary outputs 2-5 carry vocals, drums, bass and other as \
+                             separated; the main output is their mix at the gains above.",
+                        )
+                        .weak(),
+                    )
+                    .wrap(),
                 );
             });
     }
