@@ -15,6 +15,7 @@ mod hanolab;
 mod jobs;
 mod master;
 mod midi;
+mod models;
 mod musicapi;
 mod progress;
 mod separate;
@@ -37,6 +38,8 @@ enum Command {
     Midi(midi::Args),
     /// Split mixes into stems (vocals, drums, bass, other), or one stem and the rest.
     Separate(separate::Args),
+    /// Manage model packs (`models add FILE.onnx ...`).
+    Models(models::Args),
     /// Generate music with a cloud provider (hanolab, musicapi, suno, minimax).
     Generate(Box<generate::Args>),
     /// List, resume or cancel stored cloud jobs.
@@ -54,6 +57,7 @@ fn main() -> ExitCode {
         Command::Master(args) => master::run(&args),
         Command::Midi(args) => midi::run(&args),
         Command::Separate(args) => separate::run(&args),
+        Command::Models(args) => models::run(&args),
         Command::Generate(args) => generate::run(&args),
         Command::Jobs(args) => jobs::run(&args),
         Command::Hanolab(args) => hanolab::run(&args),

@@ -1,4 +1,5 @@
-//! `mixsmith separate IN... --out DIR`: stems (vocals, drums, bass, other) of each input.
+//! `mixsmith separate IN... --out DIR [--model PACK]...`: stems (vocals, drums, bass, other) of
+//! each input, with the DSP separator or a chain of model packs.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
@@ -6,7 +7,11 @@ use std::time::Instant;
 
 use anyhow::{Result, bail};
 use mixsmith_core::audio::SampleFormat;
-use mixsmith_core::separate::{SeparateError, SeparateSummary, Stem, StemLayout, separate_file};
+use mixsmith_core::inference::{MANIFEST_FILE, ModelPack, scan_packs, user_models_dir};
+use mixsmith_core::separate::{
+    PackSeparator, SeparateError, SeparateSummary, Stem, StemLayout, separate_file,
+    separate_file_with,
+};
 use serde::Serialize;
 
 use crate::progress::frames_bar;
@@ -26,6 +31,12 @@ pub struct Args {
     /// `no_vocals.wav`) instead of four stems.
     #[arg(long, value_name = "STEM")]
     pub two_stems: Option<Stem>,
+    /// Separate with a model pack (`mdx` or `demucs-onnx`) instead of the DSP separator: a pack
+    /// folder, or the name of one in the data folder's `models/` (see `mixsmith models add`).
+    /// Repeat to chain packs: each works on what the ones before left of the mix; stems no pack
+    /// gives come from the DSP separator.
+    #[arg(long, value_name = "PACK")]
+    pub model: Vec<PathBuf>,
     /// Write 32-bit float WAV instead of 24-bit integer.
     #[arg(long)]
     pub float: bool,
@@ -52,22 +63,31 @@ pub fn run(args: &Args) -> Result<()> {
         SampleFormat::Int24
     };
     let folders = output_folders(&args.inputs, &args.out)?;
+    let packs = if args.model.is_empty() {
+        None
+    } else {
+        let packs = args
+            .model
+            .iter()
+            .map(|m| find_pack(m))
+            .collect::<Result<Vec<_>>>()?;
+        Some(PackSeparator::load(&packs)?)
+    };
     let cancel = AtomicBool::new(false);
     let mut report = Vec::new();
     for (input, folder) in args.inputs.iter().zip(&folders) {
         let started = Instant::now();
         let mut bar = None;
-        let summary = separate_file(
-            input,
-            folder,
-            layout,
-            format,
-            &cancel,
-            &mut |done, total, rate| {
-                let bar = bar.get_or_insert_with(|| frames_bar("separating", total, rate));
-                bar.set_position(done);
-            },
-        );
+        let mut progress = |done, total, rate| {
+            let bar = bar.get_or_insert_with(|| frames_bar("separating", total, rate));
+            bar.set_position(done);
+        };
+        let summary = match &packs {
+            None => separate_file(input, folder, layout, format, &cancel, &mut progress),
+            Some(packs) => {
+                separate_file_with(input, folder, layout, format, packs, &cancel, &mut progress)
+            }
+        };
         if let Some(bar) = bar {
             bar.finish_and_clear();
         }
@@ -107,6 +127,30 @@ pub fn run(args: &Args) -> Result<()> {
         println!("{}", serde_json::json!({ "separated": report }));
     }
     Ok(())
+}
+
+/// The pack `model` names: a folder holding a manifest, else the pack of that folder or
+/// manifest name in the data folder's `models/`.
+fn find_pack(model: &Path) -> Result<ModelPack> {
+    if model.join(MANIFEST_FILE).is_file() {
+        return Ok(ModelPack::load(model)?);
+    }
+    let name = model.to_string_lossy();
+    let installed = user_models_dir()
+        .map(|d| scan_packs(&d))
+        .unwrap_or_default();
+    for (dir, pack) in installed {
+        let by_folder = dir.file_name().is_some_and(|f| f == model.as_os_str());
+        let by_name = pack.as_ref().is_ok_and(|p| p.manifest().name == name);
+        if by_folder || by_name {
+            return Ok(pack?);
+        }
+    }
+    bail!(
+        "{}: not a model pack folder (no {MANIFEST_FILE}) nor the name of one in {}",
+        model.display(),
+        user_models_dir().map_or_else(|| "the data folder".to_owned(), |d| d.display().to_string())
+    )
 }
 
 /// The folder for each input: `out` itself for one input, `out/<file stem>` for several (two

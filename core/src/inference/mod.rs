@@ -20,6 +20,8 @@ mod runtime;
 mod session;
 #[cfg(test)]
 mod test_child;
+#[cfg(feature = "test-graphs")]
+pub mod test_graph;
 
 pub use convention::{Convention, Dim, PortElement, PortSpec, SignatureSpec, Task, basic_pitch};
 pub use error::InferenceError;

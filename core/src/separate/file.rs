@@ -5,8 +5,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde::Serialize;
 
-use super::{DspSeparator, STEMS, SeparateError, Separator, Stem, StemLayout};
-use crate::audio::{AudioReader, SampleFormat, WavWriter};
+use super::{DspSeparator, PackSeparator, STEMS, SeparateError, Separator, Stem, StemLayout};
+use crate::audio::{AudioReader, AudioSpec, SampleFormat, WavWriter};
 
 /// Frames of silence fed per step after the input's end, to flush the latency out.
 const FLUSH_FRAMES: usize = 4096;
@@ -51,21 +51,7 @@ pub fn separate_file(
     let mut reader = AudioReader::open(input)?;
     let spec = reader.spec().clone();
     let mut separator = DspSeparator::new(spec.sample_rate, spec.channels)?;
-    std::fs::create_dir_all(out_dir).map_err(|source| SeparateError::Io {
-        path: out_dir.display().to_string(),
-        source,
-    })?;
-    let names = layout.names();
-    let finals: Vec<PathBuf> = names
-        .iter()
-        .map(|name| out_dir.join(format!("{name}.wav")))
-        .collect();
-    let partials: Vec<PathBuf> = finals.iter().map(|p| partial_path(p)).collect();
-    let written = (|| -> Result<u64, SeparateError> {
-        let mut writers = partials
-            .iter()
-            .map(|p| WavWriter::create(p, spec.sample_rate, spec.channels, format))
-            .collect::<Result<Vec<_>, _>>()?;
+    let mut summary = write_outputs(out_dir, layout, &spec, format, |writers| {
         let mut stems: [Vec<Vec<f32>>; STEMS] =
             std::array::from_fn(|_| vec![Vec::new(); spec.channels]);
         let mut outputs = Outputs::new(layout, spec.channels);
@@ -100,7 +86,7 @@ pub fn separate_file(
             let n = planes.first().map_or(0, |p| p.len()) as u64;
             separator.process(&planes, &mut stems);
             read += n;
-            pass_on(&stems, fed, &mut writers, u64::MAX)?;
+            pass_on(&stems, fed, writers, u64::MAX)?;
             fed += n;
             progress(read, spec.total_frames, spec.sample_rate);
         }
@@ -115,13 +101,111 @@ pub fn separate_file(
             let n = (read + latency - fed).min(FLUSH_FRAMES as u64) as usize;
             let planes: Vec<&[f32]> = zeros.iter().map(|z| &z[..n]).collect();
             separator.process(&planes, &mut stems);
-            pass_on(&stems, fed, &mut writers, read)?;
+            pass_on(&stems, fed, writers, read)?;
             fed += n as u64;
         }
+        Ok(read)
+    })?;
+    summary.non_finite_samples = reader.non_finite_samples();
+    Ok(summary)
+}
+
+/// Like [`separate_file`], with model packs: reads the whole file into memory (the packs'
+/// graphs see whole segments of it, and some normalise by the whole track), separates it with
+/// `packs` (see [`PackSeparator`]) and writes the outputs of `layout` the same safe way.
+/// Memory: about the file's samples as 32-bit floats times three, plus once per output.
+/// `progress` gets the frames done (in proportion to the graph runs), the file's total and its
+/// sample rate.
+pub fn separate_file_with(
+    input: &Path,
+    out_dir: &Path,
+    layout: StemLayout,
+    format: SampleFormat,
+    packs: &PackSeparator,
+    cancel: &AtomicBool,
+    progress: &mut dyn FnMut(u64, Option<u64>, u32),
+) -> Result<SeparateSummary, SeparateError> {
+    let mut reader = AudioReader::open(input)?;
+    let spec = reader.spec().clone();
+    let mut audio: Vec<Vec<f32>> = vec![Vec::new(); spec.channels];
+    while let Some(block) = reader.next_block()? {
+        if cancel.load(Ordering::Relaxed) {
+            return Err(SeparateError::Cancelled);
+        }
+        for (a, b) in audio.iter_mut().zip(block) {
+            a.extend_from_slice(b);
+        }
+    }
+    let frames = audio.first().map_or(0, Vec::len);
+    if frames == 0 {
+        return Err(SeparateError::Empty(input.display().to_string()));
+    }
+    let total = frames as u64;
+    let stems = packs
+        .separate(
+            &audio,
+            spec.sample_rate,
+            layout,
+            &mut |done, steps| {
+                let frames = total * done as u64 / steps.max(1) as u64;
+                progress(frames, Some(total), spec.sample_rate);
+            },
+            cancel,
+        )
+        .map_err(|e| match e {
+            SeparateError::PackChannels { .. } => SeparateError::Pack {
+                path: input.to_path_buf(),
+                reason: e.to_string(),
+            },
+            e => e,
+        })?;
+    drop(audio);
+    let mut summary = write_outputs(out_dir, layout, &spec, format, |writers| {
+        let mut outputs = Outputs::new(layout, spec.channels);
+        const BLOCK: usize = 1 << 16;
+        for start in (0..frames).step_by(BLOCK) {
+            outputs.fill(&stems, start..(start + BLOCK).min(frames));
+            for (writer, output) in writers.iter_mut().zip(&outputs.planes) {
+                writer.write_planar(output)?;
+            }
+        }
+        Ok(frames as u64)
+    })?;
+    summary.non_finite_samples = reader.non_finite_samples();
+    Ok(summary)
+}
+
+/// Writes the outputs of `layout` into `out_dir` through `write` (given one writer per output,
+/// it returns the frames written) under temporary names, and moves them into place only when
+/// all are complete; on an error every temporary file is removed. The summary counts no
+/// non-finite samples: the caller knows them.
+fn write_outputs(
+    out_dir: &Path,
+    layout: StemLayout,
+    spec: &AudioSpec,
+    format: SampleFormat,
+    write: impl FnOnce(&mut [WavWriter]) -> Result<u64, SeparateError>,
+) -> Result<SeparateSummary, SeparateError> {
+    std::fs::create_dir_all(out_dir).map_err(|source| SeparateError::Io {
+        path: out_dir.display().to_string(),
+        source,
+    })?;
+    let names = layout.names();
+    let finals: Vec<PathBuf> = names
+        .iter()
+        .map(|name| out_dir.join(format!("{name}.wav")))
+        .collect();
+    let partials: Vec<PathBuf> = finals.iter().map(|p| partial_path(p)).collect();
+    let written = (|| -> Result<u64, SeparateError> {
+        let mut writers = partials
+            .iter()
+            .map(|p| WavWriter::create(p, spec.sample_rate, spec.channels, format))
+            .collect::<Result<Vec<_>, _>>()?;
+        let frames = write(&mut writers)?;
         for writer in writers {
             writer.finalize()?;
         }
-        Ok(read)
+        Ok(frames)
     })();
     let frames = match written {
         Ok(frames) => frames,
@@ -147,7 +231,7 @@ pub fn separate_file(
         frames,
         sample_rate: spec.sample_rate,
         channels: spec.channels,
-        non_finite_samples: reader.non_finite_samples(),
+        non_finite_samples: 0,
     })
 }
 

@@ -5,12 +5,17 @@
 //! rounding), so nothing of the mix is lost whatever the separation gets wrong.
 //! [`DspSeparator`] is the default that needs no model (see `dsp.rs`). [`separate_file`]
 //! runs one over a whole file in constant memory and writes one WAV per stem, or per stem and
-//! its complement in a two-stem [`StemLayout`].
+//! its complement in a two-stem [`StemLayout`]. [`PackSeparator`] runs model packs (UVR
+//! MDX-Net `mdx`, HTDemucs `demucs-onnx`) over a whole signal ("analyse ahead"), and
+//! [`separate_file_with`] runs it over a file.
 
+mod demucs;
 mod dsp;
 mod file;
 mod live;
+mod mdx;
 mod median;
+mod pack;
 
 #[cfg(test)]
 mod tests;
@@ -18,11 +23,15 @@ mod tests;
 use std::fmt;
 use std::str::FromStr;
 
+pub use demucs::SEGMENT as DEMUCS_SEGMENT;
 pub use dsp::DspSeparator;
-pub use file::{SeparateSummary, StemFile, separate_file};
+pub use file::{SeparateSummary, StemFile, separate_file, separate_file_with};
 pub use live::{LIVE_ORDER, LiveSeparator};
+pub use mdx::MDX_HOP;
+pub use pack::PackSeparator;
 
 use crate::audio::AudioError;
+use crate::inference::InferenceError;
 
 /// The number of stems a [`Separator`] produces.
 pub const STEMS: usize = 4;
@@ -138,6 +147,25 @@ pub enum SeparateError {
     /// The run was cancelled; nothing was written under a final name.
     #[error("cancelled")]
     Cancelled,
+    /// A model pack could not be loaded or run (the message names the file).
+    #[error(transparent)]
+    Model(#[from] InferenceError),
+    /// A model pack cannot be used for separation.
+    #[error("{}: {reason}", .path.display())]
+    Pack {
+        /// The pack's manifest.
+        path: std::path::PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// Model packs separate mono or stereo audio only.
+    #[error(
+        "model packs separate mono or stereo audio, not {channels} channels (the DSP separator, without a model, takes any count)"
+    )]
+    PackChannels {
+        /// The input's channel count.
+        channels: usize,
+    },
     /// An output folder could not be made or a finished file not moved into place.
     #[error("{path}: {source}")]
     Io {

@@ -1,0 +1,126 @@
+//! Model-pack separation: the engine's own work around the graphs (resampling, STFTs, chunking,
+//! overlap-add, cross-fades, the stem mapping) against the time the graphs take, on one core.
+//!
+//! The graphs are the generated test graphs (`inference::test_graph`: an "MDX" low-pass mask at
+//! UVR's usual 6144 / 2048 / 256, and a "demucs" graph of fixed source weights), which cost
+//! about as little as a graph can with these tensor sizes; so the ratio printed is an upper
+//! bound of the overhead's share, and the milliseconds per graph run are the cost a real model
+//! adds its own time to. Graph time = the same number of runs of the same session on inputs of
+//! the same shapes, measured in the same process.
+//!
+//! Needs ONNX Runtime (`ORT_DYLIB_PATH`, else `<workspace>/vendor/`); skipped without it.
+
+mod common;
+
+use std::path::Path;
+use std::sync::atomic::AtomicBool;
+
+use mixsmith_core::inference::test_graph::{demucs_weighted, mdx_low_pass, write_pack};
+use mixsmith_core::inference::{InputTensor, LIBRARY_FILE, ModelPack, Runtime, RuntimeSearch};
+use mixsmith_core::separate::{PackSeparator, Stem, StemLayout};
+
+const RATE: u32 = 44_100;
+const SECONDS: usize = 60;
+
+fn audio() -> Vec<Vec<f32>> {
+    let mut state = 1u32;
+    (0..2)
+        .map(|c| {
+            (0..SECONDS * RATE as usize)
+                .map(|i| {
+                    state ^= state << 13;
+                    state ^= state >> 17;
+                    state ^= state << 5;
+                    let t = i as f32 / RATE as f32;
+                    0.3 * (std::f32::consts::TAU * 110.0 * t + c as f32).sin()
+                        + 0.1 * (state as f32 / u32::MAX as f32 - 0.5)
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// Times a whole separation and the same graph runs alone; prints both and the ratio.
+fn report(label: &str, pack: &ModelPack, layout: StemLayout, shapes: &[(&str, Vec<usize>)]) {
+    let sep = PackSeparator::load(std::slice::from_ref(pack)).expect("load pack");
+    let audio = audio();
+    let mut runs = 0;
+    let cancel = AtomicBool::new(false);
+    let total = common::best_of(3, || {
+        sep.separate(&audio, RATE, layout, &mut |_, t| runs = t, &cancel)
+            .expect("separate");
+    });
+    let file = pack.onnx_files().next().expect("one graph").path.clone();
+    let session = pack.open_session(&file.to_string_lossy()).expect("session");
+    let buffers: Vec<Vec<f32>> = shapes
+        .iter()
+        .map(|(_, s)| vec![0.01; s.iter().product()])
+        .collect();
+    let graph = common::best_of(3, || {
+        for _ in 0..runs {
+            let inputs: Vec<(&str, InputTensor<'_>)> = shapes
+                .iter()
+                .zip(&buffers)
+                .map(|((name, shape), data)| (*name, InputTensor::F32 { shape, data }))
+                .collect();
+            std::hint::black_box(session.run(&inputs).expect("run"));
+        }
+    });
+    let around = total.saturating_sub(graph);
+    println!(
+        "{label}, {SECONDS} s stereo: {:.2} s in all ({:.0}x real time), {runs} graph runs \
+         {:.2} s; the work around them {:.2} s = {:.0} ms per run = {:.2}x the graph time",
+        total.as_secs_f64(),
+        SECONDS as f64 / total.as_secs_f64(),
+        graph.as_secs_f64(),
+        around.as_secs_f64(),
+        around.as_secs_f64() * 1000.0 / runs as f64,
+        around.as_secs_f64() / graph.as_secs_f64().max(1e-9),
+    );
+}
+
+fn main() {
+    let library = std::env::var_os("ORT_DYLIB_PATH")
+        .filter(|v| !v.is_empty())
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("..")
+                .join(format!("vendor/onnxruntime/{LIBRARY_FILE}"))
+        });
+    if let Err(e) = Runtime::global_with(|| RuntimeSearch::explicit([library])) {
+        println!("separate_packs bench SKIPPED: {e}; run `cargo xtask setup`");
+        return;
+    }
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mdx = dir.path().join("mdx");
+    write_pack(
+        &mdx,
+        "model.onnx",
+        &mdx_low_pass(6144, 2048, Some(256), 500.0),
+        "name = \"mdx\"\ntask = \"separate\"\nconvention = \"mdx\"\nsample_rate = 44100\n\
+         stems = [\"vocals\"]\n[params]\nn_fft = 6144\ndim_f = 2048\ndim_t = 256\n",
+    )
+    .expect("write mdx pack");
+    let demucs = dir.path().join("demucs");
+    write_pack(
+        &demucs,
+        "htdemucs.onnx",
+        &demucs_weighted(&[0.1, 0.2, 0.3, 0.4], &[0.4, 0.3, 0.2, 0.1]),
+        "name = \"demucs\"\ntask = \"separate\"\nconvention = \"demucs-onnx\"\n\
+         sample_rate = 44100\nstems = [\"drums\", \"bass\", \"other\", \"vocals\"]\n",
+    )
+    .expect("write demucs pack");
+    report(
+        "mdx 6144/2048/256 (vocals + no_vocals)",
+        &ModelPack::load(&mdx).expect("mdx pack"),
+        StemLayout::Two(Stem::Vocals),
+        &[("input", vec![1, 4, 2048, 256])],
+    );
+    report(
+        "demucs-onnx, 4 sources",
+        &ModelPack::load(&demucs).expect("demucs pack"),
+        StemLayout::Four,
+        &[("input", vec![1, 2, 343_980]), ("x", vec![1, 4, 2048, 336])],
+    );
+}
