@@ -23,7 +23,8 @@ struct Source {
 
 impl Source {
     fn fill(&mut self, main: &mut [Vec<f32>; 2]) {
-        for i in 0..BLOCK {
+        let [left, right] = main;
+        for (i, (l, r)) in left.iter_mut().zip(right.iter_mut()).enumerate() {
             let t = (self.frame + i) as f32 / RATE;
             let tone = (std::f32::consts::TAU * 220.0 * t).sin() * 0.2;
             let hit = if (self.frame + i) % 12_000 < 200 {
@@ -31,8 +32,8 @@ impl Source {
             } else {
                 0.0
             };
-            main[0][i] = tone + hit;
-            main[1][i] = 0.5 * tone + hit;
+            *l = tone + hit;
+            *r = 0.5 * tone + hit;
         }
         self.frame += BLOCK;
     }

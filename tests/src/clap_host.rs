@@ -177,6 +177,9 @@ pub struct ParamChange {
     pub value: f64,
 }
 
+/// An audio port as the host sees it: its channel count and name.
+pub type PortSummary = (u32, String);
+
 /// What a parameter looks like to the host.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ParamSummary {
@@ -551,7 +554,7 @@ impl ClapPlugin {
 
     /// Every audio port as (channel count, name): the inputs, then the outputs, main ports
     /// first (`audio-ports` extension).
-    pub fn audio_ports(&mut self) -> Result<(Vec<(u32, String)>, Vec<(u32, String)>)> {
+    pub fn audio_ports(&mut self) -> Result<(Vec<PortSummary>, Vec<PortSummary>)> {
         let ext = self
             .instance
             .plugin_shared_handle()
@@ -559,7 +562,7 @@ impl ClapPlugin {
             .context("the plugin has no audio-ports extension")?;
         let handle = self.instance.plugin_handle();
         let mut buffer = AudioPortInfoBuffer::new();
-        let mut ports = |is_input: bool| -> Result<Vec<(u32, String)>> {
+        let mut ports = |is_input: bool| -> Result<Vec<PortSummary>> {
             (0..ext.count(&handle, is_input))
                 .map(|index| {
                     let info = ext
