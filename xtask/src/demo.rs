@@ -69,6 +69,10 @@ pub const STEPS: &[DemoStep] = &[
         name: "master the clip against a generated brighter, wider reference",
         run: master_with_cli,
     },
+    DemoStep {
+        name: "separate a generated four-part mix into stems and score them (SDR)",
+        run: separate_with_cli,
+    },
 ];
 
 /// Runs every demo step and prints where everything is.
@@ -295,6 +299,150 @@ fn master_with_cli(demo: &mut Demo) -> Result<()> {
     Ok(())
 }
 
+/// The four parts of the generated mix, in `mixsmith separate`'s file order.
+const STEM_NAMES: [&str; 4] = ["vocals", "drums", "bass", "other"];
+
+fn separate_with_cli(demo: &mut Demo) -> Result<()> {
+    let parts = four_part_song(SAMPLE_RATE, CLIP_SECONDS);
+    let truth_dir = demo.out_dir.join("song-stems-truth");
+    fs::create_dir_all(&truth_dir)
+        .with_context(|| format!("could not create {}", truth_dir.display()))?;
+    for (name, part) in STEM_NAMES.iter().zip(&parts) {
+        write_wav(&truth_dir.join(format!("{name}.wav")), part)?;
+    }
+    let song: Vec<[f32; 2]> = (0..parts[0].len())
+        .map(|t| {
+            let sum = |c: usize| parts.iter().map(|part| part[t][c]).sum::<f32>();
+            [sum(0), sum(1)]
+        })
+        .collect();
+    let song_path = demo.out_dir.join("song.wav");
+    write_wav(&song_path, &song)?;
+    let stems_dir = demo.out_dir.join("song-stems");
+    util::run(
+        std::process::Command::new(demo.workspace.target.join("release/mixsmith"))
+            .arg("separate")
+            .arg(&song_path)
+            .arg("-o")
+            .arg(&stems_dir),
+    )?;
+    // The truth as written (16-bit), so quantisation is not counted as separation error.
+    let mut scores = Vec::new();
+    for name in STEM_NAMES {
+        let truth = read_wav(&truth_dir.join(format!("{name}.wav")))?;
+        let estimate = read_wav(&stems_dir.join(format!("{name}.wav")))?;
+        scores.push(format!("{name} {:.1} dB", sdr(&truth, &estimate)));
+    }
+    demo.report.push(format!(
+        "stems:        {} (from {})",
+        stems_dir.display(),
+        song_path.display()
+    ));
+    demo.report.push(format!(
+        "separation:   SDR against the generated parts (DSP default, no model): {}",
+        scores.join(", ")
+    ));
+    Ok(())
+}
+
+/// Signal-to-distortion ratio of `estimate` against `truth` over both channels, in dB.
+fn sdr(truth: &[f32], estimate: &[f32]) -> f64 {
+    let (mut signal, mut error) = (0.0f64, 0.0f64);
+    for (t, e) in truth.iter().zip(estimate) {
+        signal += f64::from(*t).powi(2);
+        error += f64::from(t - e).powi(2);
+    }
+    10.0 * (signal / error.max(1e-30)).log10()
+}
+
+/// Reads a WAV's samples (interleaved) as floats in -1..1.
+fn read_wav(path: &Path) -> Result<Vec<f32>> {
+    let mut reader = hound::WavReader::open(path)
+        .with_context(|| format!("could not read {}", path.display()))?;
+    let spec = reader.spec();
+    let samples: Result<Vec<f32>, _> = match spec.sample_format {
+        hound::SampleFormat::Float => reader.samples::<f32>().collect(),
+        hound::SampleFormat::Int => {
+            let scale = 1.0 / (1u64 << (spec.bits_per_sample - 1)) as f32;
+            reader
+                .samples::<i32>()
+                .map(|s| s.map(|s| s as f32 * scale))
+                .collect()
+        }
+    };
+    samples.with_context(|| format!("bad samples in {}", path.display()))
+}
+
+/// A short song in four known parts (vocals, drums, bass, other), each stereo: a sung-like
+/// melody in the centre (a harmonic tone with a vocal formant shape, vibrato and note
+/// glides), kick and noise hits on the beat, a bass line on the chord roots, and the demo
+/// clip's chords panned to one side.
+fn four_part_song(sample_rate: u32, seconds: u32) -> [Vec<[f32; 2]>; 4] {
+    const ROOTS: [f32; 4] = [65.41, 55.00, 43.65, 49.00]; // C2 A1 F1 G1
+    const MELODY: [f32; 8] = [
+        392.00, 440.00, 523.25, 440.00, 349.23, 392.00, 329.63, 293.66,
+    ];
+    let rate = sample_rate as f32;
+    let frames = (sample_rate * seconds) as usize;
+    let beat_len = (60.0 / CLIP_BPM as f32 * rate) as usize;
+    let chord_len = (2.5 * rate) as usize;
+    let note_len = chord_len / 2;
+    let mut noise = XorShift(0x2545_F491_4F6C_DD1D);
+    let (mut voice_phase, mut bass_phase) = (0.0f32, 0.0f32);
+    let mut vocals = Vec::with_capacity(frames);
+    let mut drums = Vec::with_capacity(frames);
+    let mut bass = Vec::with_capacity(frames);
+    for n in 0..frames {
+        let t = n as f32 / rate;
+        // Vocals: each note glides in over 40 ms; 5.5 Hz vibrato; harmonics shaped by a formant
+        // around 700 Hz; a breath between notes.
+        let note = (n / note_len) % MELODY.len();
+        let since_note = (n % note_len) as f32 / rate;
+        let previous = MELODY[(note + MELODY.len() - 1) % MELODY.len()];
+        let glide = (since_note / 0.04).min(1.0);
+        let pitch =
+            (previous + (MELODY[note] - previous) * glide) * (1.0 + 0.012 * (TAU * 5.5 * t).sin());
+        voice_phase = (voice_phase + pitch / rate).fract();
+        let mut voice = 0.0;
+        for harmonic in 1..=12 {
+            let frequency = pitch * harmonic as f32;
+            let formant = (-((frequency - 700.0) / 600.0).powi(2)).exp() + 0.15;
+            voice += formant / harmonic as f32 * (TAU * harmonic as f32 * voice_phase).sin();
+        }
+        let note_envelope = (since_note / 0.03).min(1.0) * (1.0 - (since_note / 1.25).powi(8));
+        let voice = 0.12 * voice * note_envelope.max(0.0);
+        vocals.push([voice, voice]);
+        // Drums: a kick (a 50 Hz thump falling in pitch) on every beat and a noise hit on 2 and 4.
+        let since_beat = (n % beat_len) as f32 / rate;
+        let kick = (TAU * (50.0 + 80.0 * (-since_beat / 0.03).exp()) * since_beat).sin()
+            * (-since_beat / 0.12).exp();
+        let snare = if (n / beat_len) % 2 == 1 {
+            noise.next() * (-since_beat / 0.05).exp()
+        } else {
+            0.0
+        };
+        let hit = 0.3 * kick + 0.2 * snare;
+        drums.push([hit, hit]);
+        // Bass: the chord's root as a soft saw, in eighth notes.
+        let root = ROOTS[(n / chord_len) % ROOTS.len()];
+        bass_phase = (bass_phase + root / rate).fract();
+        let since_eighth = (n % (beat_len / 2)) as f32 / rate;
+        let saw = (1..=6)
+            .map(|k| (TAU * k as f32 * bass_phase).sin() / k as f32)
+            .sum::<f32>();
+        let low = 0.16 * saw * (-since_eighth / 0.4).exp();
+        bass.push([low, low]);
+    }
+    // Other: the demo clip's chords, pushed to the left.
+    let other = (0..frames)
+        .map(|n| {
+            let [left, right] = chord_frame(n, rate);
+            [left, 0.35 * right]
+        })
+        .collect();
+    [vocals, drums, bass, other]
+}
+
 /// The demo's reference: the clip with its highs lifted (a first-difference boost) and its side
 /// widened, normalised to a 0.95 peak.
 fn brighter_louder(clip: &[[f32; 2]]) -> Vec<[f32; 2]> {
@@ -326,43 +474,45 @@ fn brighter_louder(clip: &[[f32; 2]]) -> Vec<[f32; 2]> {
 /// different voicing per channel) with short decaying noise bursts on every beat at 120 BPM.
 /// Interleaved samples, peak below 0.9.
 pub fn demo_clip(sample_rate: u32, seconds: u32) -> Vec<[f32; 2]> {
-    const CHORDS: [[f32; 3]; 4] = [
-        [261.63, 329.63, 392.00], // C
-        [220.00, 261.63, 329.63], // Am
-        [174.61, 220.00, 261.63], // F
-        [196.00, 246.94, 293.66], // G
-    ];
     let rate = sample_rate as f32;
-    let chord_len = (2.5 * rate) as usize;
     let beat_len = (60.0 / CLIP_BPM as f32 * rate) as usize;
     let mut noise = XorShift(0x9E37_79B9_7F4A_7C15);
     (0..(sample_rate * seconds) as usize)
         .map(|n| {
-            let t = n as f32 / rate;
-            let chord = CHORDS[(n / chord_len) % CHORDS.len()];
-            // Soft attack at each chord change.
-            let since_change = (n % chord_len) as f32 / rate;
-            let envelope = (since_change / 0.02).min(1.0);
-            let mut left = 0.0;
-            let mut right = 0.0;
-            for (i, frequency) in chord.iter().enumerate() {
-                let tone = (TAU * frequency * t).sin() + 0.3 * (TAU * 2.0 * frequency * t).sin();
-                let pan = 0.35 + 0.15 * i as f32;
-                left += tone * (1.0 - pan);
-                right += tone * pan;
-            }
+            let [left, right] = chord_frame(n, rate);
             let since_beat = (n % beat_len) as f32 / rate;
             let burst = if since_beat < 0.08 {
                 noise.next() * (-since_beat / 0.015).exp() * 0.5
             } else {
                 0.0
             };
-            [
-                0.18 * envelope * left + burst,
-                0.18 * envelope * right + burst,
-            ]
+            [left + burst, right + burst]
         })
         .collect()
+}
+
+/// Frame `n` of the demo clip's chords: C, Am, F, G, one chord per 2.5 s with a soft attack,
+/// each voice a tone and its octave, panned a little differently.
+fn chord_frame(n: usize, rate: f32) -> [f32; 2] {
+    const CHORDS: [[f32; 3]; 4] = [
+        [261.63, 329.63, 392.00], // C
+        [220.00, 261.63, 329.63], // Am
+        [174.61, 220.00, 261.63], // F
+        [196.00, 246.94, 293.66], // G
+    ];
+    let chord_len = (2.5 * rate) as usize;
+    let t = n as f32 / rate;
+    let chord = CHORDS[(n / chord_len) % CHORDS.len()];
+    let since_change = (n % chord_len) as f32 / rate;
+    let envelope = (since_change / 0.02).min(1.0);
+    let (mut left, mut right) = (0.0, 0.0);
+    for (i, frequency) in chord.iter().enumerate() {
+        let tone = (TAU * frequency * t).sin() + 0.3 * (TAU * 2.0 * frequency * t).sin();
+        let pan = 0.35 + 0.15 * i as f32;
+        left += tone * (1.0 - pan);
+        right += tone * pan;
+    }
+    [0.18 * envelope * left, 0.18 * envelope * right]
 }
 
 /// Small deterministic noise source in -1..1 (the clip is the same on every run).
@@ -438,6 +588,28 @@ mod tests {
         let measured = peak_dbfs(&path)?;
         assert!((measured - 20.0 * peak.log10()).abs() < 0.01, "{measured}");
         Ok(())
+    }
+
+    #[test]
+    fn the_four_part_song_has_every_part_and_does_not_clip() {
+        let parts = four_part_song(SAMPLE_RATE, CLIP_SECONDS);
+        let frames = (SAMPLE_RATE * CLIP_SECONDS) as usize;
+        let mut peak = 0.0f32;
+        for t in 0..frames {
+            for c in 0..2 {
+                peak = peak.max(parts.iter().map(|p| p[t][c]).sum::<f32>().abs());
+            }
+        }
+        assert!(peak < 1.0 && peak > 0.3, "mix peak {peak}");
+        for (name, part) in STEM_NAMES.iter().zip(&parts) {
+            assert_eq!(part.len(), frames, "{name}");
+            let rms = (part.iter().map(|f| f[0] * f[0]).sum::<f32>() / frames as f32).sqrt();
+            assert!(rms > 0.01, "{name} is nearly silent: {rms}");
+        }
+        // The voice and the bass sit in the centre, the chords mostly left.
+        assert!(parts[0].iter().chain(&parts[2]).all(|[l, r]| l == r));
+        let side: f32 = parts[3].iter().map(|[l, r]| (l - r).abs()).sum();
+        assert!(side > 0.0);
     }
 
     #[test]
