@@ -5,12 +5,7 @@
 //! [`ClipPlayer`] picks it up without locking and hands the clip it replaces back to the sender,
 //! so no clip is ever freed on the audio thread.
 
-use std::sync::Arc;
-
-use rtrb::{Consumer, Producer, RingBuffer};
-
-/// How many clip swaps may be in flight before the sender collects the retired ones.
-const SWAP_CAPACITY: usize = 4;
+use super::handoff::{HandoffReceiver, HandoffSender, ReceiverBusy, handoff};
 
 /// Finished audio placed on the host timeline.
 #[derive(Debug, Clone, PartialEq)]
@@ -37,58 +32,23 @@ impl Clip {
     }
 }
 
-/// The non-realtime side: publishes clips and frees the ones the player has let go of.
-pub struct ClipSender {
-    /// New clips (or `None` to stop playback) on their way to the audio thread.
-    incoming: Producer<Option<Arc<Clip>>>,
-    /// Clips the audio thread no longer plays, dropped here.
-    retired: Consumer<Arc<Clip>>,
-}
+/// The non-realtime side: publishes clips (or `None` to stop playback) and frees the ones the
+/// player has let go of.
+pub type ClipSender = HandoffSender<Clip>;
+
+/// Returned by [`ClipSender::publish`] when the player has not picked up earlier swaps yet.
+pub type PlayerBusy = ReceiverBusy;
 
 /// The audio thread's side: plays the current clip at the transport position.
 pub struct ClipPlayer {
-    /// The clip being played.
-    current: Option<Arc<Clip>>,
-    /// New clips from the sender.
-    incoming: Consumer<Option<Arc<Clip>>>,
-    /// Replaced clips going back to the sender to be freed.
-    retired: Producer<Arc<Clip>>,
+    /// The clip being played, handed over by the sender.
+    clip: HandoffReceiver<Clip>,
 }
 
 /// Creates a connected sender and player.
 pub fn clip_channel() -> (ClipSender, ClipPlayer) {
-    let (incoming_tx, incoming_rx) = RingBuffer::new(SWAP_CAPACITY);
-    // One more slot than swaps in flight, so the player can always retire its current clip.
-    let (retired_tx, retired_rx) = RingBuffer::new(SWAP_CAPACITY + 1);
-    (
-        ClipSender {
-            incoming: incoming_tx,
-            retired: retired_rx,
-        },
-        ClipPlayer {
-            current: None,
-            incoming: incoming_rx,
-            retired: retired_tx,
-        },
-    )
-}
-
-/// Returned by [`ClipSender::publish`] when the player has not picked up earlier swaps yet.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("the audio thread has not picked up the previous clips yet; try again later")]
-pub struct PlayerBusy;
-
-impl ClipSender {
-    /// Hands `clip` (or `None` to stop playback) to the player. Frees retired clips first.
-    pub fn publish(&mut self, clip: Option<Arc<Clip>>) -> Result<(), PlayerBusy> {
-        self.collect_retired();
-        self.incoming.push(clip).map_err(|_| PlayerBusy)
-    }
-
-    /// Drops the clips the player has let go of. Call it now and then from a non-realtime thread.
-    pub fn collect_retired(&mut self) {
-        while self.retired.pop().is_ok() {}
-    }
+    let (sender, clip) = handoff();
+    (sender, ClipPlayer { clip })
 }
 
 impl ClipPlayer {
@@ -96,8 +56,7 @@ impl ClipPlayer {
     /// `channels`, silence where the clip does not cover the block. Returns false, leaving
     /// `channels` untouched, when no clip is loaded or the transport position is unknown.
     pub fn render(&mut self, position: Option<i64>, channels: &mut [&mut [f32]]) -> bool {
-        self.pick_up_new_clip();
-        let (Some(clip), Some(position)) = (&self.current, position) else {
+        let (Some(clip), Some(position)) = (self.clip.current(), position) else {
             return false;
         };
         for (index, channel) in channels.iter_mut().enumerate() {
@@ -113,22 +72,12 @@ impl ClipPlayer {
         }
         true
     }
-
-    fn pick_up_new_clip(&mut self) {
-        while let Ok(next) = self.incoming.pop() {
-            if let Some(old) = std::mem::replace(&mut self.current, next) {
-                // The retired ring has room for every swap in flight, so this cannot fail while
-                // the sender keeps collecting; if it ever did, leaking beats freeing here.
-                if let Err(rtrb::PushError::Full(old)) = self.retired.push(old) {
-                    std::mem::forget(old);
-                }
-            }
-        }
-    }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
     use super::*;
 
     #[test]

@@ -14,6 +14,7 @@
 //! [`clip::ClipPlayer`] instead; both paths share the same rules.
 
 pub mod clip;
+pub mod handoff;
 mod stats;
 mod stream;
 mod subnormal;
