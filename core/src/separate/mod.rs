@@ -9,6 +9,7 @@
 //! MDX-Net `mdx`, HTDemucs `demucs-onnx`) over a whole signal ("analyse ahead"), and
 //! [`separate_file_with`] runs it over a file.
 
+pub mod ahead;
 mod demucs;
 mod dsp;
 mod file;
