@@ -153,7 +153,9 @@ impl StemCache {
 
     /// The hash of cell `cell` in the newest region holding all of it.
     pub fn cell_hash(&self, cell: i64) -> Option<u64> {
-        self.regions.iter().find_map(|region| region.cell_hash(cell))
+        self.regions
+            .iter()
+            .find_map(|region| region.cell_hash(cell))
     }
 }
 
@@ -304,7 +306,9 @@ mod tests {
             .with_region(Arc::clone(&b), usize::MAX);
         assert_eq!(cache.region_at(100).map(SeparatedRegion::start), Some(0));
         assert_eq!(
-            cache.region_at(5 * CELL_FRAMES as i64).map(SeparatedRegion::start),
+            cache
+                .region_at(5 * CELL_FRAMES as i64)
+                .map(SeparatedRegion::start),
             Some(4 * CELL_FRAMES as i64)
         );
         assert_eq!(cache.cell_hash(5), b.cell_hash(5));

@@ -175,6 +175,31 @@ pub fn separate_file_with(
     Ok(summary)
 }
 
+/// Writes four stems held in memory (per stem in [`Stem::ALL`](super::Stem::ALL) order, per
+/// channel, equal lengths) as `out_dir/vocals.wav`, ... at `sample_rate`, nothing under a final
+/// name until all are complete.
+pub fn write_stems(
+    out_dir: &Path,
+    stems: &[Vec<Vec<f32>>; STEMS],
+    sample_rate: u32,
+    format: SampleFormat,
+) -> Result<SeparateSummary, SeparateError> {
+    let channels = stems[0].len();
+    let frames = stems[0].first().map_or(0, Vec::len);
+    let spec = AudioSpec {
+        sample_rate,
+        channels,
+        total_frames: Some(frames as u64),
+        codec: "pcm".to_owned(),
+    };
+    write_outputs(out_dir, StemLayout::Four, &spec, format, |writers| {
+        for (writer, stem) in writers.iter_mut().zip(stems) {
+            writer.write_planar(stem)?;
+        }
+        Ok(frames as u64)
+    })
+}
+
 /// Writes the outputs of `layout` into `out_dir` through `write` (given one writer per output,
 /// it returns the frames written) under temporary names, and moves them into place only when
 /// all are complete; on an error every temporary file is removed. The summary counts no

@@ -26,7 +26,7 @@ use std::str::FromStr;
 
 pub use demucs::SEGMENT as DEMUCS_SEGMENT;
 pub use dsp::DspSeparator;
-pub use file::{SeparateSummary, StemFile, separate_file, separate_file_with};
+pub use file::{SeparateSummary, StemFile, separate_file, separate_file_with, write_stems};
 pub use live::{LIVE_ORDER, LiveSeparator};
 pub use mdx::MDX_HOP;
 pub use pack::PackSeparator;
@@ -124,6 +124,43 @@ pub trait Separator: Send {
     /// [`latency`](Self::latency) frames behind it. The four stems add up to the input
     /// delayed by the latency.
     fn process(&mut self, input: &[&[f32]], stems: &mut [Vec<Vec<f32>>; STEMS]);
+}
+
+/// Runs `separator` over the whole of `input` (planar) in blocks of `block` frames and returns
+/// the four stems aligned with it (the latency removed), each as long as the input.
+pub fn separate_buffer(
+    separator: &mut dyn Separator,
+    input: &[Vec<f32>],
+    block: usize,
+) -> [Vec<Vec<f32>>; STEMS] {
+    let channels = input.len();
+    let frames = input.first().map_or(0, Vec::len);
+    let latency = separator.latency();
+    let mut stems: [Vec<Vec<f32>>; STEMS] = std::array::from_fn(|_| vec![Vec::new(); channels]);
+    let mut out: [Vec<Vec<f32>>; STEMS] =
+        std::array::from_fn(|_| vec![Vec::with_capacity(frames + latency); channels]);
+    let mut pos = 0;
+    while pos < frames + latency {
+        let n = block.max(1).min(frames + latency - pos);
+        let planes: Vec<Vec<f32>> = input
+            .iter()
+            .map(|c| {
+                (pos..pos + n)
+                    .map(|i| c.get(i).copied().unwrap_or(0.0))
+                    .collect()
+            })
+            .collect();
+        let planes: Vec<&[f32]> = planes.iter().map(Vec::as_slice).collect();
+        separator.process(&planes, &mut stems);
+        for (o, s) in out.iter_mut().zip(&stems) {
+            for (oc, sc) in o.iter_mut().zip(s) {
+                debug_assert_eq!(sc.len(), n, "a stem block as long as the input block");
+                oc.extend_from_slice(sc);
+            }
+        }
+        pos += n;
+    }
+    out.map(|stem| stem.into_iter().map(|c| c[latency..].to_vec()).collect())
 }
 
 /// Why a separation failed.

@@ -6,39 +6,6 @@ use super::*;
 use crate::audio::testutil::write_wav;
 use crate::audio::{SampleFormat, read_file};
 
-/// Runs `separator` over `input` in blocks of `block` frames, then `latency` frames of silence,
-/// and returns the four stems aligned with the input.
-fn separate(separator: &mut dyn Separator, input: &[Vec<f32>], block: usize) -> [Vec<Vec<f32>>; 4] {
-    let channels = input.len();
-    let frames = input[0].len();
-    let latency = separator.latency();
-    let mut stems: [Vec<Vec<f32>>; STEMS] = std::array::from_fn(|_| vec![Vec::new(); channels]);
-    let mut out: [Vec<Vec<f32>>; STEMS] = std::array::from_fn(|_| vec![Vec::new(); channels]);
-    let padded: Vec<Vec<f32>> = input
-        .iter()
-        .map(|c| {
-            c.iter()
-                .copied()
-                .chain(std::iter::repeat_n(0.0, latency))
-                .collect()
-        })
-        .collect();
-    let mut pos = 0;
-    while pos < frames + latency {
-        let n = block.min(frames + latency - pos);
-        let planes: Vec<&[f32]> = padded.iter().map(|c| &c[pos..pos + n]).collect();
-        separator.process(&planes, &mut stems);
-        for (o, s) in out.iter_mut().zip(&stems) {
-            for (oc, sc) in o.iter_mut().zip(s) {
-                assert_eq!(sc.len(), n, "a stem block as long as the input block");
-                oc.extend_from_slice(sc);
-            }
-        }
-        pos += n;
-    }
-    out.map(|stem| stem.into_iter().map(|c| c[latency..].to_vec()).collect())
-}
-
 fn energy(x: &[f32]) -> f64 {
     x.iter().map(|v| f64::from(*v).powi(2)).sum()
 }
@@ -74,7 +41,7 @@ proptest! {
             }).collect())
             .collect();
         let mut separator = DspSeparator::new(rate, channels).unwrap();
-        let stems = separate(&mut separator, &input, block);
+        let stems = separate_buffer(&mut separator, &input, block);
         for (c, x) in input.iter().enumerate() {
             let error: Vec<f32> = (0..frames)
                 .map(|i| x[i] - stems.iter().map(|s| s[c][i]).sum::<f32>())
@@ -135,7 +102,7 @@ fn each_part_of_a_simple_mix_lands_in_its_stem() {
         })
         .collect();
     let mut separator = DspSeparator::new(rate, 2).unwrap();
-    let stems = separate(&mut separator, &mix, 512);
+    let stems = separate_buffer(&mut separator, &mix, 512);
     // Skip the first second (the medians settle); each stem's SDR against its source (measured
     // 22, 11, 6.4 and 4.3 dB when this was written).
     let from = rate as usize;
