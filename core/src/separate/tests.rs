@@ -157,7 +157,7 @@ fn on_the_bridge_the_live_separator_gives_the_stems_delayed_by_the_reported_late
     let input: Vec<Vec<f32>> = (0..channels)
         .map(|_| (0..frames).map(|_| 0.5 * next()).collect())
         .collect();
-    let expected = separate(
+    let expected = separate_buffer(
         &mut DspSeparator::new(rate, channels).unwrap(),
         &input,
         1000,
