@@ -40,7 +40,7 @@ impl Source {
 }
 
 fn engine(mode: RenderMode, stats: Arc<EngineStats>) -> StemsEngine {
-    StemsEngine::start(RATE, 2, BLOCK, mode, [1.0; 4], Arc::default(), stats).expect("engine")
+    StemsEngine::start(RATE, 2, BLOCK, mode, [1.0; 4], Arc::default(), stats, None).expect("engine")
 }
 
 /// One block through `engine`: the main buffer in place, eight auxiliary channels out.
@@ -51,6 +51,7 @@ fn run_block(engine: &mut StemsEngine, main: &mut [Vec<f32>; 2], aux: &mut [Vec<
         &mut [&mut left[..], &mut right[..]],
         &mut aux_slices,
         [1.0; 4],
+        None,
     );
 }
 

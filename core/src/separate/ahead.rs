@@ -49,6 +49,27 @@ impl CellHasher {
     }
 }
 
+/// The first whole cell of `input` (planar) played from timeline `start`, and the hash of every
+/// whole cell from there.
+pub fn cell_hashes(start: i64, input: &[Vec<f32>]) -> (i64, Vec<u64>) {
+    let frames = input.first().map_or(0, Vec::len);
+    let first_cell = cell_of(start + CELL_FRAMES as i64 - 1);
+    let end_cell = cell_of(start + frames as i64);
+    let hashes = (first_cell..end_cell)
+        .map(|cell| {
+            let offset = (cell * CELL_FRAMES as i64 - start) as usize;
+            let mut hasher = CellHasher::default();
+            for frame in offset..offset + CELL_FRAMES {
+                for channel in input {
+                    hasher.add(channel[frame]);
+                }
+            }
+            hasher.finish()
+        })
+        .collect();
+    (first_cell, hashes)
+}
+
 /// A stretch of the timeline and the stems a model pack separated it into.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SeparatedRegion {
@@ -66,21 +87,7 @@ impl SeparatedRegion {
     /// The region starting at timeline position `start` whose `input` (planar) separated into
     /// `stems` (each as long as the input).
     pub fn new(start: i64, input: &[Vec<f32>], stems: [Vec<Vec<f32>>; STEMS]) -> Self {
-        let frames = input.first().map_or(0, Vec::len);
-        let first_cell = cell_of(start + CELL_FRAMES as i64 - 1);
-        let end_cell = cell_of(start + frames as i64);
-        let hashes = (first_cell..end_cell)
-            .map(|cell| {
-                let offset = (cell * CELL_FRAMES as i64 - start) as usize;
-                let mut hasher = CellHasher::default();
-                for frame in offset..offset + CELL_FRAMES {
-                    for channel in input {
-                        hasher.add(channel[frame]);
-                    }
-                }
-                hasher.finish()
-            })
-            .collect();
+        let (first_cell, hashes) = cell_hashes(start, input);
         Self {
             start,
             stems,
@@ -149,6 +156,16 @@ impl StemCache {
             .iter()
             .map(Arc::as_ref)
             .find(|region| region.covers(position))
+    }
+
+    /// Whether every whole cell of `input` played from timeline `start` is cached with the same
+    /// audio (then separating it again would give nothing new).
+    pub fn holds(&self, start: i64, input: &[Vec<f32>]) -> bool {
+        let (first_cell, hashes) = cell_hashes(start, input);
+        !hashes.is_empty()
+            && (first_cell..)
+                .zip(hashes)
+                .all(|(cell, hash)| self.cell_hash(cell) == Some(hash))
     }
 
     /// The hash of cell `cell` in the newest region holding all of it.
@@ -312,6 +329,11 @@ mod tests {
             Some(4 * CELL_FRAMES as i64)
         );
         assert_eq!(cache.cell_hash(5), b.cell_hash(5));
+        assert!(cache.holds(4 * CELL_FRAMES as i64, &signal(8 * CELL_FRAMES, 4)));
+        assert!(
+            !cache.holds(0, &signal(8 * CELL_FRAMES, 4)),
+            "other audio there"
+        );
         let small = cache.with_region(region(0, &signal(CELL_FRAMES, 5)), 10 * CELL_FRAMES);
         assert_eq!(small.regions().len(), 2, "{:?}", small.regions().len());
     }

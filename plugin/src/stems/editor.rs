@@ -1,10 +1,13 @@
 //! The Stems editor: one channel strip per stem (level meter, gain, mute, solo) and the
 //! rebalanced mix's meter, under the suite's status bar.
 
-use std::sync::Arc;
+use std::path::PathBuf;
 use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crossbeam_channel::Sender;
+use mixsmith_core::inference::{Task, scan_packs, user_models_dir};
 use mixsmith_core::separate::{STEMS, Stem};
 use nice_plug::context::gui::GuiContext;
 use nice_plug::editor::dpi::LogicalSize;
@@ -12,6 +15,7 @@ use nice_plug::prelude::{AtomicF32, BoolParam, ParamSetter};
 use nice_plug_egui::widgets::ParamSlider;
 use nice_plug_egui::{EguiEditor, EguiEditorState, Frame, NiceEguiApp, baseview};
 
+use super::ahead::{AheadCommand, AheadShared};
 use super::mixer::{METER_FLOOR_DB, StemMeters};
 use super::params::StemsParams;
 use crate::editor::engine_status;
@@ -34,7 +38,7 @@ const SLIDER_WIDTH: f32 = 56.0;
 
 /// The editor's initial size.
 pub(super) fn default_state() -> Arc<EguiEditorState> {
-    EguiEditorState::from_size(LogicalSize::new(660.0, 400.0), 1.0)
+    EguiEditorState::from_size(LogicalSize::new(660.0, 520.0), 1.0)
 }
 
 /// Creates the editor window.
@@ -59,6 +63,15 @@ pub struct StemsEditor {
     shown: [f32; STEMS + 1],
     /// When `shown` was last updated.
     last_frame: Instant,
+    /// Separating ahead: the chosen pack, progress and status.
+    ahead: Arc<AheadShared>,
+    /// The separation thread's commands, while the plugin is active.
+    commands: Arc<Mutex<Option<Sender<AheadCommand>>>>,
+    /// The separation packs found in the models folder: (name, folder), scanned when the
+    /// editor opens.
+    packs: Vec<(String, String)>,
+    /// The folder "Export stems" writes to.
+    export_folder: String,
     /// The host connection, present while the window is open.
     gui: Option<GuiContext>,
 }
@@ -70,7 +83,13 @@ impl StemsEditor {
         stats: Arc<EngineStats>,
         sample_rate: Arc<AtomicF32>,
         meters: Arc<StemMeters>,
+        ahead: Arc<AheadShared>,
+        commands: Arc<Mutex<Option<Sender<AheadCommand>>>>,
     ) -> Self {
+        let export_folder = dirs::audio_dir()
+            .or_else(dirs::home_dir)
+            .map(|dir| dir.join("Mixsmith stems").display().to_string())
+            .unwrap_or_default();
         Self {
             params,
             stats,
@@ -78,7 +97,103 @@ impl StemsEditor {
             meters,
             shown: [METER_FLOOR_DB; STEMS + 1],
             last_frame: Instant::now(),
+            ahead,
+            commands,
+            packs: separation_packs(),
+            export_folder,
             gui: None,
+        }
+    }
+
+    /// The model pack choice, the separation's progress and "Export stems".
+    fn pack_section(&mut self, ui: &mut egui::Ui) {
+        let chosen = self
+            .params
+            .pack
+            .read()
+            .map(|p| p.clone())
+            .unwrap_or_default();
+        let label = |folder: &str| {
+            if folder.is_empty() {
+                "Built-in DSP only (no model)".to_owned()
+            } else {
+                self.packs
+                    .iter()
+                    .find(|(_, f)| f == folder)
+                    .map_or_else(|| folder.to_owned(), |(name, _)| name.clone())
+            }
+        };
+        let mut selected = chosen.clone();
+        ui.horizontal(|ui| {
+            ui.label("Separator");
+            egui::ComboBox::from_id_salt("pack")
+                .width(300.0)
+                .selected_text(label(&chosen))
+                .show_ui(ui, |ui| {
+                    ui.selectable_value(&mut selected, String::new(), label(""));
+                    for (name, folder) in &self.packs {
+                        ui.selectable_value(&mut selected, folder.clone(), name);
+                    }
+                });
+        });
+        if self.packs.is_empty() {
+            ui.weak("No separation packs installed (mixsmith models add FILE.onnx adds one).");
+        }
+        if selected != chosen {
+            if let Ok(mut pack) = self.params.pack.write() {
+                *pack = selected.clone();
+            }
+            self.ahead.set_pack(&selected);
+        }
+        if !selected.is_empty() {
+            ui.weak(
+                "Play the part you want separated: the pack separates it in the background and \
+                 plays its stems from then on wherever the audio is unchanged.",
+            );
+        }
+        if self.ahead.busy.load(Ordering::Relaxed) {
+            let progress = self.ahead.progress.load(Ordering::Relaxed);
+            ui.add(
+                egui::ProgressBar::new(progress)
+                    .show_percentage()
+                    .text(format!(
+                        "separating with the pack: {:.0} %",
+                        progress * 100.0
+                    )),
+            );
+        }
+        let (regions, seconds) = self.ahead.cached.lock().map(|c| *c).unwrap_or_default();
+        if regions > 0 {
+            ui.label(format!(
+                "Cached: {regions} region(s), {seconds:.1} s of stems from the pack"
+            ));
+        }
+        let dropped = self.ahead.dropped_frames.load(Ordering::Relaxed);
+        if dropped > 0 {
+            ui.colored_label(
+                egui::Color32::YELLOW,
+                format!("{dropped} frames of playback could not be captured (system too busy)"),
+            );
+        }
+        ui.horizontal(|ui| {
+            ui.label("Export to");
+            ui.add(
+                egui::TextEdit::singleline(&mut self.export_folder)
+                    .desired_width(330.0)
+                    .hint_text("a folder for vocals.wav, drums.wav, bass.wav, other.wav"),
+            );
+            let sender = self.commands.lock().ok().and_then(|c| c.clone());
+            let button = ui.add_enabled(sender.is_some(), egui::Button::new("Export stems"));
+            if button.clicked()
+                && let Some(sender) = sender
+            {
+                let _ = sender.send(AheadCommand::Export(PathBuf::from(&self.export_folder)));
+            }
+        });
+        if let Ok(status) = self.ahead.status.lock()
+            && !status.is_empty()
+        {
+            ui.label(status.as_str());
         }
     }
 
@@ -141,8 +256,8 @@ impl NiceEguiApp for StemsEditor {
                     self.sample_rate.load(Ordering::Relaxed),
                 );
                 ui.separator();
-                ui.label("Separator: built-in DSP (no model needed)");
-                ui.add_space(6.0);
+                self.pack_section(ui);
+                ui.separator();
                 ui.horizontal(|ui| {
                     for stem in Stem::ALL {
                         self.strip(ui, stem, &setter);
@@ -171,6 +286,21 @@ impl NiceEguiApp for StemsEditor {
     fn editor_closed(&mut self) {
         self.gui = None;
     }
+}
+
+/// The separation packs in the user's models folder that load: (name, folder).
+fn separation_packs() -> Vec<(String, String)> {
+    let Some(dir) = user_models_dir() else {
+        return Vec::new();
+    };
+    scan_packs(&dir)
+        .into_iter()
+        .filter_map(|(folder, pack)| {
+            let pack = pack.ok()?;
+            (pack.manifest().task == Task::Separate)
+                .then(|| (pack.manifest().name.clone(), folder.display().to_string()))
+        })
+        .collect()
 }
 
 /// `name` with a capital first letter.

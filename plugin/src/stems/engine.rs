@@ -7,6 +7,7 @@ use std::sync::Arc;
 use mixsmith_core::realtime::{Bridge, BridgeAudio, BridgeConfig, EngineStats, RenderMode};
 use mixsmith_core::separate::{LiveSeparator, STEMS, Stem};
 
+use super::ahead::AheadAudio;
 use super::mixer::{StemMeters, StemMixer, peak_db, publish};
 
 /// The most channels the main input has (stereo).
@@ -27,12 +28,15 @@ pub struct StemsEngine {
     mixer: StemMixer,
     /// Peak levels for the editor.
     meters: Arc<StemMeters>,
+    /// Captures playback for a model pack and plays what it separated, when there is one.
+    ahead: Option<AheadAudio>,
 }
 
 impl StemsEngine {
     /// Starts an engine for `channels` (1 or 2) at `sample_rate` Hz and blocks of up to
-    /// `max_block` frames, mixing at `gains` to begin with. Allocates everything the audio
-    /// thread will use; call it from `activate()`.
+    /// `max_block` frames, mixing at `gains` to begin with, with `ahead` for a model pack.
+    /// Allocates everything the audio thread will use; call it from `activate()`.
+    #[allow(clippy::too_many_arguments)]
     pub fn start(
         sample_rate: f32,
         channels: usize,
@@ -41,6 +45,7 @@ impl StemsEngine {
         gains: [f32; STEMS],
         meters: Arc<StemMeters>,
         stats: Arc<EngineStats>,
+        ahead: Option<AheadAudio>,
     ) -> Result<Self, String> {
         if !(1..=MAX_CHANNELS).contains(&channels) {
             return Err(format!("{channels} channels (mono or stereo only)"));
@@ -63,6 +68,7 @@ impl StemsEngine {
             separated: vec![vec![0.0; max_block]; config.output_channels],
             mixer: StemMixer::new(sample_rate, gains),
             meters,
+            ahead,
         })
     }
 
@@ -82,32 +88,37 @@ impl StemsEngine {
         self.mixer.set(gains);
     }
 
-    /// Processes one host block: `main` (one slice per channel) is the input and becomes the
-    /// rebalanced mix; `aux` holds the auxiliary outputs' channels, stem by stem in
-    /// [`Stem::ALL`] order (fewer when a host connects fewer). Allocation-free.
+    /// Processes one host block played at timeline `position` (`None` when the transport is
+    /// stopped): `main` (one slice per channel) is the input and becomes the rebalanced mix;
+    /// `aux` holds the auxiliary outputs' channels, stem by stem in [`Stem::ALL`] order (fewer
+    /// when a host connects fewer). Allocation-free.
     pub fn process(
         &mut self,
         main: &mut [&mut [f32]],
         aux: &mut [&mut [f32]],
         gains: [f32; STEMS],
+        position: Option<i64>,
     ) {
         let frames = main.first().map_or(0, |c| c.len());
         let block = self.separated.first().map_or(0, Vec::len);
         let mut start = 0;
         while start < frames {
             let len = (frames - start).min(block);
-            self.render(main, aux, start..start + len, gains);
+            let at = position.map(|p| p + start as i64);
+            self.render(main, aux, start..start + len, gains, at);
             start += len;
         }
     }
 
-    /// [`Self::process`] for the frames `range`, at most one `separated` buffer long.
+    /// [`Self::process`] for the frames `range` (played at `position`), at most one
+    /// `separated` buffer long.
     fn render(
         &mut self,
         main: &mut [&mut [f32]],
         aux: &mut [&mut [f32]],
         range: std::ops::Range<usize>,
         gains: [f32; STEMS],
+        position: Option<i64>,
     ) {
         let channels = self.channels;
         let len = range.len();
@@ -122,6 +133,13 @@ impl StemsEngine {
             self.bridge
                 .audio()
                 .process_into(&input[..channels], outputs, self.mode);
+            if let Some(ahead) = self.ahead.as_mut() {
+                ahead.hear(position, &input[..channels]);
+                if let Some(position) = position {
+                    let latency = self.bridge.latency_frames();
+                    ahead.overlay(position, latency, outputs, self.mode);
+                }
+            }
         }
         let separated = &*outputs;
         let stem_channel = |stem: Stem, channel: usize| -> &[f32] {

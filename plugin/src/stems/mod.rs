@@ -6,20 +6,25 @@
 //! the per-stem gain, mute and solo into the main output, the rebalanced mix. With every stem
 //! at 0 dB the main output is the input delayed by the reported latency.
 
+pub mod ahead;
 mod editor;
 pub mod engine;
 pub mod mixer;
 pub mod params;
+#[cfg(test)]
+mod tests;
 
 use std::num::NonZeroU32;
-use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
 
 use mixsmith_core::realtime::{EngineStats, flush_subnormals};
 use mixsmith_core::separate::STEMS;
 use nice_plug::prelude::*;
 use nice_plug_egui::EguiEditorState;
 
+use ahead::{AheadCommand, AheadShared, AheadThreads};
+use crossbeam_channel::Sender;
 use engine::{MAX_CHANNELS, StemsEngine};
 use mixer::StemMeters;
 use params::StemsParams;
@@ -44,6 +49,12 @@ pub struct MixsmithStems {
     engine: Option<StemsEngine>,
     /// Restarts the stream when the transport jumps.
     transport: TransportFollower,
+    /// Separating ahead with a model pack: the chosen pack, progress and status.
+    ahead: Arc<AheadShared>,
+    /// The capture and separation threads, started in `activate()`.
+    ahead_threads: Option<AheadThreads>,
+    /// The separation thread's commands, for the editor's "Export stems" (while active).
+    commands: Arc<Mutex<Option<Sender<AheadCommand>>>>,
     /// The editor window's size.
     editor_state: Arc<EguiEditorState>,
 }
@@ -57,6 +68,9 @@ impl Default for MixsmithStems {
             meters: Arc::new(StemMeters::default()),
             engine: None,
             transport: TransportFollower::default(),
+            ahead: Arc::default(),
+            ahead_threads: None,
+            commands: Arc::default(),
             editor_state: editor::default_state(),
         }
     }
@@ -117,6 +131,8 @@ impl Plugin for MixsmithStems {
                 self.stats.clone(),
                 self.sample_rate.clone(),
                 self.meters.clone(),
+                self.ahead.clone(),
+                self.commands.clone(),
             ),
         )
     }
@@ -130,8 +146,29 @@ impl Plugin for MixsmithStems {
         let channels = audio_io_layout
             .main_input_channels
             .map_or(2, NonZeroU32::get) as usize;
-        // Drop the previous engine first, joining its worker.
+        // Drop the previous engine and threads first, joining their workers.
         self.engine = None;
+        self.ahead_threads = None;
+        let pack = self
+            .params
+            .pack
+            .read()
+            .map(|p| p.clone())
+            .unwrap_or_default();
+        self.ahead.set_pack(&pack);
+        let sample_rate = buffer_config.sample_rate.round() as u32;
+        let (threads, ahead) = match AheadThreads::start(sample_rate, channels, self.ahead.clone())
+        {
+            Ok(started) => started,
+            Err(error) => {
+                nice_error!("Mixsmith Stems could not start its threads: {error}");
+                return false;
+            }
+        };
+        if let Ok(mut commands) = self.commands.lock() {
+            *commands = Some(threads.commands());
+        }
+        self.ahead_threads = Some(threads);
         let engine = match StemsEngine::start(
             buffer_config.sample_rate,
             channels,
@@ -140,6 +177,7 @@ impl Plugin for MixsmithStems {
             self.params.mix_gains(),
             self.meters.clone(),
             self.stats.clone(),
+            Some(ahead),
         ) {
             Ok(engine) => engine,
             Err(error) => {
@@ -180,7 +218,14 @@ impl Plugin for MixsmithStems {
                 .flat_map(|bus| bus.as_slice().iter_mut().map(|channel| &mut **channel));
             let mut stems: [&mut [f32]; MAX_CHANNELS * STEMS] =
                 std::array::from_fn(|_| flat.next().unwrap_or(&mut [][..]));
-            engine.process(buffer.as_slice(), &mut stems, self.params.mix_gains());
+            let transport = context.transport();
+            let position = transport.pos_samples().filter(|_| transport.playing);
+            engine.process(
+                buffer.as_slice(),
+                &mut stems,
+                self.params.mix_gains(),
+                position,
+            );
         }
         // Copied samples (the delayed dry signal) keep any subnormal the host sent; none leaves
         // the plugin.
@@ -197,6 +242,10 @@ impl Plugin for MixsmithStems {
 
     fn deactivate(&mut self) {
         self.engine = None;
+        if let Ok(mut commands) = self.commands.lock() {
+            *commands = None;
+        }
+        self.ahead_threads = None;
     }
 }
 

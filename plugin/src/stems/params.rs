@@ -1,5 +1,7 @@
 //! The Stems plugin's host-visible parameters: gain, mute and solo per stem.
 
+use std::sync::RwLock;
+
 use mixsmith_core::separate::{STEMS, Stem};
 use nice_plug::prelude::*;
 
@@ -60,6 +62,10 @@ pub struct StemsParams {
     /// latency (the auxiliary outputs keep carrying the stems).
     #[id = "bypass"]
     pub bypass: BoolParam,
+    /// The model pack's folder for separating ahead; empty for the built-in DSP separator
+    /// alone. Saved with the session.
+    #[persist = "pack"]
+    pub pack: RwLock<String>,
 }
 
 impl Default for StemsParams {
@@ -70,6 +76,7 @@ impl Default for StemsParams {
             bass: StemParams::new("Bass"),
             other: StemParams::new("Other"),
             bypass: BoolParam::new("Bypass", false).make_bypass(),
+            pack: RwLock::new(String::new()),
         }
     }
 }

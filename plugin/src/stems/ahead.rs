@@ -1,0 +1,498 @@
+//! Separating ahead with a model pack: the audio thread captures what the host plays (with its
+//! timeline position), a capture thread cuts it into regions (a stretch of continuous playback),
+//! a separation thread runs the chosen pack over each region and publishes the stems, and the
+//! audio thread plays them back in sync with the transport wherever the audio it hears is the
+//! audio that was separated (see [`mixsmith_core::separate::ahead`]).
+//!
+//! The audio thread never waits in realtime: cells not (yet) separated by the pack keep the live
+//! DSP stems. Offline, a block whose audio is being separated right now waits for the pack.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, Sender};
+use mixsmith_core::audio::SampleFormat;
+use mixsmith_core::inference::ModelPack;
+use mixsmith_core::realtime::RenderMode;
+use mixsmith_core::realtime::handoff::{HandoffReceiver, HandoffSender, handoff};
+use mixsmith_core::separate::ahead::{
+    CELL_FRAMES, CellValidator, SeparatedRegion, StemCache, cell_of,
+};
+use mixsmith_core::separate::{
+    DspSeparator, LiveSeparator, PackSeparator, STEMS, Stem, StemLayout, separate_buffer,
+    write_stems,
+};
+use nice_plug::prelude::AtomicF32;
+use rtrb::{Consumer, Producer, RingBuffer};
+
+/// Seconds of playback the capture ring holds before the capture thread must have drained it.
+const CAPTURE_SECONDS: f32 = 4.0;
+/// Playback stopped this long ends a region.
+const REGION_IDLE: Duration = Duration::from_millis(300);
+/// The most audio, in seconds, the cache keeps (oldest regions go first).
+const CACHE_SECONDS: f32 = 1800.0;
+/// The longest region, in seconds; longer playback starts a new region.
+const MAX_REGION_SECONDS: f32 = 600.0;
+/// How long the threads sleep when there is nothing to do.
+const IDLE_WAIT: Duration = Duration::from_millis(20);
+
+/// What the editor, the threads and the audio thread share.
+#[derive(Debug, Default)]
+pub struct AheadShared {
+    /// The chosen pack's folder; empty for the DSP separator alone. Capture runs while set.
+    pub pack: Mutex<String>,
+    /// Mirrors `!pack.is_empty()` for the audio thread.
+    armed: AtomicBool,
+    /// The separation's progress, 0 to 1.
+    pub progress: AtomicF32,
+    /// A separation is running.
+    pub busy: AtomicBool,
+    /// The timeline range (start, end) being separated; offline renders wait for it.
+    pending: (AtomicI64, AtomicI64),
+    /// Frames of playback the capture ring had no room for.
+    pub dropped_frames: AtomicU64,
+    /// What the separation thread last did, for the editor.
+    pub status: Mutex<String>,
+    /// Regions and seconds in the cache, for the editor.
+    pub cached: Mutex<(usize, f32)>,
+}
+
+impl AheadShared {
+    /// Chooses the pack (a folder), or the DSP separator alone for an empty path.
+    pub fn set_pack(&self, pack: &str) {
+        if let Ok(mut current) = self.pack.lock() {
+            *current = pack.to_owned();
+        }
+        self.armed.store(!pack.is_empty(), Ordering::Relaxed);
+    }
+
+    fn set_status(&self, status: String) {
+        if let Ok(mut current) = self.status.lock() {
+            *current = status;
+        }
+    }
+
+    /// Whether timeline position `position` is being separated now.
+    fn is_pending(&self, position: i64) -> bool {
+        self.busy.load(Ordering::Acquire)
+            && position >= self.pending.0.load(Ordering::Acquire)
+            && position < self.pending.1.load(Ordering::Acquire)
+    }
+}
+
+/// Requests to the separation thread.
+#[derive(Debug)]
+pub enum AheadCommand {
+    /// Writes the last captured region's stems (the pack's, else the DSP separator's) into
+    /// this folder.
+    Export(PathBuf),
+}
+
+/// The audio thread's side.
+pub struct AheadAudio {
+    /// Interleaved captured samples.
+    samples: Producer<f32>,
+    /// `(timeline position, frames)` of each captured block, pushed after its samples.
+    blocks: Producer<(i64, usize)>,
+    /// The stems separated so far.
+    cache: HandoffReceiver<StemCache>,
+    /// Which cells heard now equal the cached ones.
+    validator: CellValidator,
+    /// Channels of the input.
+    channels: usize,
+    /// Shared state.
+    shared: Arc<AheadShared>,
+}
+
+impl AheadAudio {
+    /// Takes a block of input the host plays at `position` (`None` when stopped): captures it
+    /// when a pack is chosen and checks its cells against the cache. Allocation-free.
+    pub fn hear(&mut self, position: Option<i64>, input: &[&[f32]]) {
+        let Some(position) = position else {
+            self.validator.interrupt();
+            return;
+        };
+        let cache = self.cache.current();
+        self.validator.feed(position, input, cache);
+        if !self.shared.armed.load(Ordering::Relaxed) {
+            return;
+        }
+        let frames = input.first().map_or(0, |c| c.len());
+        let samples = frames * self.channels;
+        if self.samples.slots() < samples || self.blocks.slots() == 0 {
+            self.shared
+                .dropped_frames
+                .fetch_add(frames as u64, Ordering::Relaxed);
+            return;
+        }
+        if let Ok(chunk) = self.samples.write_chunk_uninit(samples) {
+            chunk.fill_from_iter((0..frames).flat_map(|f| input.iter().map(move |c| c[f])));
+            let _ = self.blocks.push((position, frames));
+        }
+    }
+
+    /// Replaces the live stems in `separated` (the separator's channel order, as long as the
+    /// block) with the cached ones wherever the audio heard `latency` frames before each output
+    /// frame was separated by the pack. `position` is the block's timeline position. Offline,
+    /// first waits while that audio is being separated.
+    pub fn overlay(
+        &mut self,
+        position: i64,
+        latency: usize,
+        separated: &mut [&mut [f32]],
+        mode: RenderMode,
+    ) {
+        let frames = separated.first().map_or(0, |c| c.len());
+        let first = position - latency as i64;
+        if mode == RenderMode::Offline {
+            while self.shared.is_pending(first) || self.shared.is_pending(first + frames as i64 - 1)
+            {
+                thread::sleep(Duration::from_micros(200));
+            }
+        }
+        let Some(cache) = self.cache.current() else {
+            return;
+        };
+        let mut offset = 0;
+        while offset < frames {
+            let source = first + offset as i64;
+            let cell = cell_of(source);
+            let cell_end = (cell + 1) * CELL_FRAMES as i64;
+            let span = ((cell_end - source) as usize).min(frames - offset);
+            if self.validator.matches(cell)
+                && let Some(region) = cache.region_at(source)
+                && region.covers(source + span as i64 - 1)
+            {
+                let from = (source - region.start()) as usize;
+                for stem in Stem::ALL {
+                    for (channel, samples) in region.stems()[stem.index()].iter().enumerate() {
+                        let out = LiveSeparator::output_channel(stem, channel, self.channels);
+                        separated[out][offset..offset + span]
+                            .copy_from_slice(&samples[from..from + span]);
+                    }
+                }
+            }
+            offset += span;
+        }
+    }
+}
+
+/// The two threads behind [`AheadAudio`]; dropping this stops and joins them.
+pub struct AheadThreads {
+    /// Tells both threads to stop.
+    shutdown: Arc<AtomicBool>,
+    /// Commands for the separation thread.
+    commands: Sender<AheadCommand>,
+    /// The capture and separation threads.
+    threads: Vec<JoinHandle<()>>,
+}
+
+impl AheadThreads {
+    /// Starts the threads for `channels` at `sample_rate` Hz and returns them with the audio
+    /// thread's side.
+    pub fn start(
+        sample_rate: u32,
+        channels: usize,
+        shared: Arc<AheadShared>,
+    ) -> std::io::Result<(Self, AheadAudio)> {
+        let ring_frames = (CAPTURE_SECONDS * sample_rate as f32) as usize;
+        let (samples_tx, samples_rx) = RingBuffer::new(ring_frames * channels);
+        let (blocks_tx, blocks_rx) = RingBuffer::new(ring_frames / 16 + 64);
+        let (cache_tx, cache_rx) = handoff();
+        let (regions_tx, regions_rx) = crossbeam_channel::unbounded();
+        let (commands_tx, commands_rx) = crossbeam_channel::unbounded();
+        let shutdown = Arc::new(AtomicBool::new(false));
+        let capture = Capture {
+            samples: samples_rx,
+            blocks: blocks_rx,
+            channels,
+            max_frames: (MAX_REGION_SECONDS * sample_rate as f32) as usize,
+            regions: regions_tx,
+        };
+        let separation = Separation {
+            sample_rate,
+            channels,
+            regions: regions_rx,
+            commands: commands_rx,
+            cache: StemCache::default(),
+            publisher: cache_tx,
+            loaded: None,
+            last: None,
+            shared: Arc::clone(&shared),
+        };
+        let stop = Arc::clone(&shutdown);
+        let capture_thread = thread::Builder::new()
+            .name("mixsmith-stems-capture".into())
+            .spawn(move || capture.run(&stop))?;
+        let stop = Arc::clone(&shutdown);
+        let separation_thread = thread::Builder::new()
+            .name("mixsmith-stems-separate".into())
+            .spawn(move || separation.run(&stop))?;
+        shared.set_pack(&shared.pack.lock().map(|p| p.clone()).unwrap_or_default());
+        let audio = AheadAudio {
+            samples: samples_tx,
+            blocks: blocks_tx,
+            cache: cache_rx,
+            validator: CellValidator::default(),
+            channels,
+            shared,
+        };
+        Ok((
+            Self {
+                shutdown,
+                commands: commands_tx,
+                threads: vec![capture_thread, separation_thread],
+            },
+            audio,
+        ))
+    }
+
+    /// A sender for the separation thread's commands (for the editor).
+    pub fn commands(&self) -> Sender<AheadCommand> {
+        self.commands.clone()
+    }
+}
+
+impl Drop for AheadThreads {
+    fn drop(&mut self) {
+        self.shutdown.store(true, Ordering::Release);
+        for thread in self.threads.drain(..) {
+            // A thread that panicked has stopped already; nothing is left to clean up.
+            let _ = thread.join();
+        }
+    }
+}
+
+/// Captured playback, one continuous stretch.
+struct Region {
+    /// The timeline position of the first frame.
+    start: i64,
+    /// The audio, planar.
+    audio: Vec<Vec<f32>>,
+}
+
+impl Region {
+    fn frames(&self) -> usize {
+        self.audio.first().map_or(0, Vec::len)
+    }
+}
+
+/// The capture thread: drains the audio thread's ring into regions.
+struct Capture {
+    samples: Consumer<f32>,
+    blocks: Consumer<(i64, usize)>,
+    channels: usize,
+    max_frames: usize,
+    regions: Sender<Region>,
+}
+
+impl Capture {
+    fn run(mut self, shutdown: &AtomicBool) {
+        let mut current: Option<Region> = None;
+        let mut last_data = Instant::now();
+        while !shutdown.load(Ordering::Acquire) {
+            let mut got = false;
+            while let Ok((position, frames)) = self.blocks.pop() {
+                got = true;
+                let continues = current.as_ref().is_some_and(|r| {
+                    r.start + r.frames() as i64 == position && r.frames() < self.max_frames
+                });
+                if !continues {
+                    self.finish(current.take());
+                }
+                let region = current.get_or_insert_with(|| Region {
+                    start: position,
+                    audio: vec![Vec::new(); self.channels],
+                });
+                let Ok(chunk) = self.samples.read_chunk(frames * self.channels) else {
+                    break;
+                };
+                let (a, b) = chunk.as_slices();
+                for (index, sample) in a.iter().chain(b).enumerate() {
+                    region.audio[index % self.channels].push(*sample);
+                }
+                chunk.commit_all();
+            }
+            if got {
+                last_data = Instant::now();
+            } else if current.is_some() && last_data.elapsed() > REGION_IDLE {
+                self.finish(current.take());
+            } else {
+                thread::sleep(IDLE_WAIT);
+            }
+        }
+    }
+
+    /// Hands a finished region to the separation thread (regions shorter than a cell are
+    /// dropped: there is nothing in them the cache could play).
+    fn finish(&self, region: Option<Region>) {
+        if let Some(region) = region.filter(|r| r.frames() >= CELL_FRAMES) {
+            let _ = self.regions.send(region);
+        }
+    }
+}
+
+/// The separation thread: runs the chosen pack over each captured region and publishes the
+/// cache; exports stems on request.
+struct Separation {
+    sample_rate: u32,
+    channels: usize,
+    regions: Receiver<Region>,
+    commands: Receiver<AheadCommand>,
+    /// Every region separated so far (what the audio thread has).
+    cache: StemCache,
+    publisher: HandoffSender<StemCache>,
+    /// The loaded pack and the folder it came from.
+    loaded: Option<(String, PackSeparator)>,
+    /// The last captured region and its pack stems, if the pack separated it.
+    last: Option<(Region, Option<Arc<SeparatedRegion>>)>,
+    shared: Arc<AheadShared>,
+}
+
+impl Separation {
+    fn run(mut self, shutdown: &AtomicBool) {
+        while !shutdown.load(Ordering::Acquire) {
+            self.publisher.collect_retired();
+            if let Ok(AheadCommand::Export(folder)) = self.commands.try_recv() {
+                let status = self.export(&folder);
+                self.shared.set_status(status);
+            }
+            match self.regions.recv_timeout(IDLE_WAIT) {
+                Ok(region) => self.separate(region, shutdown),
+                Err(_) => continue,
+            }
+        }
+    }
+
+    /// Loads the pack chosen now into `loaded` (once per folder); false for none.
+    fn load_pack(&mut self) -> Result<bool, String> {
+        let chosen = self
+            .shared
+            .pack
+            .lock()
+            .map(|p| p.clone())
+            .unwrap_or_default();
+        if chosen.is_empty() {
+            return Ok(false);
+        }
+        if self
+            .loaded
+            .as_ref()
+            .is_none_or(|(folder, _)| *folder != chosen)
+        {
+            self.loaded = None;
+            let pack = ModelPack::load(Path::new(&chosen)).map_err(|e| e.to_string())?;
+            let separator = PackSeparator::load(&[pack]).map_err(|e| e.to_string())?;
+            self.loaded = Some((chosen, separator));
+        }
+        Ok(true)
+    }
+
+    fn separate(&mut self, region: Region, shutdown: &AtomicBool) {
+        if self.cache.holds(region.start, &region.audio) {
+            // Played again unchanged: its stems are cached already.
+            return;
+        }
+        match self.load_pack() {
+            Ok(true) => {}
+            Ok(false) => {
+                self.last = Some((region, None));
+                return;
+            }
+            Err(error) => {
+                self.shared
+                    .set_status(format!("The model pack cannot be used: {error}"));
+                self.last = Some((region, None));
+                return;
+            }
+        }
+        let Some((_, separator)) = &self.loaded else {
+            return;
+        };
+        let seconds = region.frames() as f32 / self.sample_rate as f32;
+        let shared = &self.shared;
+        shared.pending.0.store(region.start, Ordering::Release);
+        shared
+            .pending
+            .1
+            .store(region.start + region.frames() as i64, Ordering::Release);
+        shared.progress.store(0.0, Ordering::Relaxed);
+        shared.busy.store(true, Ordering::Release);
+        let started = Instant::now();
+        let result = separator.separate(
+            &region.audio,
+            self.sample_rate,
+            StemLayout::Four,
+            &mut |done, total| {
+                shared
+                    .progress
+                    .store(done as f32 / total.max(1) as f32, Ordering::Relaxed);
+            },
+            shutdown,
+        );
+        match result {
+            Ok(stems) => {
+                let separated = Arc::new(SeparatedRegion::new(region.start, &region.audio, stems));
+                let max = (CACHE_SECONDS * self.sample_rate as f32) as usize;
+                self.cache = self.cache.with_region(Arc::clone(&separated), max);
+                let cache = Arc::new(self.cache.clone());
+                // The audio thread picks swaps up every block; a full queue clears in one.
+                while self.publisher.publish(Some(Arc::clone(&cache))).is_err()
+                    && !shutdown.load(Ordering::Acquire)
+                {
+                    thread::sleep(IDLE_WAIT);
+                }
+                self.shared.set_status(format!(
+                    "Separated {seconds:.1} s of playback in {:.1} s.",
+                    started.elapsed().as_secs_f32()
+                ));
+                let total: usize = self.cache.regions().iter().map(|r| r.frames()).sum();
+                if let Ok(mut cached) = self.shared.cached.lock() {
+                    *cached = (
+                        self.cache.regions().len(),
+                        total as f32 / self.sample_rate as f32,
+                    );
+                }
+                self.last = Some((region, Some(separated)));
+            }
+            Err(error) => {
+                self.shared
+                    .set_status(format!("Separation failed: {error}"));
+                self.last = Some((region, None));
+            }
+        }
+        self.shared.busy.store(false, Ordering::Release);
+    }
+
+    /// Writes the last captured region's stems into `folder`; returns the status line.
+    fn export(&self, folder: &Path) -> String {
+        let Some((region, separated)) = &self.last else {
+            return "Nothing captured yet: play the part to export first.".to_owned();
+        };
+        let (stems, source) = match separated {
+            Some(separated) => (separated.stems().clone(), "the model pack"),
+            None => {
+                let Ok(mut dsp) = DspSeparator::new(self.sample_rate, self.channels) else {
+                    return "The DSP separator cannot run here.".to_owned();
+                };
+                let block = dsp.block_frames();
+                (
+                    separate_buffer(&mut dsp, &region.audio, block),
+                    "the DSP separator",
+                )
+            }
+        };
+        let stems: &[Vec<Vec<f32>>; STEMS] = &stems;
+        match write_stems(folder, stems, self.sample_rate, SampleFormat::Int24) {
+            Ok(summary) => format!(
+                "Exported {:.1} s of stems from {source} to {}.",
+                summary.frames as f32 / self.sample_rate as f32,
+                folder.display()
+            ),
+            Err(error) => format!("Export failed: {error}"),
+        }
+    }
+}
