@@ -23,6 +23,8 @@ pub mod params;
 pub mod session;
 pub mod stems;
 mod suite;
+#[cfg(test)]
+mod test_support;
 mod tools;
 
 use learn::MasterLink;

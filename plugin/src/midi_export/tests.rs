@@ -7,42 +7,19 @@ use std::f64::consts::TAU;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use mixsmith_core::inference::{LIBRARY_FILE, Runtime, RuntimeSearch};
 use mixsmith_core::transcribe::TICKS_PER_BEAT;
 
 use super::*;
+use crate::test_support::{fetched, load_runtime};
 
 const RATE: u32 = 48_000;
 
 /// The pitches played, in order: C4, E4, G4, C5.
 const PITCHES: [u8; 4] = [60, 64, 67, 72];
 
-/// A file fetched by `cargo xtask setup`: `var` if set, else the workspace fallback; fails
-/// loudly when the file is missing.
-fn fetched(var: &str, fallback: &str) -> PathBuf {
-    let path = std::env::var_os(var)
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("..")
-                .join(fallback)
-        });
-    assert!(
-        path.is_file(),
-        "{} is missing (from {var} or the default {fallback}): run `cargo xtask setup`",
-        path.display()
-    );
-    std::fs::canonicalize(&path).unwrap()
-}
-
 /// Loads the fetched runtime for this process and returns the folder holding `nmp.onnx`.
 fn model_dir() -> PathBuf {
-    let lib = fetched(
-        "ORT_DYLIB_PATH",
-        &format!("vendor/onnxruntime/{LIBRARY_FILE}"),
-    );
-    Runtime::global_with(|| RuntimeSearch::explicit([lib])).expect("load ONNX Runtime");
+    load_runtime();
     let onnx = fetched(
         "MIXSMITH_BASIC_PITCH_ONNX",
         "vendor/models/basic-pitch/nmp.onnx",

@@ -1,41 +1,23 @@
 //! The Stems engine with a model pack: the first pass captures and separates, later passes play
 //! the pack's stems wherever the audio is unchanged, and the DSP stems where it changed.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
+use mixsmith_core::inference::ModelPack;
 use mixsmith_core::inference::test_graph::{mdx_low_pass, write_pack};
-use mixsmith_core::inference::{LIBRARY_FILE, ModelPack, Runtime, RuntimeSearch};
 use mixsmith_core::realtime::{EngineStats, RenderMode};
 use mixsmith_core::separate::ahead::{CELL_FRAMES, cell_of};
 use mixsmith_core::separate::{PackSeparator, STEMS, Stem, StemLayout};
 
 use super::ahead::{AheadShared, AheadThreads};
 use super::engine::StemsEngine;
+use crate::test_support::load_runtime;
 
 const RATE: u32 = 44_100;
 const BLOCK: usize = 512;
-
-/// Loads ONNX Runtime from `ORT_DYLIB_PATH` (set by `cargo xtask test`) or `vendor/`.
-fn runtime() {
-    let path = std::env::var_os("ORT_DYLIB_PATH")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("../vendor/onnxruntime")
-                .join(LIBRARY_FILE)
-        });
-    assert!(
-        path.is_file(),
-        "{} missing: run `cargo xtask setup`",
-        path.display()
-    );
-    let path = std::fs::canonicalize(path).unwrap();
-    Runtime::global_with(|| RuntimeSearch::explicit([path])).expect("ONNX Runtime");
-}
 
 /// An mdx pack whose graph keeps the bins below 500 Hz as the bass.
 fn bass_pack(dir: &Path) {
@@ -99,7 +81,7 @@ fn play(engine: &mut StemsEngine, input: &[Vec<f32>], playing: bool) -> [Vec<Vec
 
 #[test]
 fn a_played_region_is_separated_by_the_pack_and_its_stems_play_where_the_audio_is_unchanged() {
-    runtime();
+    load_runtime();
     let dir = tempfile::tempdir().unwrap();
     bass_pack(dir.path());
     let shared = Arc::new(AheadShared::default());
