@@ -384,3 +384,80 @@ pub fn offline_stems_equal_the_cli(host: &mut dyn StemsHost, work: &Path) -> Res
     }
     Ok(())
 }
+
+/// With a model pack chosen (in the saved state), the first pass is captured and separated in
+/// the background; an offline second pass over the same audio plays the pack's stems (equal to
+/// the pack run directly on the audio) in every whole cell, and they still add up to the mix.
+/// Runs the audio thread's capture and cache paths under the allocation check.
+pub fn clap_pack_stems_play_on_the_second_pass(work: &Path) -> Result<()> {
+    use mixsmith_core::inference::ModelPack;
+    use mixsmith_core::inference::test_graph::{mdx_low_pass, write_pack};
+    use mixsmith_core::separate::ahead::{CELL_FRAMES, cell_of};
+    use mixsmith_core::separate::{PackSeparator, StemLayout};
+
+    let rate = 44_100u32;
+    let pack = work.join("pack");
+    let head = "name = \"low 500\"\ntask = \"separate\"\nconvention = \"mdx\"\nsample_rate = 44100\n\
+                stems = [\"bass\"]\n[params]\nn_fft = 4096\ndim_f = 1024\ndim_t = 64\ncompensation = 1.0\n";
+    write_pack(
+        &pack,
+        "model.onnx",
+        &mdx_low_pass(4096, 1024, Some(64), 500.0),
+        head,
+    )?;
+
+    let mut plugin = ClapPlugin::load(&crate::paths::clap_bundle()?, STEMS_CLAP_ID)?;
+    let mut saved = crate::state::parse(&crate::state::clap_unframe(&plugin.save_state()?)?)?;
+    saved["fields"]["pack"] =
+        serde_json::Value::String(serde_json::to_string(&pack.display().to_string())?);
+    plugin.load_state(&crate::state::clap_frame(&crate::state::to_bytes(&saved)?))?;
+    plugin.set_render_mode(RenderMode::Offline)?;
+    plugin.activate(Activation::new(f64::from(rate), 512))?;
+    let latency = plugin.latency()? as usize;
+
+    let frames = 3 * rate as usize;
+    let (mix, _) = test_mix(2, frames, f64::from(rate));
+    let blocks = signal::fixed_blocks(frames, 512);
+    let transport = crate::clap_host::Transport {
+        position: 0,
+        tempo: 120.0,
+    };
+    plugin.set_transport(Some(transport));
+    plugin.process_buses(&mix, &[2; 5], &blocks, &[])?;
+    // Stopped for a second: the capture closes the region and the pack starts on it.
+    plugin.set_transport(None);
+    let silence = vec![vec![0.0f32; 512]; 2];
+    for _ in 0..20 {
+        plugin.process_buses(&silence, &[2; 5], &[512], &[])?;
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    plugin.set_transport(Some(transport));
+    let second = plugin.process_buses(&mix, &[2; 5], &blocks, &[])?;
+
+    let expected = PackSeparator::load(&[ModelPack::load(&pack)?])?.separate(
+        &mix,
+        rate,
+        StemLayout::Four,
+        &mut |_, _| {},
+        &Default::default(),
+    )?;
+    let whole = cell_of(frames as i64) as usize * CELL_FRAMES;
+    for (stem, name) in STEMS.iter().enumerate() {
+        for channel in 0..2 {
+            for t in latency..whole {
+                ensure!(
+                    second[stem + 1][channel][t] == expected[stem][channel][t - latency],
+                    "{name}, channel {channel}, frame {t}: the render {} against the pack's {}",
+                    second[stem + 1][channel][t],
+                    expected[stem][channel][t - latency]
+                );
+            }
+        }
+    }
+    check_equal(
+        &weighted_sum(&second[1..], [1.0; 4]),
+        &second[0],
+        0..frames,
+        "the pack's stems against the main output",
+    )
+}

@@ -87,3 +87,9 @@ fn vst3_offline_equals_cli() -> Result<()> {
     stems::offline_stems_equal_the_cli(&mut host, work.path())
 }
 isolated_test!(vst3_offline_equals_cli);
+
+fn clap_pack_stems() -> Result<()> {
+    let work = tempfile::tempdir()?;
+    stems::clap_pack_stems_play_on_the_second_pass(work.path())
+}
+isolated_test!(clap_pack_stems);

@@ -16,7 +16,7 @@ use super::STEMS;
 /// Frames per cell of the timeline (93 ms at 44.1 kHz).
 pub const CELL_FRAMES: usize = 4096;
 
-/// Recent cells whose verdict the validator remembers (about 6 s at 44.1 kHz): more than a
+/// Recent cells whose hash the validator remembers (about 6 s at 44.1 kHz): more than a
 /// separator's latency plus a host block.
 const VERDICTS: usize = 64;
 
@@ -176,8 +176,9 @@ impl StemCache {
     }
 }
 
-/// The audio thread's side: hashes the input as it arrives and remembers, for the last cells,
-/// whether the cache holds the same audio there. Allocation-free.
+/// The audio thread's side: hashes the input as it arrives and remembers the hashes of the last
+/// whole cells heard, to compare with whatever cache is current when their stems are due.
+/// Allocation-free.
 #[derive(Debug, Clone)]
 pub struct CellValidator {
     /// The hash of the cell being filled.
@@ -186,8 +187,8 @@ pub struct CellValidator {
     expected: Option<i64>,
     /// Whether the cell being filled was heard from its first frame.
     whole: bool,
-    /// `(cell, matches)` for recent cells, at `cell % VERDICTS`.
-    verdicts: [(i64, bool); VERDICTS],
+    /// `(cell, hash)` of recent whole cells, at `cell % VERDICTS`.
+    heard: [(i64, u64); VERDICTS],
 }
 
 impl Default for CellValidator {
@@ -196,7 +197,7 @@ impl Default for CellValidator {
             hasher: CellHasher::default(),
             expected: None,
             whole: false,
-            verdicts: [(i64::MIN, false); VERDICTS],
+            heard: [(i64::MIN, 0); VERDICTS],
         }
     }
 }
@@ -207,9 +208,8 @@ impl CellValidator {
         self.expected = None;
     }
 
-    /// Hashes a block of input (planar) that the host plays at timeline `position`, and judges
-    /// every cell it completes against `cache`.
-    pub fn feed(&mut self, position: i64, input: &[&[f32]], cache: Option<&StemCache>) {
+    /// Hashes a block of input (planar) that the host plays at timeline `position`.
+    pub fn feed(&mut self, position: i64, input: &[&[f32]]) {
         let frames = input.first().map_or(0, |c| c.len());
         if self.expected != Some(position) {
             // A jump: the cell being filled was not heard whole.
@@ -226,18 +226,22 @@ impl CellValidator {
             }
             if (at + 1).rem_euclid(CELL_FRAMES as i64) == 0 {
                 let cell = cell_of(at);
-                let matches = self.whole
-                    && cache.and_then(|c| c.cell_hash(cell)) == Some(self.hasher.finish());
-                self.verdicts[cell.rem_euclid(VERDICTS as i64) as usize] = (cell, matches);
+                let slot = &mut self.heard[cell.rem_euclid(VERDICTS as i64) as usize];
+                *slot = if self.whole {
+                    (cell, self.hasher.finish())
+                } else {
+                    (i64::MIN, 0)
+                };
                 self.whole = false;
             }
         }
         self.expected = Some(position + frames as i64);
     }
 
-    /// Whether cell `cell` was heard whole, recently, and equal to the cache's.
-    pub fn matches(&self, cell: i64) -> bool {
-        self.verdicts[cell.rem_euclid(VERDICTS as i64) as usize] == (cell, true)
+    /// Whether cell `cell` was heard whole, recently, and equal to `cache`'s.
+    pub fn matches(&self, cell: i64, cache: &StemCache) -> bool {
+        let (heard, hash) = self.heard[cell.rem_euclid(VERDICTS as i64) as usize];
+        heard == cell && cache.cell_hash(cell) == Some(hash)
     }
 }
 
@@ -267,14 +271,14 @@ mod tests {
     }
 
     /// Feeds `input` from `start` in blocks of `block` and returns the validator.
-    fn hear(input: &[Vec<f32>], start: i64, block: usize, cache: &StemCache) -> CellValidator {
+    fn hear(input: &[Vec<f32>], start: i64, block: usize) -> CellValidator {
         let mut validator = CellValidator::default();
         let frames = input[0].len();
         let mut pos = 0;
         while pos < frames {
             let n = block.min(frames - pos);
             let planes: Vec<&[f32]> = input.iter().map(|c| &c[pos..pos + n]).collect();
-            validator.feed(start + pos as i64, &planes, Some(cache));
+            validator.feed(start + pos as i64, &planes);
             pos += n;
         }
         validator
@@ -287,17 +291,24 @@ mod tests {
         let cache = StemCache::default().with_region(region(start, &input), usize::MAX);
         let first = cell_of(start) + 1;
         for block in [1, 333, 4096, 5000] {
-            let heard = hear(&input, start, block, &cache);
-            assert!(!heard.matches(first - 1), "a partial cell never matches");
+            let heard = hear(&input, start, block);
+            assert!(
+                !heard.matches(first - 1, &cache),
+                "a partial cell never matches"
+            );
             for cell in first..first + 9 {
-                assert!(heard.matches(cell), "cell {cell}, blocks of {block}");
+                assert!(
+                    heard.matches(cell, &cache),
+                    "cell {cell}, blocks of {block}"
+                );
+                assert!(!heard.matches(cell, &StemCache::default()));
             }
             let mut edited = input.clone();
             edited[1][5 * CELL_FRAMES] += 0.5;
-            let heard = hear(&edited, start, block, &cache);
+            let heard = hear(&edited, start, block);
             let changed = cell_of(start + 5 * CELL_FRAMES as i64);
-            assert!(!heard.matches(changed));
-            assert!(heard.matches(changed - 1) && heard.matches(changed + 1));
+            assert!(!heard.matches(changed, &cache));
+            assert!(heard.matches(changed - 1, &cache) && heard.matches(changed + 1, &cache));
         }
     }
 
@@ -307,11 +318,11 @@ mod tests {
         let cache = StemCache::default().with_region(region(0, &input), usize::MAX);
         let mut validator = CellValidator::default();
         let planes: Vec<&[f32]> = input.iter().map(|c| &c[..1000]).collect();
-        validator.feed(0, &planes, Some(&cache));
+        validator.feed(0, &planes);
         let rest: Vec<&[f32]> = input.iter().map(|c| &c[1500..CELL_FRAMES * 2]).collect();
-        validator.feed(1500, &rest, Some(&cache));
-        assert!(!validator.matches(0), "cell 0 was not heard whole");
-        assert!(validator.matches(1));
+        validator.feed(1500, &rest);
+        assert!(!validator.matches(0, &cache), "cell 0 was not heard whole");
+        assert!(validator.matches(1, &cache));
     }
 
     #[test]

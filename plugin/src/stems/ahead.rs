@@ -111,12 +111,13 @@ impl AheadAudio {
     /// Takes a block of input the host plays at `position` (`None` when stopped): captures it
     /// when a pack is chosen and checks its cells against the cache. Allocation-free.
     pub fn hear(&mut self, position: Option<i64>, input: &[&[f32]]) {
+        // Take up a newly published cache even while stopped, so the sender's queue drains.
+        self.cache.current();
         let Some(position) = position else {
             self.validator.interrupt();
             return;
         };
-        let cache = self.cache.current();
-        self.validator.feed(position, input, cache);
+        self.validator.feed(position, input);
         if !self.shared.armed.load(Ordering::Relaxed) {
             return;
         }
@@ -162,7 +163,7 @@ impl AheadAudio {
             let cell = cell_of(source);
             let cell_end = (cell + 1) * CELL_FRAMES as i64;
             let span = ((cell_end - source) as usize).min(frames - offset);
-            if self.validator.matches(cell)
+            if self.validator.matches(cell, cache)
                 && let Some(region) = cache.region_at(source)
                 && region.covers(source + span as i64 - 1)
             {
@@ -396,6 +397,21 @@ impl Separation {
             // Played again unchanged: its stems are cached already.
             return;
         }
+        // Pending from now on, loading the pack included, so an offline render waits for it.
+        let shared = &self.shared;
+        shared.pending.0.store(region.start, Ordering::Release);
+        shared
+            .pending
+            .1
+            .store(region.start + region.frames() as i64, Ordering::Release);
+        shared.progress.store(0.0, Ordering::Relaxed);
+        shared.busy.store(true, Ordering::Release);
+        self.separate_pending(region, shutdown);
+        self.shared.busy.store(false, Ordering::Release);
+    }
+
+    /// Separates `region` (marked pending) with the chosen pack and publishes the stems.
+    fn separate_pending(&mut self, region: Region, shutdown: &AtomicBool) {
         match self.load_pack() {
             Ok(true) => {}
             Ok(false) => {
@@ -414,13 +430,6 @@ impl Separation {
         };
         let seconds = region.frames() as f32 / self.sample_rate as f32;
         let shared = &self.shared;
-        shared.pending.0.store(region.start, Ordering::Release);
-        shared
-            .pending
-            .1
-            .store(region.start + region.frames() as i64, Ordering::Release);
-        shared.progress.store(0.0, Ordering::Relaxed);
-        shared.busy.store(true, Ordering::Release);
         let started = Instant::now();
         let result = separator.separate(
             &region.audio,
@@ -464,7 +473,6 @@ impl Separation {
                 self.last = Some((region, None));
             }
         }
-        self.shared.busy.store(false, Ordering::Release);
     }
 
     /// Writes the last captured region's stems into `folder`; returns the status line.
