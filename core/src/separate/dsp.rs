@@ -1,12 +1,13 @@
-//! The separator that needs no model: soft time-frequency masks from the cues a mix offers.
+//! The separator that needs no model: soft time-frequency masks from the cues a mix offers,
+//! refined jointly by a multichannel Wiener filter.
 //!
 //! A streaming STFT (periodic Hann, 75 % overlap, about 90 ms frames) feeds, per bin of each
 //! frame:
 //!
 //! - **harmonic / percussive structure** (Fitzgerald's median filtering): the median of the
 //!   bin's magnitude over ±[`TIME_MEDIAN`] frames follows sustained partials, the median over
-//!   ±[`FREQUENCY_MEDIAN`] bins of the frame follows broadband hits; their squares give the
-//!   percussive share `P` and the harmonic share `H = 1 - P` (Wiener-style);
+//!   ±[`FREQUENCY_MEDIAN`] bins of the frame follows broadband hits; their cubes give the
+//!   percussive share `P` and the harmonic share `H = 1 - P`;
 //! - **register**: harmonic energy below 150 Hz, fading out by 300 Hz, is the bass's; the voice's
 //!   band starts where the bass's ends and fades to half above 8 kHz;
 //! - **stereo position**: the voice sits in the centre, so its share is weighted by the bin's
@@ -14,9 +15,20 @@
 //!   to [`CENTRE_SHARPNESS`]; without two channels there is no such cue and half goes each way.
 //!
 //! The masks are `drums = P`, `bass = H b(f)`, `vocals = H v(f) c(k)` and `other` the rest, so
-//! they sum to 1 in every bin. The three masked stems are synthesised by overlap-add; `other`
-//! is the delayed input minus their sum, so the four stems add up to the input to float
-//! rounding whatever the masks are.
+//! they sum to 1 in every bin. Without a stereo pair they are applied to the mix as they are.
+//! For a stereo pair they only give each stem's power in the bin, `v_j = mask_j (|L|² + |R|²)
+//! / 2`, and a **multichannel Wiener filter** (as in Nugraha, Liutkus and Vincent's, one pass)
+//! shares the bin's two channels out: stem `j` gets `v_j R_j (Σ_i v_i R_i)⁻¹ x`, where `R_j` is
+//! its 2 × 2 spatial covariance. Voice and bass are taken to sit in the centre (`R` all ones,
+//! [`CENTRE_DIFFUSE`] of it uncorrelated); drums and other have per-bin running covariances,
+//! the mix's `x xᴴ` averaged over about [`SPATIAL_SECONDS`] weighted by the square of the
+//! stem's mask, plus [`SPATIAL_DIFFUSE`] of the identity. So a panned part is cancelled out of
+//! the centred stems with the other channel rather than only attenuated, and what the masks
+//! give the voice or the bass off-centre goes back to the stems that live there.
+//!
+//! The three masked stems are synthesised by overlap-add; `other` is the delayed input minus
+//! their sum, so the four stems add up to the input to float rounding whatever the masks and
+//! filters are.
 
 use std::sync::Arc;
 
@@ -31,8 +43,9 @@ const TIME_MEDIAN: usize = 8;
 /// Bins either side of the centre in the percussive (frequency) median: ±86 Hz at 44.1 kHz.
 const FREQUENCY_MEDIAN: usize = 8;
 const _: () = assert!(2 * TIME_MEDIAN < CAPACITY && 2 * FREQUENCY_MEDIAN < CAPACITY);
-/// The power the centre weight is raised to: a source panned 30 % keeps about half its weight.
-const CENTRE_SHARPNESS: i32 = 4;
+/// The power the centre weight is raised to: a source panned 30 % (constant power) keeps
+/// 40 % of its weight, one panned 10 % nine tenths.
+const CENTRE_SHARPNESS: i32 = 8;
 /// The centre weight without a stereo pair to measure it.
 const NO_STEREO_CUE: f32 = 0.5;
 /// Where the bass's register fades out (full below the first, none above the second), in Hz.
@@ -41,6 +54,13 @@ const BASS_FADE_HZ: (f32, f32) = (150.0, 300.0);
 const VOICE_TOP_FADE_HZ: (f32, f32) = (8_000.0, 12_000.0);
 /// The voice's weight above its band.
 const VOICE_TOP_WEIGHT: f32 = 0.5;
+
+/// The time constant of the running spatial covariances of drums and other, in seconds.
+const SPATIAL_SECONDS: f32 = 10.0;
+/// The share of the identity (a diffuse, uncorrelated part) in those covariances.
+const SPATIAL_DIFFUSE: f32 = 0.05;
+/// The uncorrelated share of the centred spatial covariance of the voice and the bass.
+const CENTRE_DIFFUSE: f32 = 0.01;
 
 /// The stems the masks produce directly; `other` is the rest.
 const MASKED: usize = 3;
@@ -90,7 +110,13 @@ pub struct DspSeparator {
     /// Scratch: a frame's time samples, spectrum, masks and FFT scratch.
     time: Vec<f32>,
     spectrum: Vec<Complex32>,
-    masks: [Vec<f32>; MASKED],
+    masks: [Vec<f32>; STEMS],
+    /// Per masked stem and channel, the centre frame's stem spectrum.
+    stem_spectra: Vec<Vec<Vec<Complex32>>>,
+    /// Stereo only: per bin, the running spatial covariances of drums and other.
+    spatial: Vec<[Spatial; 2]>,
+    /// The running averages' decay per frame.
+    spatial_decay: f32,
     /// Scratch: the newest frame's magnitudes, and the centre frame's frequency medians.
     fresh: Vec<f32>,
     percussive: Vec<f32>,
@@ -164,6 +190,9 @@ impl DspSeparator {
             time: vec![0.0; n],
             spectrum: vec![Complex32::default(); bins],
             masks: std::array::from_fn(|_| vec![0.0; bins]),
+            stem_spectra: vec![vec![vec![Complex32::default(); bins]; channels]; MASKED],
+            spatial: vec![[Spatial::default(); 2]; if channels == 2 { bins } else { 0 }],
+            spatial_decay: (-(hop as f32) / (SPATIAL_SECONDS * sample_rate as f32)).exp(),
             fresh: vec![0.0; bins],
             percussive: vec![0.0; bins],
             fft_scratch: vec![Complex32::default(); scratch],
@@ -214,17 +243,12 @@ impl DspSeparator {
         // The centre frame is `TIME_MEDIAN` frames back.
         let centre = (self.frames - 1 - TIME_MEDIAN) % ring;
         self.compute_masks(centre, bins);
+        self.filter(centre);
         let synthesis_scale = 1.0 / (1.5 * self.n as f32);
         for stem in 0..MASKED {
             for channel in 0..self.channels {
-                for ((s, c), m) in self
-                    .spectrum
-                    .iter_mut()
-                    .zip(&self.spectra[channel][centre])
-                    .zip(&self.masks[stem])
-                {
-                    *s = c * *m;
-                }
+                self.spectrum
+                    .copy_from_slice(&self.stem_spectra[stem][channel]);
                 // The DC and Nyquist bins of a real signal's spectrum are real.
                 self.spectrum[0].im = 0.0;
                 self.spectrum[bins - 1].im = 0.0;
@@ -247,7 +271,7 @@ impl DspSeparator {
 
     /// The masks of the ring's frame `centre` (see the module documentation).
     fn compute_masks(&mut self, centre: usize, bins: usize) {
-        let [drums, bass, vocals] = &mut self.masks;
+        let [drums, bass, vocals, other] = &mut self.masks;
         sliding_median(
             &self.magnitudes[centre],
             FREQUENCY_MEDIAN,
@@ -256,8 +280,9 @@ impl DspSeparator {
         for k in 0..bins {
             let harmonic = self.sorted[k].median();
             let percussive = self.percussive[k];
-            let (h2, p2) = (harmonic * harmonic, percussive * percussive);
-            let percussive_share = if h2 + p2 > 0.0 { p2 / (h2 + p2) } else { 0.0 };
+            let h3 = harmonic * harmonic * harmonic;
+            let p3 = percussive * percussive * percussive;
+            let percussive_share = if h3 + p3 > 0.0 { p3 / (h3 + p3) } else { 0.0 };
             let harmonic_share = 1.0 - percussive_share;
             let centre_weight = if self.channels == 2 {
                 let (l, r) = (self.spectra[0][centre][k], self.spectra[1][centre][k]);
@@ -275,7 +300,135 @@ impl DspSeparator {
             drums[k] = percussive_share;
             bass[k] = harmonic_share * self.bass_weight[k];
             vocals[k] = harmonic_share * self.voice_weight[k] * centre_weight;
+            other[k] = (harmonic_share - bass[k] - vocals[k]).max(0.0);
         }
+    }
+
+    /// The masked stems' spectra of the ring's frame `centre`. For a stereo pair, a
+    /// multichannel Wiener filter (see the module documentation); otherwise the masks times
+    /// the mix.
+    fn filter(&mut self, centre: usize) {
+        if self.channels != 2 {
+            for stem in 0..MASKED {
+                for channel in 0..self.channels {
+                    for ((s, c), m) in self.stem_spectra[stem][channel]
+                        .iter_mut()
+                        .zip(&self.spectra[channel][centre])
+                        .zip(&self.masks[stem])
+                    {
+                        *s = c * *m;
+                    }
+                }
+            }
+            return;
+        }
+        let decay = self.spatial_decay;
+        let centred = Spatial::centred(CENTRE_DIFFUSE);
+        for k in 0..self.spectrum.len() {
+            let x = [self.spectra[0][centre][k], self.spectra[1][centre][k]];
+            let power = 0.5 * (x[0].norm_sqr() + x[1].norm_sqr());
+            let mix = Spatial::of(x);
+            let masks: [f32; STEMS] = std::array::from_fn(|stem| self.masks[stem][k]);
+            // Drums (0) and other (3) have running spatial covariances; bass (1) and vocals
+            // (2) are centred.
+            let running = &mut self.spatial[k];
+            for (r, m) in running.iter_mut().zip([masks[0], masks[3]]) {
+                r.add(&mix, m * m, decay);
+            }
+            let spatial = [
+                running[0].normalised(SPATIAL_DIFFUSE),
+                centred,
+                centred,
+                running[1].normalised(SPATIAL_DIFFUSE),
+            ];
+            let power = masks.map(|m| m * power);
+            let mut covariance = Spatial::default();
+            for (r, v) in spatial.iter().zip(power) {
+                covariance.add(r, v, 1.0);
+            }
+            let floor = 1e-6 * (covariance.a + covariance.d) + 1e-30;
+            covariance.a += floor;
+            covariance.d += floor;
+            let z = covariance.solve(x);
+            for stem in 0..MASKED {
+                let y = spatial[stem].apply(z);
+                self.stem_spectra[stem][0][k] = y[0] * power[stem];
+                self.stem_spectra[stem][1][k] = y[1] * power[stem];
+            }
+        }
+    }
+}
+
+/// A 2×2 Hermitian matrix `[[a, b], [b*, d]]` and the weight (mean power) behind it: a stem's
+/// spatial covariance.
+#[derive(Debug, Clone, Copy, Default)]
+struct Spatial {
+    a: f32,
+    d: f32,
+    b: Complex32,
+    weight: f32,
+}
+
+impl Spatial {
+    /// A source in the centre (equal in both channels), `diffuse` of it uncorrelated.
+    fn centred(diffuse: f32) -> Self {
+        Self {
+            a: 1.0,
+            d: 1.0,
+            b: Complex32::new(1.0 - diffuse, 0.0),
+            weight: 1.0,
+        }
+    }
+
+    /// `x x^H`, weighing `(|x0|² + |x1|²) / 2`.
+    fn of(x: [Complex32; 2]) -> Self {
+        let (a, d) = (x[0].norm_sqr(), x[1].norm_sqr());
+        Self {
+            a,
+            d,
+            b: x[0] * x[1].conj(),
+            weight: 0.5 * (a + d),
+        }
+    }
+
+    /// `self = decay self + w other`.
+    fn add(&mut self, other: &Self, w: f32, decay: f32) {
+        self.a = decay * self.a + w * other.a;
+        self.d = decay * self.d + w * other.d;
+        self.b = self.b * decay + other.b * w;
+        self.weight = decay * self.weight + w * other.weight;
+    }
+
+    /// The matrix over its weight (trace 2), `diffuse` of it replaced by the identity (the
+    /// identity alone while nothing was added).
+    fn normalised(&self, diffuse: f32) -> Self {
+        if self.weight <= 1e-30 {
+            return Self::centred(1.0);
+        }
+        let s = (1.0 - diffuse) / self.weight;
+        Self {
+            a: self.a * s + diffuse,
+            d: self.d * s + diffuse,
+            b: self.b * s,
+            weight: 1.0,
+        }
+    }
+
+    /// `self⁻¹ x` (the matrix must be positive definite).
+    fn solve(&self, x: [Complex32; 2]) -> [Complex32; 2] {
+        let inverse_det = 1.0 / (self.a * self.d - self.b.norm_sqr());
+        [
+            (x[0] * self.d - self.b * x[1]) * inverse_det,
+            (x[1] * self.a - self.b.conj() * x[0]) * inverse_det,
+        ]
+    }
+
+    /// `self x`.
+    fn apply(&self, x: [Complex32; 2]) -> [Complex32; 2] {
+        [
+            x[0] * self.a + self.b * x[1],
+            self.b.conj() * x[0] + x[1] * self.d,
+        ]
     }
 }
 
@@ -297,6 +450,7 @@ impl Separator for DspSeparator {
             ring.iter_mut().for_each(|s| s.fill(Complex32::default()));
         }
         self.magnitudes.iter_mut().for_each(|m| m.fill(0.0));
+        self.spatial.fill([Spatial::default(); 2]);
         self.sorted.fill(SortedWindow::zeros(2 * TIME_MEDIAN + 1));
         for stem in &mut self.accumulators {
             stem.iter_mut().for_each(|a| a.fill(0.0));
