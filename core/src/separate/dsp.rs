@@ -8,7 +8,7 @@
 //!   bin's magnitude over ±[`TIME_MEDIAN`] frames follows sustained partials, the median over
 //!   ±[`FREQUENCY_MEDIAN`] bins of the frame follows broadband hits; their cubes give the
 //!   percussive share `P` and the harmonic share `H = 1 - P`;
-//! - **register**: harmonic energy below 150 Hz, fading out by 300 Hz, is the bass's; the voice's
+//! - **register**: harmonic energy below 100 Hz, fading out by 350 Hz, is the bass's; the voice's
 //!   band starts where the bass's ends and fades to half above 8 kHz;
 //! - **stereo position**: the voice sits in the centre, so its share is weighted by the bin's
 //!   inter-channel coherence `2 |L R*| / (|L|² + |R|²)` (1 in the centre, 0 hard-panned) raised
@@ -22,7 +22,8 @@
 //! its 2 × 2 spatial covariance. Voice and bass are taken to sit in the centre (`R` all ones,
 //! [`CENTRE_DIFFUSE`] of it uncorrelated); drums and other have per-bin running covariances,
 //! the mix's `x xᴴ` averaged over about [`SPATIAL_SECONDS`] weighted by the square of the
-//! stem's mask, plus [`SPATIAL_DIFFUSE`] of the identity. So a panned part is cancelled out of
+//! stem's mask, plus [`SPATIAL_DIFFUSE`] of the identity; in the bass's register the drums'
+//! turns to the centred one by the register's weight (a kick drum sits in the centre). So a panned part is cancelled out of
 //! the centred stems with the other channel rather than only attenuated, and what the masks
 //! give the voice or the bass off-centre goes back to the stems that live there.
 //!
@@ -49,7 +50,7 @@ const CENTRE_SHARPNESS: i32 = 8;
 /// The centre weight without a stereo pair to measure it.
 const NO_STEREO_CUE: f32 = 0.5;
 /// Where the bass's register fades out (full below the first, none above the second), in Hz.
-const BASS_FADE_HZ: (f32, f32) = (150.0, 300.0);
+const BASS_FADE_HZ: (f32, f32) = (100.0, 350.0);
 /// Where the voice's band fades to [`VOICE_TOP_WEIGHT`] (in Hz).
 const VOICE_TOP_FADE_HZ: (f32, f32) = (8_000.0, 12_000.0);
 /// The voice's weight above its band.
@@ -286,11 +287,13 @@ impl DspSeparator {
             let harmonic_share = 1.0 - percussive_share;
             let centre_weight = if self.channels == 2 {
                 let (l, r) = (self.spectra[0][centre][k], self.spectra[1][centre][k]);
-                let power = l.norm_sqr() + r.norm_sqr();
+                let (l2, r2) = (l.norm_sqr(), r.norm_sqr());
+                let power = l2 + r2;
                 if power > 0.0 {
-                    ((2.0 * (l * r.conj()).norm()) / power)
+                    // The coherence squared, without a square root: 4 |L|² |R|² / (|L|² + |R|²)².
+                    (4.0 * l2 * r2 / (power * power))
                         .min(1.0)
-                        .powi(CENTRE_SHARPNESS)
+                        .powi(CENTRE_SHARPNESS / 2)
                 } else {
                     0.0
                 }
@@ -336,7 +339,9 @@ impl DspSeparator {
                 r.add(&mix, m * m, decay);
             }
             let spatial = [
-                running[0].normalised(SPATIAL_DIFFUSE),
+                running[0]
+                    .normalised(SPATIAL_DIFFUSE)
+                    .towards(&centred, self.bass_weight[k]),
                 centred,
                 centred,
                 running[1].normalised(SPATIAL_DIFFUSE),
@@ -410,6 +415,16 @@ impl Spatial {
             a: self.a * s + diffuse,
             d: self.d * s + diffuse,
             b: self.b * s,
+            weight: 1.0,
+        }
+    }
+
+    /// `(1 - t) self + t other` (both normalised).
+    fn towards(&self, other: &Self, t: f32) -> Self {
+        Self {
+            a: self.a + t * (other.a - self.a),
+            d: self.d + t * (other.d - self.d),
+            b: self.b + (other.b - self.b) * t,
             weight: 1.0,
         }
     }

@@ -47,11 +47,23 @@ impl SortedWindow {
         self.len -= 1;
     }
 
-    /// Replaces one value equal to `old` by `new`.
+    /// Replaces one value equal to `old` (bit for bit, which the window must hold) by `new`:
+    /// the values between the two places shift over by one, in a plain loop (the step is
+    /// usually short, and a `memmove` call costs more than it).
     #[inline]
     pub(super) fn replace(&mut self, old: f32, new: f32) {
-        self.remove(old);
-        self.insert(new);
+        let values = &mut self.values[..self.len];
+        let mut at = values.partition_point(|v| v.total_cmp(&old).is_lt());
+        debug_assert!(at < values.len() && values[at].to_bits() == old.to_bits());
+        while at + 1 < values.len() && values[at + 1].total_cmp(&new).is_lt() {
+            values[at] = values[at + 1];
+            at += 1;
+        }
+        while at > 0 && new.total_cmp(&values[at - 1]).is_lt() {
+            values[at] = values[at - 1];
+            at -= 1;
+        }
+        values[at] = new;
     }
 
     /// The median: the middle value, the upper of the middle two for an even count (0 when
@@ -75,11 +87,11 @@ pub(super) fn sliding_median(values: &[f32], half: usize, out: &mut [f32]) {
         window.insert(x);
     }
     for (k, o) in out.iter_mut().enumerate().take(n) {
-        if k > half {
-            window.remove(values[k - half - 1]);
-        }
-        if k + half < n {
-            window.insert(values[k + half]);
+        match (k > half, k + half < n) {
+            (true, true) => window.replace(values[k - half - 1], values[k + half]),
+            (true, false) => window.remove(values[k - half - 1]),
+            (false, true) => window.insert(values[k + half]),
+            (false, false) => {}
         }
         *o = window.median();
     }
