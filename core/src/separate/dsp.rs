@@ -63,6 +63,10 @@ const SPATIAL_DIFFUSE: f32 = 0.05;
 /// The uncorrelated share of the centred spatial covariance of the voice and the bass.
 const CENTRE_DIFFUSE: f32 = 0.01;
 
+/// Below this total power (the covariance's trace) a bin is silent and the Wiener filter is
+/// skipped (dividing by it would leave `f32`'s range).
+const SILENT_BIN_POWER: f32 = 1e-30;
+
 /// The stems the masks produce directly; `other` is the rest.
 const MASKED: usize = 3;
 
@@ -351,10 +355,23 @@ impl DspSeparator {
             for (r, v) in spatial.iter().zip(power) {
                 covariance.add(r, v, 1.0);
             }
-            let floor = 1e-6 * (covariance.a + covariance.d) + 1e-30;
-            covariance.a += floor;
-            covariance.d += floor;
-            let z = covariance.solve(x);
+            let trace = covariance.a + covariance.d;
+            if trace.is_nan() || trace <= SILENT_BIN_POWER {
+                // A silent (or NaN) bin: the filter's inverse would overflow, and the masks
+                // alone give the same nothing.
+                for (stem, mask) in self.stem_spectra.iter_mut().zip(masks) {
+                    for (channel, x) in stem.iter_mut().zip(x) {
+                        channel[k] = x * mask;
+                    }
+                }
+                continue;
+            }
+            // Solved at unit trace, so that quiet bins keep the 2×2 inverse within `f32`.
+            let scale = 1.0 / trace;
+            covariance.a = covariance.a * scale + 1e-6;
+            covariance.d = covariance.d * scale + 1e-6;
+            covariance.b *= scale;
+            let z = covariance.solve(x).map(|z| z * scale);
             for stem in 0..MASKED {
                 let y = spatial[stem].apply(z);
                 self.stem_spectra[stem][0][k] = y[0] * power[stem];

@@ -217,6 +217,42 @@ fn on_the_bridge_the_live_separator_gives_the_stems_delayed_by_the_reported_late
 }
 
 #[test]
+fn silence_and_the_quietest_signals_give_finite_stems_that_add_up() {
+    for amplitude in [0.0, 1e-30, 1e-20, 1e-12, 1.0] {
+        let mut next = noise(3);
+        // Silence, then a tone on the left only, then noise at `amplitude`.
+        let left: Vec<f32> = (0..40_000)
+            .map(|t| match t {
+                0..10_000 => 0.0,
+                10_000..20_000 => amplitude * (t as f32 * 0.05).sin(),
+                _ => amplitude * next(),
+            })
+            .collect();
+        let right: Vec<f32> = left
+            .iter()
+            .enumerate()
+            .map(|(t, x)| if t < 20_000 { 0.0 } else { *x * 0.5 })
+            .collect();
+        let input = [left, right];
+        let stems = separate_buffer(&mut DspSeparator::new(44_100, 2).unwrap(), &input, 700);
+        for (c, channel) in input.iter().enumerate() {
+            for (t, x) in channel.iter().enumerate() {
+                let parts: Vec<f32> = stems.iter().map(|s| s[c][t]).collect();
+                assert!(
+                    parts.iter().all(|p| p.is_finite()),
+                    "{amplitude}: {t} {parts:?}"
+                );
+                let sum: f32 = parts.iter().sum();
+                assert!(
+                    (sum - x).abs() <= 1e-5 * amplitude.max(1e-30),
+                    "{amplitude}: {t}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
 fn unsupported_layouts_are_refused() {
     assert!(DspSeparator::new(44_100, 0).is_err());
     assert!(DspSeparator::new(44_100, 65).is_err());
