@@ -39,8 +39,8 @@ use realfft::{ComplexToReal, RealFftPlanner, RealToComplex};
 use super::median::{CAPACITY, SortedWindow, sliding_median};
 use super::{STEMS, SeparateError, Separator, Stem};
 
-/// Frames either side of the centre in the harmonic (time) median: ±186 ms at 44.1 kHz.
-const TIME_MEDIAN: usize = 8;
+/// Frames either side of the centre in the harmonic (time) median: ±139 ms at 44.1 kHz.
+const TIME_MEDIAN: usize = 6;
 /// Bins either side of the centre in the percussive (frequency) median: ±86 Hz at 44.1 kHz.
 const FREQUENCY_MEDIAN: usize = 8;
 const _: () = assert!(2 * TIME_MEDIAN < CAPACITY && 2 * FREQUENCY_MEDIAN < CAPACITY);
