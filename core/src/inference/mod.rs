@@ -28,6 +28,7 @@ pub use error::InferenceError;
 pub use manifest::{
     MANIFEST_FILE, MANIFEST_VERSION, MAX_SAMPLE_RATE, MIN_SAMPLE_RATE, Manifest, PackFile,
 };
+pub(crate) use pack::file_digest;
 pub use pack::{ModelPack, scan_packs, sha256_file, user_models_dir};
 pub use runtime::{
     Candidate, CandidateOrigin, ENV_DYLIB_PATH, LIBRARY_FILE, RUNTIME_VERSION, Runtime,

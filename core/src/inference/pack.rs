@@ -1,6 +1,6 @@
 //! Model packs: a folder with `manifest.toml` and the files it lists.
 
-use std::io::Read;
+use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -125,13 +125,21 @@ impl ModelPack {
 
 /// Lower-case hex SHA-256 of a file, streamed.
 pub fn sha256_file(path: &Path) -> Result<String, InferenceError> {
-    let mut file = std::fs::File::open(path).map_err(|e| InferenceError::io(path, e))?;
-    let mut hasher = Sha256::new();
+    file_digest::<Sha256>(path, u64::MAX)
+}
+
+/// Lower-case hex digest `D` of a file's last `tail` bytes (of the whole file when it is
+/// shorter), streamed.
+pub(crate) fn file_digest<D: Digest>(path: &Path, tail: u64) -> Result<String, InferenceError> {
+    let io = |e| InferenceError::io(path, e);
+    let mut file = std::fs::File::open(path).map_err(io)?;
+    let len = file.metadata().map_err(io)?.len();
+    file.seek(SeekFrom::Start(len.saturating_sub(tail)))
+        .map_err(io)?;
+    let mut hasher = D::new();
     let mut buf = vec![0u8; 1 << 16];
     loop {
-        let n = file
-            .read(&mut buf)
-            .map_err(|e| InferenceError::io(path, e))?;
+        let n = file.read(&mut buf).map_err(io)?;
         if n == 0 {
             break;
         }
