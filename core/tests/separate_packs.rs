@@ -230,17 +230,38 @@ fn other_rates_and_mono_are_converted_to_the_models_and_back() {
         eprintln!("{rate} Hz, {channels} channel(s): bass {low:.1} dB");
         assert!(low < -60.0, "{rate} Hz x {channels}: {low:.1} dB");
     }
-    let three = vec![vec![0.0f32; 1000]; 3];
-    assert!(matches!(
-        sep.separate(
-            &three,
-            44_100,
-            StemLayout::Four,
-            &mut |_, _| {},
-            &AtomicBool::new(false)
-        ),
-        Err(SeparateError::PackChannels { channels: 3 })
-    ));
+    // More than two channels: a pair at a time, an odd last channel as mono.
+    for channels in [3, 6] {
+        let frames = 44_100 * 3;
+        let parts = tones(44_100, frames, channels, &[(100.0, 0.5), (3000.0, 0.3)]);
+        let audio = mix(&parts);
+        let mut calls = Vec::new();
+        let stems = sep
+            .separate(
+                &audio,
+                44_100,
+                StemLayout::Two(Stem::Bass),
+                &mut |done, total| calls.push((done, total)),
+                &AtomicBool::new(false),
+            )
+            .unwrap();
+        assert!(stems.iter().all(|s| s.len() == channels));
+        let inner = 11_025..frames - 11_025;
+        for channel in 0..channels {
+            let low = error_db(
+                &stems[Stem::Bass.index()][channel..=channel],
+                &parts[0][channel..=channel],
+                inner.clone(),
+            );
+            assert!(
+                low < -60.0,
+                "{channels} channels, channel {channel}: {low:.1} dB"
+            );
+        }
+        let (last, total) = *calls.last().unwrap();
+        assert_eq!(last, total, "progress ends at its total");
+        assert!(calls.windows(2).all(|w| w[0].0 < w[1].0), "{calls:?}");
+    }
 }
 
 /// The stems the demucs test graph must give: source `s` is `wave[s] + spec[s]` times the

@@ -141,24 +141,16 @@ pub fn separate_file_with(
         return Err(SeparateError::Empty(input.display().to_string()));
     }
     let total = frames as u64;
-    let stems = packs
-        .separate(
-            &audio,
-            spec.sample_rate,
-            layout,
-            &mut |done, steps| {
-                let frames = total * done as u64 / steps.max(1) as u64;
-                progress(frames, Some(total), spec.sample_rate);
-            },
-            cancel,
-        )
-        .map_err(|e| match e {
-            SeparateError::PackChannels { .. } => SeparateError::Pack {
-                path: input.to_path_buf(),
-                reason: e.to_string(),
-            },
-            e => e,
-        })?;
+    let stems = packs.separate(
+        &audio,
+        spec.sample_rate,
+        layout,
+        &mut |done, steps| {
+            let frames = total * done as u64 / steps.max(1) as u64;
+            progress(frames, Some(total), spec.sample_rate);
+        },
+        cancel,
+    )?;
     drop(audio);
     let mut summary = write_outputs(out_dir, layout, &spec, format, |writers| {
         let mut outputs = Outputs::new(layout, spec.channels);

@@ -198,14 +198,6 @@ pub enum SeparateError {
         /// Why.
         reason: String,
     },
-    /// Model packs separate mono or stereo audio only.
-    #[error(
-        "model packs separate mono or stereo audio, not {channels} channels (the DSP separator, without a model, takes any count)"
-    )]
-    PackChannels {
-        /// The input's channel count.
-        channels: usize,
-    },
     /// An output folder could not be made or a finished file not moved into place.
     #[error("{path}: {source}")]
     Io {

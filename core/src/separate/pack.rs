@@ -9,7 +9,8 @@
 //!
 //! The graphs run at 44.1 kHz stereo: other rates are resampled (rubato) and mono is
 //! duplicated, and each stem is converted back to the input's rate and channels (stereo
-//! averaged for mono). The final remainder, input minus the packs' stems at the input's rate, is
+//! averaged for mono). More than two channels are separated a pair at a time (1-2, 3-4, ...;
+//! an odd last channel as mono), as the graphs know no other layout. The final remainder, input minus the packs' stems at the input's rate, is
 //! what the packs did not claim: where the layout needs a stem no pack gives (e.g. drums after
 //! a vocal model), the DSP separator splits the remainder and that stem gets its share; every
 //! other part of it goes to `other`. So the stems always add up to the input to float
@@ -120,8 +121,8 @@ impl PackSeparator {
             .collect()
     }
 
-    /// Separates planar `audio` (1 or 2 channels of equal length at `sample_rate`) into the
-    /// four stems (in [`Stem::ALL`] order, each planar like the input and as long), which add
+    /// Separates planar `audio` (any number of channels of equal length at `sample_rate`; more
+    /// than two a pair at a time) into the four stems (in [`Stem::ALL`] order, each planar like the input and as long), which add
     /// up to the input. `layout` says which stems are wanted: in a two-stem layout whose stem a
     /// pack gives, the DSP separator does not run and the rest of the mix is all in `other`.
     /// `progress(done, total)` counts graph runs (and the DSP pass); `cancel` stops the run
@@ -136,10 +137,13 @@ impl PackSeparator {
     ) -> Result<[Vec<Vec<f32>>; STEMS], SeparateError> {
         let channels = audio.len();
         let frames = audio.first().map_or(0, Vec::len);
-        if !(1..=2).contains(&channels) {
-            return Err(SeparateError::PackChannels { channels });
+        if channels > 2 {
+            return self.separate_in_pairs(audio, sample_rate, layout, progress, cancel);
         }
-        if !(1000..=768_000).contains(&sample_rate) || audio.iter().any(|c| c.len() != frames) {
+        if channels == 0
+            || !(1000..=768_000).contains(&sample_rate)
+            || audio.iter().any(|c| c.len() != frames)
+        {
             return Err(SeparateError::Unsupported {
                 channels,
                 sample_rate,
@@ -215,6 +219,30 @@ impl PackSeparator {
             tick();
         } else {
             add(&mut stems[Stem::Other.index()], &remainder);
+        }
+        Ok(stems)
+    }
+
+    /// [`separate`](Self::separate) for more than two channels: each pair of channels (and an
+    /// odd last one) on its own, the stems' channels put back in the input's order.
+    fn separate_in_pairs(
+        &self,
+        audio: &[Vec<f32>],
+        sample_rate: u32,
+        layout: StemLayout,
+        progress: &mut dyn FnMut(usize, usize),
+        cancel: &AtomicBool,
+    ) -> Result<[Vec<Vec<f32>>; STEMS], SeparateError> {
+        let groups = audio.len().div_ceil(2);
+        let mut stems: [Vec<Vec<f32>>; STEMS] = Default::default();
+        for (index, pair) in audio.chunks(2).enumerate() {
+            let mut pair_progress =
+                |done: usize, total: usize| progress(index * total + done, groups * total);
+            let pair_stems =
+                self.separate(pair, sample_rate, layout, &mut pair_progress, cancel)?;
+            for (stem, part) in stems.iter_mut().zip(pair_stems) {
+                stem.extend(part);
+            }
         }
         Ok(stems)
     }
