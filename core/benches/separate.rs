@@ -11,7 +11,6 @@
 mod common;
 
 use std::path::Path;
-use std::process::Command;
 use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
@@ -21,15 +20,6 @@ use mixsmith_core::separate::{DspSeparator, STEMS, Separator, StemLayout, separa
 
 const CHILD_ENV: &str = "MIXSMITH_BENCH_SEPARATE_CHILD";
 const RATE: u32 = 44_100;
-
-fn vm_hwm_kib() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").expect("read /proc/self/status");
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .expect("VmHWM in /proc/self/status")
-}
 
 /// Streams `path` through a [`DspSeparator`], discarding the stems.
 fn stream_through_separator(path: &Path) {
@@ -82,29 +72,11 @@ fn separate(path: &Path, out: &Path) {
     .expect("separate");
 }
 
-/// Runs the child on `path`; returns (VmHWM in KiB, wall time).
-fn child_peak(path: &Path) -> (u64, Duration) {
-    let out = Command::new(std::env::current_exe().expect("own path"))
-        .env(CHILD_ENV, path)
-        .output()
-        .expect("run child");
-    assert!(
-        out.status.success(),
-        "child failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8_lossy(&out.stdout);
-    let mut fields = text.split_whitespace();
-    let kib = fields.next().and_then(|v| v.parse().ok()).expect("VmHWM");
-    let secs: f64 = fields.next().and_then(|v| v.parse().ok()).expect("time");
-    (kib, Duration::from_secs_f64(secs))
-}
-
 fn main() {
     if let Some(path) = std::env::var_os(CHILD_ENV) {
         let t = Instant::now();
         stream_through_separator(Path::new(&path));
-        println!("{} {}", vm_hwm_kib(), t.elapsed().as_secs_f64());
+        println!("{} {}", common::vm_hwm_kib(), t.elapsed().as_secs_f64());
         return;
     }
     let dir = tempfile::tempdir().expect("temp dir");
@@ -139,8 +111,8 @@ fn main() {
 
     let long = dir.path().join("60min.wav");
     common::write_test_wav(&long, RATE, 3600);
-    let (short_kib, short_t) = child_peak(&song);
-    let (long_kib, long_t) = child_peak(&long);
+    let (short_kib, short_t) = common::child_peak(CHILD_ENV, &song);
+    let (long_kib, long_t) = common::child_peak(CHILD_ENV, &long);
     std::fs::remove_file(&long).ok();
     println!(
         "peak memory (VmHWM of a child streaming through the separator): 3 min {:.1} MiB \

@@ -8,16 +8,23 @@
 //! adds its own time to. Graph time = the same number of runs of the same session on inputs of
 //! the same shapes, measured in the same process.
 //!
+//! Then the peak memory (VmHWM) of a child process separating a 3-minute and a 60-minute file
+//! with the MDX pack (`separate_stream`, sections of 180 s, discarding the stems so the long
+//! run needs no gigabytes of disk), and their ratio. The child is this bench binary re-run with
+//! `MIXSMITH_BENCH_PACKS_CHILD=<file>`.
+//!
 //! Needs ONNX Runtime (`ORT_DYLIB_PATH`, else `<workspace>/vendor/`); skipped without it.
 
 mod common;
 
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
+use std::time::Instant;
 
+use mixsmith_core::audio::AudioReader;
 use mixsmith_core::inference::test_graph::{demucs_weighted, mdx_low_pass, write_pack};
 use mixsmith_core::inference::{InputTensor, LIBRARY_FILE, ModelPack, Runtime, RuntimeSearch};
-use mixsmith_core::separate::{PackSeparator, Stem, StemLayout};
+use mixsmith_core::separate::{PackSeparator, SectionSource, SeparateError, Stem, StemLayout};
 
 const RATE: u32 = 44_100;
 const SECONDS: usize = 60;
@@ -94,14 +101,13 @@ fn main() {
     }
     let dir = tempfile::tempdir().expect("temp dir");
     let mdx = dir.path().join("mdx");
-    write_pack(
-        &mdx,
-        "model.onnx",
-        &mdx_low_pass(6144, 2048, Some(256), 500.0),
-        "name = \"mdx\"\ntask = \"separate\"\nconvention = \"mdx\"\nsample_rate = 44100\n\
-         stems = [\"vocals\"]\n[params]\nn_fft = 6144\ndim_f = 2048\ndim_t = 256\n",
-    )
-    .expect("write mdx pack");
+    write_mdx_pack(&mdx);
+    if let Some(path) = std::env::var_os(CHILD_ENV) {
+        let t = Instant::now();
+        stream_through_pack(&mdx, Path::new(&path));
+        println!("{} {}", common::vm_hwm_kib(), t.elapsed().as_secs_f64());
+        return;
+    }
     let demucs = dir.path().join("demucs");
     write_pack(
         &demucs,
@@ -123,4 +129,75 @@ fn main() {
         StemLayout::Four,
         &[("input", vec![1, 2, 343_980]), ("x", vec![1, 4, 2048, 336])],
     );
+
+    let short = dir.path().join("3min.wav");
+    common::write_test_wav(&short, RATE, 180);
+    let long = dir.path().join("60min.wav");
+    common::write_test_wav(&long, RATE, 3600);
+    let (short_kib, short_t) = common::child_peak(CHILD_ENV, &short);
+    let (long_kib, long_t) = common::child_peak(CHILD_ENV, &long);
+    println!(
+        "peak memory (VmHWM of a child separating with the mdx pack, sections of 180 s): \
+         3 min {:.1} MiB ({:.1} s), 60 min {:.1} MiB ({:.1} s): ratio {:.2} (target <= 1.5)",
+        short_kib as f64 / 1024.0,
+        short_t.as_secs_f64(),
+        long_kib as f64 / 1024.0,
+        long_t.as_secs_f64(),
+        long_kib as f64 / short_kib as f64
+    );
+}
+
+const CHILD_ENV: &str = "MIXSMITH_BENCH_PACKS_CHILD";
+
+/// Writes the MDX low-pass test pack (UVR's usual 6144 / 2048 / 256) into `dir`.
+fn write_mdx_pack(dir: &Path) {
+    write_pack(
+        dir,
+        "model.onnx",
+        &mdx_low_pass(6144, 2048, Some(256), 500.0),
+        "name = \"mdx\"\ntask = \"separate\"\nconvention = \"mdx\"\nsample_rate = 44100\n\
+         stems = [\"vocals\"]\n[params]\nn_fft = 6144\ndim_f = 2048\ndim_t = 256\n",
+    )
+    .expect("write mdx pack");
+}
+
+/// Separates the file at `path` with the pack in `pack_dir` as `mixsmith separate --model`
+/// does, discarding the stems.
+fn stream_through_pack(pack_dir: &Path, path: &Path) {
+    let pack = ModelPack::load(pack_dir).expect("mdx pack");
+    let separator = PackSeparator::load(&[pack]).expect("load pack");
+    let mut reader = AudioReader::open(path).expect("open");
+    let spec = reader.spec().clone();
+    let mut source = ReaderSource(&mut reader);
+    separator
+        .separate_stream(
+            &mut source,
+            spec.sample_rate,
+            spec.channels,
+            StemLayout::Two(Stem::Vocals),
+            &mut |stems, count| {
+                std::hint::black_box((stems, count));
+                Ok(())
+            },
+            &mut |_| {},
+            &AtomicBool::new(false),
+        )
+        .expect("separate");
+}
+
+/// Feeds the sections from a file.
+struct ReaderSource<'a>(&'a mut AudioReader);
+
+impl SectionSource for ReaderSource<'_> {
+    fn fill(&mut self, audio: &mut [Vec<f32>], frames: usize) -> Result<bool, SeparateError> {
+        while audio[0].len() < frames {
+            let Some(block) = self.0.next_block()? else {
+                return Ok(true);
+            };
+            for (plane, samples) in audio.iter_mut().zip(block) {
+                plane.extend_from_slice(samples);
+            }
+        }
+        Ok(false)
+    }
 }

@@ -102,3 +102,32 @@ pub fn best_of(runs: usize, mut f: impl FnMut()) -> Duration {
         .min()
         .expect("at least one run")
 }
+
+/// This process's peak resident memory (VmHWM), in KiB.
+pub fn vm_hwm_kib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").expect("read /proc/self/status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmHWM in /proc/self/status")
+}
+
+/// Re-runs this bench binary with `env` set to `path` (its child mode, which prints its
+/// VmHWM in KiB and its seconds); returns (VmHWM in KiB, wall time).
+pub fn child_peak(env: &str, path: &Path) -> (u64, Duration) {
+    let out = Command::new(std::env::current_exe().expect("own path"))
+        .env(env, path)
+        .output()
+        .expect("run child");
+    assert!(
+        out.status.success(),
+        "child failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut fields = text.split_whitespace();
+    let kib = fields.next().and_then(|v| v.parse().ok()).expect("VmHWM");
+    let secs: f64 = fields.next().and_then(|v| v.parse().ok()).expect("time");
+    (kib, Duration::from_secs_f64(secs))
+}

@@ -5,7 +5,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde::Serialize;
 
-use super::{DspSeparator, PackSeparator, STEMS, SeparateError, Separator, Stem, StemLayout};
+use super::{
+    DspSeparator, PackSeparator, STEMS, SectionSource, SeparateError, Separator, Stem, StemLayout,
+};
 use crate::audio::{AudioReader, AudioSpec, SampleFormat, WavWriter};
 
 /// Frames of silence fed per step after the input's end, to flush the latency out.
@@ -110,12 +112,11 @@ pub fn separate_file(
     Ok(summary)
 }
 
-/// Like [`separate_file`], with model packs: reads the whole file into memory (the packs'
-/// graphs see whole segments of it, and some normalise by the whole track), separates it with
-/// `packs` (see [`PackSeparator`]) and writes the outputs of `layout` the same safe way.
-/// Memory: about the file's samples as 32-bit floats times three, plus once per output.
-/// `progress` gets the frames done (in proportion to the graph runs), the file's total and its
-/// sample rate.
+/// Like [`separate_file`], with model packs: separates the file with `packs` (see
+/// [`PackSeparator`]) in sections of [`PACK_SECTION_SECONDS`](super::PACK_SECTION_SECONDS)
+/// (see [`PackSeparator::separate_stream`]), so memory stays about the same for a file of any
+/// length, and writes the outputs of `layout` the same safe way. `progress` gets the frames
+/// done, the file's total when known and its sample rate.
 pub fn separate_file_with(
     input: &Path,
     out_dir: &Path,
@@ -127,44 +128,60 @@ pub fn separate_file_with(
 ) -> Result<SeparateSummary, SeparateError> {
     let mut reader = AudioReader::open(input)?;
     let spec = reader.spec().clone();
-    let mut audio: Vec<Vec<f32>> = vec![Vec::new(); spec.channels];
-    while let Some(block) = reader.next_block()? {
-        if cancel.load(Ordering::Relaxed) {
-            return Err(SeparateError::Cancelled);
-        }
-        for (a, b) in audio.iter_mut().zip(block) {
-            a.extend_from_slice(b);
-        }
-    }
-    let frames = audio.first().map_or(0, Vec::len);
-    if frames == 0 {
-        return Err(SeparateError::Empty(input.display().to_string()));
-    }
-    let total = frames as u64;
-    let stems = packs.separate(
-        &audio,
-        spec.sample_rate,
-        layout,
-        &mut |done, steps| {
-            let frames = total * done as u64 / steps.max(1) as u64;
-            progress(frames, Some(total), spec.sample_rate);
-        },
-        cancel,
-    )?;
-    drop(audio);
     let mut summary = write_outputs(out_dir, layout, &spec, format, |writers| {
         let mut outputs = Outputs::new(layout, spec.channels);
-        const BLOCK: usize = 1 << 16;
-        for start in (0..frames).step_by(BLOCK) {
-            outputs.fill(&stems, start..(start + BLOCK).min(frames));
-            for (writer, output) in writers.iter_mut().zip(&outputs.planes) {
-                writer.write_planar(output)?;
-            }
+        let mut source = ReaderSource {
+            reader: &mut reader,
+            cancel,
+        };
+        let frames = packs.separate_stream(
+            &mut source,
+            spec.sample_rate,
+            spec.channels,
+            layout,
+            &mut |stems, count| {
+                const BLOCK: usize = 1 << 16;
+                for start in (0..count).step_by(BLOCK) {
+                    outputs.fill(stems, start..(start + BLOCK).min(count));
+                    for (writer, output) in writers.iter_mut().zip(&outputs.planes) {
+                        writer.write_planar(output)?;
+                    }
+                }
+                Ok(())
+            },
+            &mut |done| progress(done, spec.total_frames, spec.sample_rate),
+            cancel,
+        )?;
+        if frames == 0 {
+            return Err(SeparateError::Empty(input.display().to_string()));
         }
-        Ok(frames as u64)
+        Ok(frames)
     })?;
     summary.non_finite_samples = reader.non_finite_samples();
     Ok(summary)
+}
+
+/// A [`SectionSource`] reading a file, block by block.
+struct ReaderSource<'a> {
+    reader: &'a mut AudioReader,
+    cancel: &'a AtomicBool,
+}
+
+impl SectionSource for ReaderSource<'_> {
+    fn fill(&mut self, audio: &mut [Vec<f32>], frames: usize) -> Result<bool, SeparateError> {
+        while audio.first().map_or(0, Vec::len) < frames {
+            if self.cancel.load(Ordering::Relaxed) {
+                return Err(SeparateError::Cancelled);
+            }
+            let Some(block) = self.reader.next_block()? else {
+                return Ok(true);
+            };
+            for (plane, samples) in audio.iter_mut().zip(block) {
+                plane.extend_from_slice(samples);
+            }
+        }
+        Ok(false)
+    }
 }
 
 /// Writes four stems held in memory (per stem in [`Stem::ALL`](super::Stem::ALL) order, per

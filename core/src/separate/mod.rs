@@ -18,6 +18,7 @@ mod live;
 mod mdx;
 mod median;
 mod pack;
+mod sections;
 
 #[cfg(test)]
 mod tests;
@@ -32,6 +33,7 @@ pub use known::{KnownMdxModel, known_mdx_model, known_mdx_models, uvr_model_hash
 pub use live::{LIVE_ORDER, LiveSeparator};
 pub use mdx::MDX_HOP;
 pub use pack::PackSeparator;
+pub use sections::{PACK_FADE_SECONDS, PACK_SECTION_SECONDS, SectionSink, SectionSource};
 
 use crate::audio::AudioError;
 use crate::inference::InferenceError;

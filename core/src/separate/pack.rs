@@ -21,6 +21,7 @@ use std::sync::atomic::AtomicBool;
 
 use super::demucs::DemucsModel;
 use super::mdx::MdxModel;
+use super::sections::{Sections, SliceSource};
 use super::{DspSeparator, STEMS, SeparateError, Separator, Stem, StemLayout};
 use crate::audio::Resampler;
 use crate::inference::{Convention, ModelPack, Task};
@@ -45,6 +46,8 @@ enum PackModel {
 /// runs them on the calling thread (one intra-op thread each): call it from a worker.
 pub struct PackSeparator {
     models: Vec<PackModel>,
+    /// How long signals are cut up (see `sections.rs`).
+    pub(super) sections: Sections,
 }
 
 impl std::fmt::Debug for PackSeparator {
@@ -105,7 +108,22 @@ impl PackSeparator {
                 }
             })
             .collect::<Result<Vec<_>, _>>()?;
-        Ok(Self { models })
+        Ok(Self {
+            models,
+            sections: Sections::default(),
+        })
+    }
+
+    /// Separates long signals in sections of `section_seconds` (default
+    /// [`PACK_SECTION_SECONDS`](super::PACK_SECTION_SECONDS)) that cross-fade over
+    /// `fade_seconds` (default [`PACK_FADE_SECONDS`](super::PACK_FADE_SECONDS)): shorter
+    /// sections hold less in memory, and add a seam per section.
+    pub fn with_sections(mut self, section_seconds: f32, fade_seconds: f32) -> Self {
+        self.sections = Sections {
+            section: section_seconds,
+            fade: fade_seconds,
+        };
+        self
     }
 
     /// The stems the packs give (the others come from the DSP separator).
@@ -122,12 +140,52 @@ impl PackSeparator {
     }
 
     /// Separates planar `audio` (any number of channels of equal length at `sample_rate`; more
-    /// than two a pair at a time) into the four stems (in [`Stem::ALL`] order, each planar like the input and as long), which add
+    /// than two a pair at a time; long signals in sections, see
+    /// [`separate_stream`](Self::separate_stream)) into the four stems (in [`Stem::ALL`] order,
+    /// each planar like the input and as long), which add up to the input. `layout` says which
+    /// stems are wanted: in a two-stem layout whose stem a pack gives, the DSP separator does
+    /// not run and the rest of the mix is all in `other`. `progress(done, total)` counts input
+    /// frames; `cancel` stops the run between two graph runs with [`SeparateError::Cancelled`].
+    pub fn separate(
+        &self,
+        audio: &[Vec<f32>],
+        sample_rate: u32,
+        layout: StemLayout,
+        progress: &mut dyn FnMut(usize, usize),
+        cancel: &AtomicBool,
+    ) -> Result<[Vec<Vec<f32>>; STEMS], SeparateError> {
+        let channels = audio.len();
+        let frames = audio.first().map_or(0, Vec::len);
+        let mut stems: [Vec<Vec<f32>>; STEMS] =
+            std::array::from_fn(|_| vec![Vec::with_capacity(frames); channels]);
+        let mut source = SliceSource { audio, position: 0 };
+        self.separate_stream(
+            &mut source,
+            sample_rate,
+            channels,
+            layout,
+            &mut |part, count| {
+                for (stem, part) in stems.iter_mut().zip(part) {
+                    for (channel, part) in stem.iter_mut().zip(part) {
+                        channel.extend_from_slice(&part[..count]);
+                    }
+                }
+                Ok(())
+            },
+            &mut |done| progress(done as usize, frames),
+            cancel,
+        )?;
+        Ok(stems)
+    }
+
+    /// [`separate`](Self::separate) on one section, whole: planar `audio` (any number of
+    /// channels of equal length at `sample_rate`; more than two a pair at a time) into the four
+    /// stems (in [`Stem::ALL`] order, each planar like the input and as long), which add
     /// up to the input. `layout` says which stems are wanted: in a two-stem layout whose stem a
     /// pack gives, the DSP separator does not run and the rest of the mix is all in `other`.
     /// `progress(done, total)` counts graph runs (and the DSP pass); `cancel` stops the run
     /// between two of them with [`SeparateError::Cancelled`].
-    pub fn separate(
+    pub(super) fn separate_whole(
         &self,
         audio: &[Vec<f32>],
         sample_rate: u32,
@@ -223,7 +281,7 @@ impl PackSeparator {
         Ok(stems)
     }
 
-    /// [`separate`](Self::separate) for more than two channels: each pair of channels (and an
+    /// [`separate_whole`](Self::separate_whole) for more than two channels: each pair of channels (and an
     /// odd last one) on its own, the stems' channels put back in the input's order.
     fn separate_in_pairs(
         &self,
@@ -239,7 +297,7 @@ impl PackSeparator {
             let mut pair_progress =
                 |done: usize, total: usize| progress(index * total + done, groups * total);
             let pair_stems =
-                self.separate(pair, sample_rate, layout, &mut pair_progress, cancel)?;
+                self.separate_whole(pair, sample_rate, layout, &mut pair_progress, cancel)?;
             for (stem, part) in stems.iter_mut().zip(pair_stems) {
                 stem.extend(part);
             }
