@@ -10,7 +10,6 @@
 
 mod common;
 
-use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -70,46 +69,13 @@ fn meter_allocations() -> u64 {
 const CHILD_ENV: &str = "MIXSMITH_BENCH_ANALYZE_CHILD";
 const RATE: u32 = 44_100;
 
-fn vm_hwm_kib() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").expect("read /proc/self/status");
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .expect("VmHWM in /proc/self/status")
-}
-
-/// Runs the child on `path`; returns (VmHWM in KiB, wall time of the analysis).
-fn child_peak(path: &Path) -> (u64, Duration) {
-    let out = Command::new(std::env::current_exe().expect("own path"))
-        .env(CHILD_ENV, path)
-        .output()
-        .expect("run child");
-    assert!(
-        out.status.success(),
-        "child failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8_lossy(&out.stdout);
-    let mut fields = text.split_whitespace();
-    let kib = fields
-        .next()
-        .and_then(|v| v.parse().ok())
-        .expect("VmHWM from child");
-    let secs: f64 = fields
-        .next()
-        .and_then(|v| v.parse().ok())
-        .expect("time from child");
-    (kib, Duration::from_secs_f64(secs))
-}
-
 fn main() {
     if let Some(path) = std::env::var_os(CHILD_ENV) {
         let t = Instant::now();
         let report = analyze_file(&path, &AnalyzeOptions::default(), |_| {}).expect("analyze");
         let secs = t.elapsed().as_secs_f64();
         std::hint::black_box(report);
-        println!("{} {secs}", vm_hwm_kib());
+        println!("{} {secs}", common::vm_hwm_kib());
         return;
     }
 
@@ -175,8 +141,8 @@ fn main() {
         std::fs::metadata(&long).map(|m| m.len()).unwrap_or(0) as f64 / 1e6,
         t.elapsed().as_secs_f64()
     );
-    let (short_kib, short_t) = child_peak(&short);
-    let (long_kib, long_t) = child_peak(&long);
+    let (short_kib, short_t) = common::child_peak(CHILD_ENV, &short);
+    let (long_kib, long_t) = common::child_peak(CHILD_ENV, &long);
     std::fs::remove_file(&long).ok();
     println!(
         "peak memory (VmHWM of a child running analyze_file): 3 min {:.1} MiB ({:.2} s), \
