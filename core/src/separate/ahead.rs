@@ -70,6 +70,44 @@ pub fn cell_hashes(start: i64, input: &[Vec<f32>]) -> (i64, Vec<u64>) {
     (first_cell, hashes)
 }
 
+/// Where the frames of `probe` occur in `audio` (both planar, with the same channels), bit for
+/// bit: the offset of the first such place, or `None`. The search keys on the probe's loudest
+/// sample, so a silent probe is never found (silence could be anywhere).
+pub fn find_frames(audio: &[Vec<f32>], probe: &[Vec<f32>]) -> Option<usize> {
+    let length = probe.first()?.len();
+    let total = audio.first()?.len();
+    if audio.len() != probe.len() || length == 0 || total < length {
+        return None;
+    }
+    let (key, peak) = probe
+        .iter()
+        .enumerate()
+        .flat_map(|(channel, samples)| {
+            samples
+                .iter()
+                .enumerate()
+                .map(move |(frame, x)| ((channel, frame), *x))
+        })
+        .max_by(|a, b| a.1.abs().total_cmp(&b.1.abs()))?;
+    if peak == 0.0 || !peak.is_finite() {
+        return None;
+    }
+    let (channel, frame) = key;
+    audio[channel][frame..=total - length + frame]
+        .iter()
+        .enumerate()
+        .filter(|(_, x)| x.to_bits() == peak.to_bits())
+        .map(|(offset, _)| offset)
+        .find(|&offset| {
+            audio.iter().zip(probe).all(|(a, p)| {
+                a[offset..offset + length]
+                    .iter()
+                    .zip(p)
+                    .all(|(a, p)| a.to_bits() == p.to_bits())
+            })
+        })
+}
+
 /// A stretch of the timeline and the stems a model pack separated it into.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SeparatedRegion {
@@ -248,6 +286,25 @@ impl CellValidator {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn frames_are_found_where_they_occur_bit_for_bit_and_silence_nowhere() {
+        let audio = signal(50_000, 7);
+        let probe: Vec<Vec<f32>> = audio.iter().map(|c| c[31_234..35_330].to_vec()).collect();
+        assert_eq!(find_frames(&audio, &probe), Some(31_234));
+        let start: Vec<Vec<f32>> = audio.iter().map(|c| c[..10].to_vec()).collect();
+        assert_eq!(find_frames(&audio, &start), Some(0));
+        let end: Vec<Vec<f32>> = audio.iter().map(|c| c[49_000..].to_vec()).collect();
+        assert_eq!(find_frames(&audio, &end), Some(49_000));
+        // One sample off by one bit, another signal, the wrong channel count, silence.
+        let mut off = probe.clone();
+        off[1][100] = f32::from_bits(off[1][100].to_bits() ^ 1);
+        assert_eq!(find_frames(&audio, &off), None);
+        assert_eq!(find_frames(&audio, &signal(4096, 8)), None);
+        assert_eq!(find_frames(&audio, &probe[..1]), None);
+        assert_eq!(find_frames(&audio, &vec![vec![0.0; 4096]; 2]), None);
+        assert_eq!(find_frames(&probe, &audio), None, "longer than the audio");
+    }
 
     fn signal(frames: usize, seed: u32) -> Vec<Vec<f32>> {
         (0..2)

@@ -4,8 +4,14 @@
 //! audio thread plays them back in sync with the transport wherever the audio it hears is the
 //! audio that was separated (see [`mixsmith_core::separate::ahead`]).
 //!
+//! A file the user picks is separated the same way before the host plays it; the capture
+//! thread finds where it sits on the timeline from the first audible frames of each stretch of
+//! playback (bit for bit, see [`find_frames`]) and the whole file's stems are cached there, so
+//! even a first pass plays the pack's stems.
+//!
 //! The audio thread never waits in realtime: cells not (yet) separated by the pack keep the live
-//! DSP stems. Offline, a block whose audio is being separated right now waits for the pack.
+//! DSP stems. Offline, a block whose audio is being separated right now, or whose stretch is
+//! still being looked for in the picked file, waits for it.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
@@ -14,16 +20,16 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender};
-use mixsmith_core::audio::SampleFormat;
+use mixsmith_core::audio::{SampleFormat, read_file};
 use mixsmith_core::inference::ModelPack;
 use mixsmith_core::realtime::RenderMode;
 use mixsmith_core::realtime::handoff::{HandoffReceiver, HandoffSender, handoff};
 use mixsmith_core::separate::ahead::{
-    CELL_FRAMES, CellValidator, SeparatedRegion, StemCache, cell_of,
+    CELL_FRAMES, CellValidator, SeparatedRegion, StemCache, cell_of, find_frames,
 };
 use mixsmith_core::separate::{
-    DspSeparator, LiveSeparator, PackSeparator, STEMS, Stem, StemLayout, separate_buffer,
-    write_stems,
+    DspSeparator, LiveSeparator, PackSeparator, STEMS, SeparateError, Stem, StemLayout,
+    separate_buffer, write_stems,
 };
 use nice_plug::prelude::AtomicF32;
 use rtrb::{Consumer, Producer, RingBuffer};
@@ -38,6 +44,9 @@ const CACHE_SECONDS: f32 = 1800.0;
 const MAX_REGION_SECONDS: f32 = 600.0;
 /// How long the threads sleep when there is nothing to do.
 const IDLE_WAIT: Duration = Duration::from_millis(20);
+/// Below this level a sample is silent: a stretch of playback is looked for in the picked file
+/// from its first louder frame.
+const AUDIBLE: f32 = 1e-4;
 
 /// What the editor, the threads and the audio thread share.
 #[derive(Debug, Default)]
@@ -58,6 +67,16 @@ pub struct AheadShared {
     pub status: Mutex<String>,
     /// Regions and seconds in the cache, for the editor.
     pub cached: Mutex<(usize, f32)>,
+    /// The picked file, separated, to be found on the timeline.
+    picked: Mutex<Option<Arc<PickedFile>>>,
+    /// Mirrors `picked.is_some()` for the audio thread.
+    has_picked: AtomicBool,
+    /// A stretch of playback is being looked for in the picked file from timeline position
+    /// `aligning_from` on; an offline render waits before playing from there.
+    aligning: AtomicBool,
+    /// See `aligning`. The audio thread sets it where a stretch starts; the capture thread
+    /// moves it past leading silence.
+    aligning_from: AtomicI64,
 }
 
 impl AheadShared {
@@ -81,14 +100,62 @@ impl AheadShared {
             && position >= self.pending.0.load(Ordering::Acquire)
             && position < self.pending.1.load(Ordering::Acquire)
     }
+
+    /// Whether timeline position `position` is in a stretch still being looked for in the
+    /// picked file.
+    fn is_aligning(&self, position: i64) -> bool {
+        self.aligning.load(Ordering::Acquire)
+            && position >= self.aligning_from.load(Ordering::Acquire)
+    }
+
+    /// The stretch that started at `start` is done being looked for (unless a newer stretch
+    /// took its place).
+    fn done_aligning(&self, start: i64, searched_to: i64) {
+        let current = self.aligning_from.load(Ordering::Acquire);
+        if current >= start && current <= searched_to {
+            self.aligning.store(false, Ordering::Release);
+        }
+    }
+
+    /// Nothing of the stretch that started at `start` can be placed before `audible`: an
+    /// offline render need not wait before it.
+    fn aligning_past(&self, start: i64, audible: i64) {
+        let _ = self
+            .aligning_from
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |current| {
+                (current >= start && current < audible).then_some(audible)
+            });
+    }
+}
+
+/// A file the user picked, at the session's rate and channel count, and its pack stems.
+#[derive(Debug)]
+struct PickedFile {
+    /// The file's name, for status lines.
+    name: String,
+    /// Planar audio.
+    audio: Vec<Vec<f32>>,
+    /// Its stems, per stem and channel.
+    stems: [Vec<Vec<f32>>; STEMS],
 }
 
 /// Requests to the separation thread.
 #[derive(Debug)]
 pub enum AheadCommand {
-    /// Writes the last captured region's stems (the pack's, else the DSP separator's) into
-    /// this folder.
+    /// Writes the last captured region's (or picked file's) stems (the pack's, else the DSP
+    /// separator's) into this folder.
     Export(PathBuf),
+    /// Separates this file with the chosen pack, to be played where the host plays it.
+    SeparateFile(PathBuf),
+}
+
+/// The picked file was found on the timeline: it starts at `start`; the stretch of playback
+/// that started at `heard_from` was searched up to `searched_to`.
+struct Placement {
+    file: Arc<PickedFile>,
+    start: i64,
+    heard_from: i64,
+    searched_to: i64,
 }
 
 /// The audio thread's side.
@@ -103,6 +170,8 @@ pub struct AheadAudio {
     validator: CellValidator,
     /// Channels of the input.
     channels: usize,
+    /// The timeline position the next block continues playback at.
+    next_position: Option<i64>,
     /// Shared state.
     shared: Arc<AheadShared>,
 }
@@ -115,13 +184,20 @@ impl AheadAudio {
         self.cache.current();
         let Some(position) = position else {
             self.validator.interrupt();
+            self.next_position = None;
             return;
         };
         self.validator.feed(position, input);
+        let frames = input.first().map_or(0, |c| c.len());
+        let continues = self.next_position == Some(position);
+        self.next_position = Some(position + frames as i64);
         if !self.shared.armed.load(Ordering::Relaxed) {
             return;
         }
-        let frames = input.first().map_or(0, |c| c.len());
+        if !continues && self.shared.has_picked.load(Ordering::Acquire) {
+            self.shared.aligning_from.store(position, Ordering::Release);
+            self.shared.aligning.store(true, Ordering::Release);
+        }
         let samples = frames * self.channels;
         if self.samples.slots() < samples || self.blocks.slots() == 0 {
             self.shared
@@ -138,7 +214,7 @@ impl AheadAudio {
     /// Replaces the live stems in `separated` (the separator's channel order, as long as the
     /// block) with the cached ones wherever the audio heard `latency` frames before each output
     /// frame was separated by the pack. `position` is the block's timeline position. Offline,
-    /// first waits while that audio is being separated.
+    /// first waits while that audio is being separated or looked for in the picked file.
     pub fn overlay(
         &mut self,
         position: i64,
@@ -149,7 +225,10 @@ impl AheadAudio {
         let frames = separated.first().map_or(0, |c| c.len());
         let first = position - latency as i64;
         if mode == RenderMode::Offline {
-            while self.shared.is_pending(first) || self.shared.is_pending(first + frames as i64 - 1)
+            let last = first + frames as i64 - 1;
+            while self.shared.is_pending(first)
+                || self.shared.is_pending(last)
+                || self.shared.is_aligning(last)
             {
                 thread::sleep(Duration::from_micros(200));
             }
@@ -205,6 +284,7 @@ impl AheadThreads {
         let (cache_tx, cache_rx) = handoff();
         let (regions_tx, regions_rx) = crossbeam_channel::unbounded();
         let (commands_tx, commands_rx) = crossbeam_channel::unbounded();
+        let (placements_tx, placements_rx) = crossbeam_channel::unbounded();
         let shutdown = Arc::new(AtomicBool::new(false));
         let capture = Capture {
             samples: samples_rx,
@@ -212,12 +292,15 @@ impl AheadThreads {
             channels,
             max_frames: (MAX_REGION_SECONDS * sample_rate as f32) as usize,
             regions: regions_tx,
+            placements: placements_tx,
+            shared: Arc::clone(&shared),
         };
         let separation = Separation {
             sample_rate,
             channels,
             regions: regions_rx,
             commands: commands_rx,
+            placements: placements_rx,
             cache: StemCache::default(),
             publisher: cache_tx,
             loaded: None,
@@ -239,6 +322,7 @@ impl AheadThreads {
             cache: cache_rx,
             validator: CellValidator::default(),
             channels,
+            next_position: None,
             shared,
         };
         Ok((
@@ -273,6 +357,12 @@ struct Region {
     start: i64,
     /// The audio, planar.
     audio: Vec<Vec<f32>>,
+    /// The first audible frame, once heard (where the picked file is looked for).
+    audible: Option<usize>,
+    /// Frames checked for `audible` so far.
+    scanned: usize,
+    /// The picked file was looked for in this region.
+    searched: bool,
 }
 
 impl Region {
@@ -288,6 +378,9 @@ struct Capture {
     channels: usize,
     max_frames: usize,
     regions: Sender<Region>,
+    /// Where the picked file was found.
+    placements: Sender<Placement>,
+    shared: Arc<AheadShared>,
 }
 
 impl Capture {
@@ -307,6 +400,9 @@ impl Capture {
                 let region = current.get_or_insert_with(|| Region {
                     start: position,
                     audio: vec![Vec::new(); self.channels],
+                    audible: None,
+                    scanned: 0,
+                    searched: false,
                 });
                 let Ok(chunk) = self.samples.read_chunk(frames * self.channels) else {
                     break;
@@ -316,6 +412,7 @@ impl Capture {
                     region.audio[index % self.channels].push(*sample);
                 }
                 chunk.commit_all();
+                self.look_for_picked_file(region);
             }
             if got {
                 last_data = Instant::now();
@@ -327,10 +424,62 @@ impl Capture {
         }
     }
 
+    /// Looks for `region` (still growing) in the picked file, once a cell of it is audible.
+    fn look_for_picked_file(&self, region: &mut Region) {
+        if region.searched || !self.shared.has_picked.load(Ordering::Acquire) {
+            return;
+        }
+        let frames = region.frames();
+        let end = region.start + frames as i64;
+        if region.audible.is_none() {
+            region.audible = (region.scanned..frames)
+                .find(|&f| region.audio.iter().any(|c| c[f].abs() > AUDIBLE));
+            region.scanned = frames;
+        }
+        let Some(audible) = region.audible else {
+            self.shared.aligning_past(region.start, end);
+            return;
+        };
+        self.shared
+            .aligning_past(region.start, region.start + audible as i64);
+        if frames < audible + CELL_FRAMES {
+            return;
+        }
+        region.searched = true;
+        let picked = self.shared.picked.lock().ok().and_then(|p| p.clone());
+        let probe: Vec<Vec<f32>> = region
+            .audio
+            .iter()
+            .map(|c| c[audible..audible + CELL_FRAMES].to_vec())
+            .collect();
+        let found = picked.and_then(|file| {
+            let offset = find_frames(&file.audio, &probe)?;
+            Some((file, offset))
+        });
+        match found {
+            Some((file, offset)) => {
+                let _ = self.placements.send(Placement {
+                    file,
+                    start: region.start + audible as i64 - offset as i64,
+                    heard_from: region.start,
+                    searched_to: end,
+                });
+            }
+            None => self.shared.done_aligning(region.start, end),
+        }
+    }
+
     /// Hands a finished region to the separation thread (regions shorter than a cell are
     /// dropped: there is nothing in them the cache could play).
     fn finish(&self, region: Option<Region>) {
-        if let Some(region) = region.filter(|r| r.frames() >= CELL_FRAMES) {
+        let Some(region) = region else {
+            return;
+        };
+        if !region.searched {
+            let end = region.start + region.frames() as i64;
+            self.shared.done_aligning(region.start, end);
+        }
+        if region.frames() >= CELL_FRAMES {
             let _ = self.regions.send(region);
         }
     }
@@ -343,23 +492,46 @@ struct Separation {
     channels: usize,
     regions: Receiver<Region>,
     commands: Receiver<AheadCommand>,
+    /// Where the capture thread found the picked file.
+    placements: Receiver<Placement>,
     /// Every region separated so far (what the audio thread has).
     cache: StemCache,
     publisher: HandoffSender<StemCache>,
     /// The loaded pack and the folder it came from.
     loaded: Option<(String, PackSeparator)>,
-    /// The last captured region and its pack stems, if the pack separated it.
-    last: Option<(Region, Option<Arc<SeparatedRegion>>)>,
+    /// What "Export stems" writes: the last region captured or file picked.
+    last: Option<LastStems>,
     shared: Arc<AheadShared>,
+}
+
+/// The last region captured or file picked, for "Export stems".
+enum LastStems {
+    /// Playback the pack did not separate (none chosen, or it failed): the DSP separator
+    /// splits it on export.
+    Unseparated(Region),
+    /// Playback the pack separated.
+    Separated(Arc<SeparatedRegion>),
+    /// A picked file.
+    Picked(Arc<PickedFile>),
 }
 
 impl Separation {
     fn run(mut self, shutdown: &AtomicBool) {
         while !shutdown.load(Ordering::Acquire) {
             self.publisher.collect_retired();
-            if let Ok(AheadCommand::Export(folder)) = self.commands.try_recv() {
-                let status = self.export(&folder);
-                self.shared.set_status(status);
+            match self.commands.try_recv() {
+                Ok(AheadCommand::Export(folder)) => {
+                    let status = self.export(&folder);
+                    self.shared.set_status(status);
+                }
+                Ok(AheadCommand::SeparateFile(path)) => {
+                    let status = self.separate_file(&path, shutdown);
+                    self.shared.set_status(status);
+                }
+                Err(_) => {}
+            }
+            while let Ok(placement) = self.placements.try_recv() {
+                self.place(placement, shutdown);
             }
             match self.regions.recv_timeout(IDLE_WAIT) {
                 Ok(region) => self.separate(region, shutdown),
@@ -415,13 +587,13 @@ impl Separation {
         match self.load_pack() {
             Ok(true) => {}
             Ok(false) => {
-                self.last = Some((region, None));
+                self.last = Some(LastStems::Unseparated(region));
                 return;
             }
             Err(error) => {
                 self.shared
                     .set_status(format!("The model pack cannot be used: {error}"));
-                self.last = Some((region, None));
+                self.last = Some(LastStems::Unseparated(region));
                 return;
             }
         }
@@ -431,58 +603,147 @@ impl Separation {
         let seconds = region.frames() as f32 / self.sample_rate as f32;
         let shared = &self.shared;
         let started = Instant::now();
-        let result = separator.separate(
-            &region.audio,
-            self.sample_rate,
-            StemLayout::Four,
-            &mut |done, total| {
-                shared
-                    .progress
-                    .store(done as f32 / total.max(1) as f32, Ordering::Relaxed);
-            },
-            shutdown,
-        );
+        let result =
+            separate_showing_progress(separator, &region.audio, self.sample_rate, shared, shutdown);
         match result {
             Ok(stems) => {
                 let separated = Arc::new(SeparatedRegion::new(region.start, &region.audio, stems));
-                let max = (CACHE_SECONDS * self.sample_rate as f32) as usize;
-                self.cache = self.cache.with_region(Arc::clone(&separated), max);
-                let cache = Arc::new(self.cache.clone());
-                // The audio thread picks swaps up every block; a full queue clears in one.
-                while self.publisher.publish(Some(Arc::clone(&cache))).is_err()
-                    && !shutdown.load(Ordering::Acquire)
-                {
-                    thread::sleep(IDLE_WAIT);
-                }
+                self.publish(Arc::clone(&separated), shutdown);
                 self.shared.set_status(format!(
                     "Separated {seconds:.1} s of playback in {:.1} s.",
                     started.elapsed().as_secs_f32()
                 ));
-                let total: usize = self.cache.regions().iter().map(|r| r.frames()).sum();
-                if let Ok(mut cached) = self.shared.cached.lock() {
-                    *cached = (
-                        self.cache.regions().len(),
-                        total as f32 / self.sample_rate as f32,
-                    );
-                }
-                self.last = Some((region, Some(separated)));
+                self.last = Some(LastStems::Separated(separated));
             }
             Err(error) => {
                 self.shared
                     .set_status(format!("Separation failed: {error}"));
-                self.last = Some((region, None));
+                self.last = Some(LastStems::Unseparated(region));
             }
         }
     }
 
+    /// Adds `region` to the cache and hands the new cache to the audio thread.
+    fn publish(&mut self, region: Arc<SeparatedRegion>, shutdown: &AtomicBool) {
+        let max = (CACHE_SECONDS * self.sample_rate as f32) as usize;
+        self.cache = self.cache.with_region(region, max);
+        let cache = Arc::new(self.cache.clone());
+        // The audio thread picks swaps up every block; a full queue clears in one.
+        while self.publisher.publish(Some(Arc::clone(&cache))).is_err()
+            && !shutdown.load(Ordering::Acquire)
+        {
+            thread::sleep(IDLE_WAIT);
+        }
+        let total: usize = self.cache.regions().iter().map(|r| r.frames()).sum();
+        if let Ok(mut cached) = self.shared.cached.lock() {
+            *cached = (
+                self.cache.regions().len(),
+                total as f32 / self.sample_rate as f32,
+            );
+        }
+    }
+
+    /// Separates the file at `path` with the chosen pack and keeps it to be placed where the
+    /// host plays it; returns the status line.
+    fn separate_file(&mut self, path: &Path, shutdown: &AtomicBool) -> String {
+        match self.load_pack() {
+            Ok(true) => {}
+            Ok(false) => {
+                return "Choose a model pack first: a file is separated with it.".to_owned();
+            }
+            Err(error) => return format!("The model pack cannot be used: {error}"),
+        }
+        let name = path.file_name().map_or_else(
+            || path.display().to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        );
+        let buffer = match read_file(path) {
+            Ok(buffer) => buffer,
+            Err(error) => return format!("Cannot read {}: {error}", path.display()),
+        };
+        if buffer.sample_rate() != self.sample_rate {
+            return format!(
+                "{name} is at {} Hz and the session at {} Hz: pick the file the track plays.",
+                buffer.sample_rate(),
+                self.sample_rate
+            );
+        }
+        let audio: Vec<Vec<f32>> = match (buffer.channels(), self.channels) {
+            (planes, channels) if planes.len() == channels => planes.to_vec(),
+            ([mono], 2) => vec![mono.clone(), mono.clone()],
+            ([left, right], 1) => {
+                vec![left.iter().zip(right).map(|(l, r)| 0.5 * (l + r)).collect()]
+            }
+            (planes, channels) => {
+                return format!(
+                    "{name} has {} channels and the track {channels}.",
+                    planes.len()
+                );
+            }
+        };
+        let Some((_, separator)) = &self.loaded else {
+            return "The model pack is not loaded.".to_owned();
+        };
+        let shared = &self.shared;
+        shared.pending.0.store(0, Ordering::Release);
+        shared.pending.1.store(0, Ordering::Release);
+        shared.progress.store(0.0, Ordering::Relaxed);
+        shared.busy.store(true, Ordering::Release);
+        let started = Instant::now();
+        let result =
+            separate_showing_progress(separator, &audio, self.sample_rate, shared, shutdown);
+        shared.busy.store(false, Ordering::Release);
+        let stems = match result {
+            Ok(stems) => stems,
+            Err(error) => return format!("Separating {name} failed: {error}"),
+        };
+        let seconds = audio[0].len() as f32 / self.sample_rate as f32;
+        let file = Arc::new(PickedFile { name, audio, stems });
+        if let Ok(mut picked) = self.shared.picked.lock() {
+            *picked = Some(Arc::clone(&file));
+        }
+        self.shared.has_picked.store(true, Ordering::Release);
+        let status = format!(
+            "Separated {} ({seconds:.1} s) in {:.1} s: its stems play wherever the host plays it.",
+            file.name,
+            started.elapsed().as_secs_f32()
+        );
+        self.last = Some(LastStems::Picked(file));
+        status
+    }
+
+    /// Caches the picked file's stems where the capture thread found it on the timeline.
+    fn place(&mut self, placement: Placement, shutdown: &AtomicBool) {
+        let file = &placement.file;
+        let frames = file.audio[0].len();
+        let placed = self
+            .cache
+            .regions()
+            .iter()
+            .any(|r| r.start() == placement.start && r.frames() == frames);
+        if !placed {
+            let region = SeparatedRegion::new(placement.start, &file.audio, file.stems.clone());
+            self.publish(Arc::new(region), shutdown);
+            self.shared.set_status(format!(
+                "Found {} on the timeline at {:.2} s: its stems play from the model pack.",
+                file.name,
+                placement.start as f64 / f64::from(self.sample_rate)
+            ));
+        }
+        self.shared
+            .done_aligning(placement.heard_from, placement.searched_to);
+    }
+
     /// Writes the last captured region's stems into `folder`; returns the status line.
     fn export(&self, folder: &Path) -> String {
-        let Some((region, separated)) = &self.last else {
-            return "Nothing captured yet: play the part to export first.".to_owned();
+        let Some(last) = &self.last else {
+            return "Nothing captured yet: play the part to export first, or pick a file."
+                .to_owned();
         };
-        let (stems, source) = match separated {
-            Some(separated) => (separated.stems().clone(), "the model pack"),
-            None => {
+        let (stems, source) = match last {
+            LastStems::Separated(separated) => (separated.stems().clone(), "the model pack"),
+            LastStems::Picked(file) => (file.stems.clone(), "the model pack"),
+            LastStems::Unseparated(region) => {
                 let Ok(mut dsp) = DspSeparator::new(self.sample_rate, self.channels) else {
                     return "The DSP separator cannot run here.".to_owned();
                 };
@@ -503,4 +764,25 @@ impl Separation {
             Err(error) => format!("Export failed: {error}"),
         }
     }
+}
+
+/// Separates `audio` with `separator` into the four stems, showing its progress in `shared`.
+fn separate_showing_progress(
+    separator: &PackSeparator,
+    audio: &[Vec<f32>],
+    sample_rate: u32,
+    shared: &AheadShared,
+    shutdown: &AtomicBool,
+) -> Result<[Vec<Vec<f32>>; STEMS], SeparateError> {
+    separator.separate(
+        audio,
+        sample_rate,
+        StemLayout::Four,
+        &mut |done, total| {
+            shared
+                .progress
+                .store(done as f32 / total.max(1) as f32, Ordering::Relaxed);
+        },
+        shutdown,
+    )
 }

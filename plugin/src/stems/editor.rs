@@ -72,6 +72,8 @@ pub struct StemsEditor {
     packs: Vec<(String, String)>,
     /// The folder "Export stems" writes to.
     export_folder: String,
+    /// The file "Separate file" separates ahead of playback.
+    picked_file: String,
     /// The host connection, present while the window is open.
     gui: Option<GuiContext>,
 }
@@ -101,6 +103,7 @@ impl StemsEditor {
             commands,
             packs: separation_packs(),
             export_folder,
+            picked_file: String::new(),
             gui: None,
         }
     }
@@ -145,11 +148,29 @@ impl StemsEditor {
             }
             self.ahead.set_pack(&selected);
         }
+        let sender = self.commands.lock().ok().and_then(|c| c.clone());
         if !selected.is_empty() {
             ui.weak(
                 "Play the part you want separated: the pack separates it in the background and \
-                 plays its stems from then on wherever the audio is unchanged.",
+                 plays its stems from then on wherever the audio is unchanged. Or separate the \
+                 file the track plays before playing it: its stems play from the first pass.",
             );
+            ui.horizontal(|ui| {
+                ui.label("File");
+                ui.add(
+                    egui::TextEdit::singleline(&mut self.picked_file)
+                        .desired_width(330.0)
+                        .hint_text("the WAV, FLAC or AIFF file this track plays"),
+                );
+                let ready = sender.is_some() && !self.picked_file.trim().is_empty();
+                let button = ui.add_enabled(ready, egui::Button::new("Separate file"));
+                if button.clicked()
+                    && let Some(sender) = &sender
+                {
+                    let path = PathBuf::from(self.picked_file.trim());
+                    let _ = sender.send(AheadCommand::SeparateFile(path));
+                }
+            });
         }
         if self.ahead.busy.load(Ordering::Relaxed) {
             let progress = self.ahead.progress.load(Ordering::Relaxed);
@@ -182,7 +203,6 @@ impl StemsEditor {
                     .desired_width(330.0)
                     .hint_text("a folder for vocals.wav, drums.wav, bass.wav, other.wav"),
             );
-            let sender = self.commands.lock().ok().and_then(|c| c.clone());
             let button = ui.add_enabled(sender.is_some(), egui::Button::new("Export stems"));
             if button.clicked()
                 && let Some(sender) = sender

@@ -6,13 +6,14 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
+use mixsmith_core::audio::{SampleFormat, WavWriter};
 use mixsmith_core::inference::ModelPack;
 use mixsmith_core::inference::test_graph::{mdx_low_pass, write_pack};
 use mixsmith_core::realtime::{EngineStats, RenderMode};
 use mixsmith_core::separate::ahead::{CELL_FRAMES, cell_of};
 use mixsmith_core::separate::{PackSeparator, STEMS, Stem, StemLayout};
 
-use super::ahead::{AheadShared, AheadThreads};
+use super::ahead::{AheadCommand, AheadShared, AheadThreads};
 use super::engine::StemsEngine;
 use crate::test_support::load_runtime;
 
@@ -79,15 +80,14 @@ fn play(engine: &mut StemsEngine, input: &[Vec<f32>], playing: bool) -> [Vec<Vec
     out
 }
 
-#[test]
-fn a_played_region_is_separated_by_the_pack_and_its_stems_play_where_the_audio_is_unchanged() {
+/// A bass pack in `dir`, chosen, and an offline engine separating ahead with it.
+fn offline_engine_with_pack(dir: &Path) -> (Arc<AheadShared>, AheadThreads, StemsEngine) {
     load_runtime();
-    let dir = tempfile::tempdir().unwrap();
-    bass_pack(dir.path());
+    bass_pack(dir);
     let shared = Arc::new(AheadShared::default());
-    shared.set_pack(&dir.path().display().to_string());
+    shared.set_pack(&dir.display().to_string());
     let (threads, ahead) = AheadThreads::start(RATE, 2, Arc::clone(&shared)).unwrap();
-    let mut engine = StemsEngine::start(
+    let engine = StemsEngine::start(
         RATE as f32,
         2,
         BLOCK,
@@ -98,19 +98,31 @@ fn a_played_region_is_separated_by_the_pack_and_its_stems_play_where_the_audio_i
         Some(ahead),
     )
     .unwrap();
-    let latency = engine.latency_frames();
-    let frames = 3 * RATE as usize;
-    let song = mix(frames, None);
-    let expected = PackSeparator::load(&[ModelPack::load(dir.path()).unwrap()])
+    (shared, threads, engine)
+}
+
+/// What the pack in `dir` makes of `song`, run directly (as `mixsmith separate --model`).
+fn pack_stems(dir: &Path, song: &[Vec<f32>]) -> [Vec<Vec<f32>>; STEMS] {
+    PackSeparator::load(&[ModelPack::load(dir).unwrap()])
         .unwrap()
         .separate(
-            &song,
+            song,
             RATE,
             StemLayout::Four,
             &mut |_, _| {},
             &Default::default(),
         )
-        .unwrap();
+        .unwrap()
+}
+
+#[test]
+fn a_played_region_is_separated_by_the_pack_and_its_stems_play_where_the_audio_is_unchanged() {
+    let dir = tempfile::tempdir().unwrap();
+    let (shared, threads, mut engine) = offline_engine_with_pack(dir.path());
+    let latency = engine.latency_frames();
+    let frames = 3 * RATE as usize;
+    let song = mix(frames, None);
+    let expected = pack_stems(dir.path(), &song);
 
     // First pass: captured; the stems are the live DSP ones.
     let first = play(&mut engine, &song, true);
@@ -147,6 +159,18 @@ fn a_played_region_is_separated_by_the_pack_and_its_stems_play_where_the_audio_i
         first[bass][0][latency..whole_cells],
         second[bass][0][latency..whole_cells]
     );
+    // Stopped long enough for the second pass's region to close: it is not separated again.
+    let stopped = Instant::now();
+    while stopped.elapsed() < Duration::from_millis(800) {
+        play(&mut engine, &mix(BLOCK, None), false);
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(!shared.busy.load(Ordering::Acquire));
+    assert_eq!(
+        shared.cached.lock().unwrap().0,
+        1,
+        "the unchanged second pass was not separated again"
+    );
 
     // Third pass with an edit in the middle: those cells fall back to the live stems (which
     // still add up to the input), the rest keeps the pack's.
@@ -177,9 +201,76 @@ fn a_played_region_is_separated_by_the_pack_and_its_stems_play_where_the_audio_i
     drop(engine);
     drop(threads);
     assert_eq!(shared.dropped_frames.load(Ordering::Relaxed), 0);
-    assert_eq!(
-        shared.cached.lock().unwrap().0,
-        1,
-        "the unchanged second pass was not separated again"
+}
+
+#[test]
+fn a_picked_file_is_found_where_the_host_plays_it_and_its_pack_stems_play_from_the_first_pass() {
+    let dir = tempfile::tempdir().unwrap();
+    let (shared, threads, mut engine) = offline_engine_with_pack(dir.path());
+    let latency = engine.latency_frames();
+    let frames = 3 * RATE as usize;
+    let song = mix(frames, None);
+    let file = dir.path().join("song.wav");
+    let mut writer = WavWriter::create(&file, RATE, 2, SampleFormat::Float32).unwrap();
+    writer.write_planar(&song).unwrap();
+    writer.finalize().unwrap();
+    let expected = pack_stems(dir.path(), &song);
+
+    // A file that cannot be read says so.
+    let commands = threads.commands();
+    commands
+        .send(AheadCommand::SeparateFile(dir.path().join("missing.wav")))
+        .unwrap();
+    let status = wait_for_status(&shared, &mut engine, "Cannot read");
+    assert!(status.contains("missing.wav"), "{status}");
+    commands.send(AheadCommand::SeparateFile(file)).unwrap();
+    wait_for_status(&shared, &mut engine, "Separated song.wav (3.0 s)");
+
+    // The track plays the file from 7000 frames on (not on a cell boundary), after silence:
+    // a first offline pass already gives the pack's stems, to the bit, in every whole cell.
+    let offset = 7_000;
+    let mut input = vec![vec![0.0; offset]; 2];
+    for (i, s) in input.iter_mut().zip(&song) {
+        i.extend_from_slice(s);
+    }
+    let first = play(&mut engine, &input, true);
+    let status = shared.status.lock().unwrap().clone();
+    assert!(
+        status.starts_with("Found song.wav on the timeline at 0.16 s"),
+        "{status}"
     );
+    let inside = cell_of(offset as i64 + CELL_FRAMES as i64 - 1) as usize * CELL_FRAMES
+        ..cell_of((offset + frames) as i64) as usize * CELL_FRAMES;
+    let heard = inside.start..inside.end.min(input[0].len() - latency);
+    assert!(heard.len() > 2 * RATE as usize, "{heard:?}");
+    for source in heard {
+        for c in 0..2 {
+            for stem in 0..STEMS {
+                assert_eq!(
+                    first[stem][c][source + latency],
+                    expected[stem][c][source - offset],
+                    "stem {stem}, channel {c}, source frame {source}"
+                );
+            }
+        }
+    }
+    drop(engine);
+    drop(threads);
+}
+
+/// Keeps `engine` stopped until the status line starts with `prefix`; returns it.
+fn wait_for_status(shared: &AheadShared, engine: &mut StemsEngine, prefix: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let status = shared.status.lock().unwrap().clone();
+        if status.starts_with(prefix) {
+            return status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "waiting for {prefix:?}: {status}"
+        );
+        play(engine, &mix(BLOCK, None), false);
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
