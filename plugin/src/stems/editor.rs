@@ -128,7 +128,7 @@ impl StemsEditor {
         };
         let mut selected = chosen.clone();
         ui.horizontal(|ui| {
-            ui.label("Separator");
+            field_label(ui, "Separator");
             egui::ComboBox::from_id_salt("pack")
                 .width(300.0)
                 .selected_text(label(&chosen))
@@ -156,7 +156,7 @@ impl StemsEditor {
                  file the track plays before playing it: its stems play from the first pass.",
             );
             ui.horizontal(|ui| {
-                ui.label("File");
+                field_label(ui, "File");
                 ui.add(
                     egui::TextEdit::singleline(&mut self.picked_file)
                         .desired_width(330.0)
@@ -197,7 +197,7 @@ impl StemsEditor {
             );
         }
         ui.horizontal(|ui| {
-            ui.label("Export to");
+            field_label(ui, "Export to");
             ui.add(
                 egui::TextEdit::singleline(&mut self.export_folder)
                     .desired_width(330.0)
@@ -388,4 +388,9 @@ fn level_meter(ui: &mut egui::Ui, db: f32) {
         format!("{db:.1} dBFS")
     };
     ui.monospace(text);
+}
+
+/// A label in the editor's first column, as wide as the widest, so the fields line up.
+fn field_label(ui: &mut egui::Ui, text: &str) {
+    ui.add_sized([62.0, 18.0], egui::Label::new(text));
 }
