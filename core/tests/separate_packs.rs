@@ -296,6 +296,16 @@ fn long_signals_are_separated_in_cross_faded_sections_that_add_up() {
     );
     assert_eq!(whole, single);
     assert_ne!(whole, stems, "the 3-s sections did cut the signal");
+    // Graph runs: MDX chunks of 1024 x 255 frames advance by 75 % of that (195 840 frames), and
+    // the first is preceded by n_fft / 2 = 3072 frames of padding; so 11 s (485 223 frames)
+    // take 3, sections of 4.5 s (at 0, 3 and 6 s) 2 each and the last 2 s 1; a second channel
+    // pair doubles them.
+    let runs = |frames: usize| (3072 + frames).div_ceil(195_840);
+    assert_eq!(load("d").graph_runs(frames, rate, 2), runs(frames));
+    let sections = 3 * runs(198_450) + runs(frames - 9 * 44_100);
+    assert_eq!(sectioned.graph_runs(frames, rate, 2), sections);
+    assert_eq!(sections, 7);
+    assert_eq!(sectioned.graph_runs(frames, rate, 3), 2 * sections);
 
     // A file streamed through the sections gives what the signal in memory gives.
     let input = tmp.path().join("mix.wav");

@@ -27,7 +27,7 @@ use crate::audio::Resampler;
 use crate::inference::{Convention, ModelPack, Task};
 
 /// The rate every supported convention runs at.
-const MODEL_RATE: u32 = 44_100;
+pub(super) const MODEL_RATE: u32 = 44_100;
 
 /// What an `mdx` pack's output stands for.
 struct MdxRole {
@@ -215,15 +215,7 @@ impl PackSeparator {
         let dsp_needed = wanted.iter().any(|s| !covered.contains(s));
         let mut rest = to_model(audio, sample_rate)?;
         let model_frames = rest[0].len();
-        let total = self
-            .models
-            .iter()
-            .map(|m| match m {
-                PackModel::Mdx(m, _) => m.runs(model_frames),
-                PackModel::Demucs(m) => m.runs(model_frames),
-            })
-            .sum::<usize>()
-            + usize::from(dsp_needed);
+        let total = self.runs_at_model_rate(model_frames) + usize::from(dsp_needed);
         let mut done = 0;
         let mut tick = || {
             done += 1;
@@ -279,6 +271,18 @@ impl PackSeparator {
             add(&mut stems[Stem::Other.index()], &remainder);
         }
         Ok(stems)
+    }
+
+    /// The graph runs separating `model_frames` frames (at the models' rate) takes, every
+    /// pack's.
+    pub(super) fn runs_at_model_rate(&self, model_frames: usize) -> usize {
+        self.models
+            .iter()
+            .map(|m| match m {
+                PackModel::Mdx(m, _) => m.runs(model_frames),
+                PackModel::Demucs(m) => m.runs(model_frames),
+            })
+            .sum()
     }
 
     /// [`separate_whole`](Self::separate_whole) for more than two channels: each pair of channels (and an

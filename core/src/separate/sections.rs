@@ -11,6 +11,7 @@
 
 use std::sync::atomic::AtomicBool;
 
+use super::pack::MODEL_RATE;
 use super::{PackSeparator, STEMS, SeparateError, StemLayout};
 
 /// Default seconds of input per section (a whole 3-minute song is one section).
@@ -114,6 +115,28 @@ impl PackSeparator {
             }
         }
         Ok(done)
+    }
+
+    /// How many graph runs separating `frames` frames of `channels` channels at
+    /// `sample_rate` takes, over every section and channel pair (for another rate than the
+    /// models', to within a run of the resampled length's rounding).
+    pub fn graph_runs(&self, frames: usize, sample_rate: u32, channels: usize) -> usize {
+        let seconds = |s: f32| ((s * sample_rate as f32) as usize).max(1);
+        let (section, fade) = (seconds(self.sections.section), seconds(self.sections.fade));
+        let pairs = channels.div_ceil(2);
+        let mut runs = 0;
+        let mut start = 0;
+        while start < frames {
+            let length = (frames - start).min(section + fade);
+            let model_frames =
+                (length as u64 * u64::from(MODEL_RATE)).div_ceil(u64::from(sample_rate)) as usize;
+            runs += pairs * self.runs_at_model_rate(model_frames);
+            if frames - start <= section + fade {
+                break;
+            }
+            start += section;
+        }
+        runs
     }
 }
 
