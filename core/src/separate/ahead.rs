@@ -70,6 +70,13 @@ pub fn cell_hashes(start: i64, input: &[Vec<f32>]) -> (i64, Vec<u64>) {
     (first_cell, hashes)
 }
 
+/// The hash of a cell of `channels` channels of zeros.
+fn silent_cell_hash(channels: usize) -> u64 {
+    let mut hasher = CellHasher::default();
+    (0..CELL_FRAMES * channels).for_each(|_| hasher.add(0.0));
+    hasher.finish()
+}
+
 /// Where the frames of `probe` occur in `audio` (both planar, with the same channels), bit for
 /// bit: the offset of the first such place, or `None`. The search keys on the probe's loudest
 /// sample, so a silent probe is never found (silence could be anywhere).
@@ -197,13 +204,14 @@ impl StemCache {
     }
 
     /// Whether every whole cell of `input` played from timeline `start` is cached with the same
-    /// audio (then separating it again would give nothing new).
+    /// audio or is digital silence (then separating it again would give nothing new).
     pub fn holds(&self, start: i64, input: &[Vec<f32>]) -> bool {
         let (first_cell, hashes) = cell_hashes(start, input);
+        let silence = silent_cell_hash(input.len());
         !hashes.is_empty()
             && (first_cell..)
                 .zip(hashes)
-                .all(|(cell, hash)| self.cell_hash(cell) == Some(hash))
+                .all(|(cell, hash)| hash == silence || self.cell_hash(cell) == Some(hash))
     }
 
     /// The hash of cell `cell` in the newest region holding all of it.
@@ -402,6 +410,15 @@ mod tests {
             !cache.holds(0, &signal(8 * CELL_FRAMES, 4)),
             "other audio there"
         );
+        // Digital silence around cached audio needs no separating either.
+        let mut padded = vec![vec![0.0; 3 * CELL_FRAMES + 100]; 2];
+        for (p, s) in padded.iter_mut().zip(signal(8 * CELL_FRAMES, 4)) {
+            p.extend(s);
+            p.extend(std::iter::repeat_n(0.0, 2 * CELL_FRAMES));
+        }
+        let from = CELL_FRAMES as i64 - 100;
+        assert!(cache.holds(from, &padded));
+        assert!(!StemCache::default().holds(from, &padded));
         let small = cache.with_region(region(0, &signal(CELL_FRAMES, 5)), 10 * CELL_FRAMES);
         assert_eq!(small.regions().len(), 2, "{:?}", small.regions().len());
     }

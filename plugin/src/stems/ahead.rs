@@ -436,12 +436,14 @@ impl Capture {
                 .find(|&f| region.audio.iter().any(|c| c[f].abs() > AUDIBLE));
             region.scanned = frames;
         }
+        // The picked file's stems are cached from the cell its start falls in.
+        let cell_start = |position: i64| cell_of(position) * CELL_FRAMES as i64;
         let Some(audible) = region.audible else {
-            self.shared.aligning_past(region.start, end);
+            self.shared.aligning_past(region.start, cell_start(end));
             return;
         };
         self.shared
-            .aligning_past(region.start, region.start + audible as i64);
+            .aligning_past(region.start, cell_start(region.start + audible as i64));
         if frames < audible + CELL_FRAMES {
             return;
         }
@@ -716,13 +718,29 @@ impl Separation {
     fn place(&mut self, placement: Placement, shutdown: &AtomicBool) {
         let file = &placement.file;
         let frames = file.audio[0].len();
-        let placed = self
-            .cache
-            .regions()
-            .iter()
-            .any(|r| r.start() == placement.start && r.frames() == frames);
+        let placed =
+            self.cache.regions().iter().any(|r| {
+                r.covers(placement.start) && r.covers(placement.start + frames as i64 - 1)
+            });
         if !placed {
-            let region = SeparatedRegion::new(placement.start, &file.audio, file.stems.clone());
+            // Padded with silence to whole cells, so where the track is silent around the file
+            // (an item on an empty track) its first and last cells play the pack's stems too.
+            let before = placement.start.rem_euclid(CELL_FRAMES as i64) as usize;
+            let after = (CELL_FRAMES - (before + frames) % CELL_FRAMES) % CELL_FRAMES;
+            let pad = |planes: &[Vec<f32>]| -> Vec<Vec<f32>> {
+                planes
+                    .iter()
+                    .map(|plane| {
+                        let mut padded = vec![0.0; before];
+                        padded.extend_from_slice(plane);
+                        padded.resize(before + frames + after, 0.0);
+                        padded
+                    })
+                    .collect()
+            };
+            let stems = std::array::from_fn(|stem| pad(&file.stems[stem]));
+            let start = placement.start - before as i64;
+            let region = SeparatedRegion::new(start, &pad(&file.audio), stems);
             self.publish(Arc::new(region), shutdown);
             self.shared.set_status(format!(
                 "Found {} on the timeline at {:.2} s: its stems play from the model pack.",
