@@ -60,21 +60,29 @@ const KEEP_SAMPLES: u64 = 1 << 26;
 /// detects its peaks again: at another gain into the limiter both only scale.
 #[derive(Debug)]
 pub(crate) struct Filtered {
-    /// Per channel, the filter's output chunk after chunk, from the first chunk to the one
-    /// that holds the processor's latency past the input's end (as [`render`] runs it).
+    /// The filter's output chunk after chunk, from the first chunk to the one that holds the
+    /// processor's latency past the input's end (as [`render`] runs it), each as the pass
+    /// produced it (kept, not copied).
     ///
     /// [`render`]: super::render
-    pub(crate) channels: Vec<Vec<f32>>,
-    /// Per frame of `channels`, the limiter's detector's peak at this gain (see
-    /// [`TruePeakLimiter::process_with_peaks`]); 0 where it provably stays below what
-    /// [`MAX_COMPENSATION_DB`](super::MAX_COMPENSATION_DB) more gain could lift to the ceiling.
-    pub(crate) peaks: Vec<f32>,
+    pub(crate) chunks: Vec<FilteredChunk>,
     /// The gain in dB the filters applied.
     pub(crate) gain_db: f64,
     /// Input frames read.
     pub(crate) frames: u64,
     /// NaN or infinite input samples the filter read as 0.
     pub(crate) non_finite: u64,
+}
+
+/// One chunk of [`Filtered`].
+#[derive(Debug)]
+pub(crate) struct FilteredChunk {
+    /// Per channel, the filter's output.
+    pub(crate) audio: Vec<Vec<f32>>,
+    /// Per frame of `audio`, the limiter's detector's peak at this gain (see
+    /// [`TruePeakLimiter::process_with_peaks`]); 0 where it provably stays below what
+    /// [`MAX_COMPENSATION_DB`](super::MAX_COMPENSATION_DB) more gain could lift to the ceiling.
+    pub(crate) peaks: Vec<f32>,
 }
 
 /// The filtered target reduced to per-block peaks and energies, and the limiter's constants.
@@ -207,11 +215,11 @@ fn measure(
     let total = target.total_frames();
     let kept_frames = total
         .filter(|t| keep && (t + latency + chunk as u64) * (channels as u64 + 1) <= KEEP_SAMPLES);
+    // Blocks come back through the `free` channels to be used again, except those the reducer
+    // keeps; the stages allocate new ones when none is free (the bounded channels between them
+    // keep the blocks in flight few).
     let (full_tx, full_rx) = crossbeam_channel::bounded::<Vec<Vec<f32>>>(4);
     let (free_tx, free_rx) = crossbeam_channel::bounded::<Vec<Vec<f32>>>(4);
-    for _ in 0..4 {
-        let _ = free_tx.send(vec![vec![0.0f32; chunk]; channels]);
-    }
     std::thread::scope(
         |scope| -> Result<(Envelope, Option<Filtered>), MasterError> {
             // Three stages: this thread filters, the detector finds the peaks, the reducer
@@ -219,9 +227,6 @@ fn measure(
             let (detected_tx, detected_rx) =
                 crossbeam_channel::bounded::<(Vec<Vec<f32>>, Vec<f32>)>(4);
             let (free_peaks_tx, free_peaks_rx) = crossbeam_channel::bounded::<Vec<f32>>(4);
-            for _ in 0..4 {
-                let _ = free_peaks_tx.send(vec![0.0f32; chunk]);
-            }
             let mut detector = CeilingDetector::new(channels, rate);
             let delay = detector.delay();
             scope.spawn(move || {
@@ -229,9 +234,9 @@ fn measure(
                 // matter: their frames are not interpolated.
                 let skip_below = threshold * 10f32.powf(-super::MAX_COMPENSATION_DB / 20.0);
                 for block in full_rx {
-                    let Ok(mut frame_peaks) = free_peaks_rx.recv() else {
-                        return;
-                    };
+                    let mut frame_peaks = free_peaks_rx
+                        .try_recv()
+                        .unwrap_or_else(|_| vec![0.0f32; chunk]);
                     let n = block[0].len();
                     for start in (0..n).step_by(256) {
                         let end = (start + 256).min(n);
@@ -253,9 +258,7 @@ fn measure(
                 };
                 let (mut peaks, mut energies) = (Vec::<f32>::new(), Vec::<f64>::new());
                 let mut kept = kept_frames.map(|frames| {
-                    let capacity = frames as usize + latency as usize + chunk;
-                    let audio = vec![Vec::with_capacity(capacity); channels];
-                    (audio, Vec::with_capacity(capacity))
+                    Vec::with_capacity((frames as usize + latency as usize).div_ceil(chunk) + 1)
                 });
                 let mut done = 0usize;
                 for (block, frame_peaks) in detected_rx {
@@ -291,15 +294,17 @@ fn measure(
                         }
                         peaks[index] = peaks[index].max(*peak);
                     }
-                    if let Some((audio, kept_peaks)) = &mut kept {
-                        for (all, new) in audio.iter_mut().zip(&block) {
-                            all.extend_from_slice(new);
-                        }
-                        kept_peaks.extend_from_slice(&frame_peaks[..n]);
-                    }
                     done += n;
-                    let _ = free_tx.send(block);
-                    let _ = free_peaks_tx.send(frame_peaks);
+                    match &mut kept {
+                        Some(chunks) => chunks.push(FilteredChunk {
+                            audio: block,
+                            peaks: frame_peaks,
+                        }),
+                        None => {
+                            let _ = free_tx.try_send(block);
+                            let _ = free_peaks_tx.try_send(frame_peaks);
+                        }
+                    }
                 }
                 peaks.resize(energies.len(), 0.0);
                 (peaks, energies, kept)
@@ -324,9 +329,9 @@ fn measure(
                     for c in &mut input {
                         c.resize(chunk, 0.0);
                     }
-                    let Ok(mut block) = free_rx.recv() else {
-                        return Ok(());
-                    };
+                    let mut block = free_rx
+                        .try_recv()
+                        .unwrap_or_else(|_| vec![vec![0.0f32; chunk]; channels]);
                     let ins: Vec<&[f32]> = input.iter().map(Vec::as_slice).collect();
                     let mut outs: Vec<&mut [f32]> =
                         block.iter_mut().map(Vec::as_mut_slice).collect();
@@ -354,9 +359,8 @@ fn measure(
                 release_per_block: release.powi(BLOCK_FRAMES as i32),
                 threshold,
             };
-            let filtered = kept.map(|(channels, peaks)| Filtered {
-                channels,
-                peaks,
+            let filtered = kept.map(|chunks| Filtered {
+                chunks,
                 gain_db,
                 frames: read,
                 non_finite: filter.non_finite_samples(),
