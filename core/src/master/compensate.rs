@@ -101,6 +101,18 @@ struct Envelope {
     release_per_block: f64,
     /// The limiter's threshold (linear).
     threshold: f32,
+    /// Scratch of [`evaluate`](Self::evaluate), allocated once for every step of the search
+    /// (fresh buffers of this size would cost page faults on every evaluation).
+    scratch: EvaluationScratch,
+}
+
+/// Buffers [`Envelope::evaluate`] reuses: the gain each block requires (then padded for the
+/// lookahead), the sliding minimum's two scratch lines, and the held gains.
+#[derive(Default)]
+struct EvaluationScratch {
+    required: Vec<f32>,
+    minima: [Vec<f32>; 2],
+    held: Vec<f32>,
 }
 
 /// Measures the target, finds the extra gain into the limiter that reaches the reference's
@@ -114,7 +126,7 @@ pub(crate) fn compensate_limiter(
     progress: &mut dyn FnMut(f32),
 ) -> Result<Option<Filtered>, MasterError> {
     target.rewind()?;
-    let (envelope, filtered) = measure(profile, settings, target, keep, progress)?;
+    let (mut envelope, filtered) = measure(profile, settings, target, keep, progress)?;
     let max_extra = f64::from(super::MAX_COMPENSATION_DB);
     // Unlimited, the loudness gain lands on the reference (learning estimated it exactly), so
     // what the model's limited output lacks against its own unlimited loudness is what the
@@ -358,6 +370,7 @@ fn measure(
                 lookahead_blocks: lookahead.div_ceil(BLOCK_FRAMES),
                 release_per_block: release.powi(BLOCK_FRAMES as i32),
                 threshold,
+                scratch: EvaluationScratch::default(),
             };
             let filtered = kept.map(|chunks| Filtered {
                 chunks,
@@ -373,37 +386,52 @@ fn measure(
 impl Envelope {
     /// The limiting and the output's loudness (the model's plus `offset`) with `extra_db` more
     /// gain into the limiter; the gain-reduction figures only when `with_stats` (they cost a
-    /// logarithm per block).
+    /// multiply per block and a logarithm per 32).
     ///
     /// Two elementwise passes (the gain each block requires; its minimum over the lookahead,
     /// by [`sliding_minimum`]'s doubling windows), then one serial pass that releases, ramps
     /// and weights the energies of each 100 ms step.
-    fn evaluate(&self, extra_db: f64, with_stats: bool, offset: f64) -> LimitingEstimate {
+    fn evaluate(&mut self, extra_db: f64, with_stats: bool, offset: f64) -> LimitingEstimate {
         let gain = 10f64.powf(extra_db / 20.0);
         let n = self.peaks.len();
         let hold = self.lookahead_blocks.max(1);
         // A block's peak times `gain` over the threshold requires `threshold / (gain peak)`.
         let level = (f64::from(self.threshold) / gain) as f32;
-        let mut required = vec![1.0f32; n + hold - 1];
-        for (r, p) in required.iter_mut().zip(&self.peaks) {
-            *r = if *p > level { level / p } else { 1.0 };
+        let EvaluationScratch {
+            required,
+            minima,
+            held,
+        } = &mut self.scratch;
+        required.clear();
+        required.extend(
+            self.peaks
+                .iter()
+                .map(|p| if *p > level { level / p } else { 1.0 }),
+        );
+        required.resize(n + hold - 1, 1.0);
+        for m in minima.iter_mut() {
+            m.resize(required.len(), 0.0);
         }
-        let mut scratch = [vec![0.0f32; required.len()], vec![0.0f32; required.len()]];
-        let mut held = vec![0.0f32; n];
-        sliding_minimum(&required, hold, &mut scratch, &mut held);
+        held.resize(n, 0.0);
+        sliding_minimum(required, hold, minima, held);
         // Released, then ramped (the mean of the last `hold` envelopes), then the energies
         // weighted by the squared gain, summed per 100 ms step.
         let mut history = vec![1.0f64; hold];
+        let mut slot = 0;
         let (mut depth, mut ramp_sum) = (0.0f64, hold as f64);
         let mut steps = Vec::with_capacity(n / self.blocks_per_step + 1);
         let (mut step, mut in_step) = (0.0f64, 0);
+        // The gain reduction's sum of logarithms is taken as the logarithm of products of
+        // `LOG_RUN` gains (each above 1e-9, so a product stays far above f64's smallest).
+        const LOG_RUN: usize = 32;
         let (mut min_gain, mut sum_reduction) = (1.0f64, 0.0f64);
-        for (i, (h, e)) in held.iter().zip(&self.energies).enumerate() {
+        let (mut product, mut in_product) = (1.0f64, 0);
+        for (h, e) in held.iter().zip(&self.energies) {
             depth = (1.0 - f64::from(*h)).max(self.release_per_block * depth);
             let envelope = 1.0 - depth;
-            let slot = &mut history[i % hold];
-            ramp_sum += envelope - *slot;
-            *slot = envelope;
+            ramp_sum += envelope - history[slot];
+            history[slot] = envelope;
+            slot = if slot + 1 == hold { 0 } else { slot + 1 };
             let g = (ramp_sum / hold as f64).min(1.0);
             step += e * g * g;
             in_step += 1;
@@ -413,9 +441,15 @@ impl Envelope {
             }
             if with_stats {
                 min_gain = min_gain.min(g);
-                sum_reduction -= 20.0 * g.log10();
+                product *= g.max(1e-9);
+                in_product += 1;
+                if in_product == LOG_RUN {
+                    sum_reduction -= 20.0 * product.log10();
+                    (product, in_product) = (1.0, 0);
+                }
             }
         }
+        sum_reduction -= 20.0 * product.log10();
         if in_step > 0 {
             steps.push(step * gain * gain);
         }
