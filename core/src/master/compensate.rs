@@ -295,16 +295,24 @@ fn measure(
                         energies[index] += loudness.filtered_energy() - before;
                         start += len;
                     }
-                    for (i, peak) in frame_peaks[..n].iter().enumerate() {
-                        // A peak describes the interval `delay` frames before the newest sample.
-                        let Some(frame) = (done + i).checked_sub(delay) else {
-                            continue;
-                        };
+                    // A peak describes the interval `delay` frames before the newest sample:
+                    // the runs of frames whose intervals share a block, one maximum each.
+                    let mut i = delay.saturating_sub(done).min(n);
+                    while i < n {
+                        let frame = done + i - delay;
+                        let in_step = frame % step_frames;
+                        let len = (BLOCK_FRAMES - in_step % BLOCK_FRAMES)
+                            .min(step_frames - in_step)
+                            .min(n - i);
                         let index = block_of(frame);
                         if peaks.len() <= index {
                             peaks.resize(index + 1, 0.0);
                         }
-                        peaks[index] = peaks[index].max(*peak);
+                        let largest = frame_peaks[i..i + len]
+                            .iter()
+                            .fold(peaks[index], |m, p| m.max(*p));
+                        peaks[index] = largest;
+                        i += len;
                     }
                     done += n;
                     match &mut kept {
