@@ -109,7 +109,7 @@ pub fn run(args: &Args) -> Result<()> {
         learning.set_position((p * 1000.0) as u64)
     });
     learning.finish_and_clear();
-    let learned = learned?;
+    let mut learned = learned?;
 
     let format = if args.float {
         SampleFormat::Float32

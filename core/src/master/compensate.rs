@@ -60,21 +60,29 @@ const KEEP_SAMPLES: u64 = 1 << 26;
 /// detects its peaks again: at another gain into the limiter both only scale.
 #[derive(Debug)]
 pub(crate) struct Filtered {
-    /// Per channel, the filter's output chunk after chunk, from the first chunk to the one
-    /// that holds the processor's latency past the input's end (as [`render`] runs it).
+    /// The filter's output chunk after chunk, from the first chunk to the one that holds the
+    /// processor's latency past the input's end (as [`render`] runs it), each as the pass
+    /// produced it (kept, not copied).
     ///
     /// [`render`]: super::render
-    pub(crate) channels: Vec<Vec<f32>>,
-    /// Per frame of `channels`, the limiter's detector's peak at this gain (see
-    /// [`TruePeakLimiter::process_with_peaks`]); 0 where it provably stays below what
-    /// [`MAX_COMPENSATION_DB`](super::MAX_COMPENSATION_DB) more gain could lift to the ceiling.
-    pub(crate) peaks: Vec<f32>,
+    pub(crate) chunks: Vec<FilteredChunk>,
     /// The gain in dB the filters applied.
     pub(crate) gain_db: f64,
     /// Input frames read.
     pub(crate) frames: u64,
     /// NaN or infinite input samples the filter read as 0.
     pub(crate) non_finite: u64,
+}
+
+/// One chunk of [`Filtered`].
+#[derive(Debug)]
+pub(crate) struct FilteredChunk {
+    /// Per channel, the filter's output.
+    pub(crate) audio: Vec<Vec<f32>>,
+    /// Per frame of `audio`, the limiter's detector's peak at this gain (see
+    /// [`TruePeakLimiter::process_with_peaks`]); 0 where it provably stays below what
+    /// [`MAX_COMPENSATION_DB`](super::MAX_COMPENSATION_DB) more gain could lift to the ceiling.
+    pub(crate) peaks: Vec<f32>,
 }
 
 /// The filtered target reduced to per-block peaks and energies, and the limiter's constants.
@@ -93,6 +101,18 @@ struct Envelope {
     release_per_block: f64,
     /// The limiter's threshold (linear).
     threshold: f32,
+    /// Scratch of [`evaluate`](Self::evaluate), allocated once for every step of the search
+    /// (fresh buffers of this size would cost page faults on every evaluation).
+    scratch: EvaluationScratch,
+}
+
+/// Buffers [`Envelope::evaluate`] reuses: the gain each block requires (then padded for the
+/// lookahead), the sliding minimum's two scratch lines, and the held gains.
+#[derive(Default)]
+struct EvaluationScratch {
+    required: Vec<f32>,
+    minima: [Vec<f32>; 2],
+    held: Vec<f32>,
 }
 
 /// Measures the target, finds the extra gain into the limiter that reaches the reference's
@@ -106,7 +126,7 @@ pub(crate) fn compensate_limiter(
     progress: &mut dyn FnMut(f32),
 ) -> Result<Option<Filtered>, MasterError> {
     target.rewind()?;
-    let (envelope, filtered) = measure(profile, settings, target, keep, progress)?;
+    let (mut envelope, filtered) = measure(profile, settings, target, keep, progress)?;
     let max_extra = f64::from(super::MAX_COMPENSATION_DB);
     // Unlimited, the loudness gain lands on the reference (learning estimated it exactly), so
     // what the model's limited output lacks against its own unlimited loudness is what the
@@ -207,11 +227,11 @@ fn measure(
     let total = target.total_frames();
     let kept_frames = total
         .filter(|t| keep && (t + latency + chunk as u64) * (channels as u64 + 1) <= KEEP_SAMPLES);
+    // Blocks come back through the `free` channels to be used again, except those the reducer
+    // keeps; the stages allocate new ones when none is free (the bounded channels between them
+    // keep the blocks in flight few).
     let (full_tx, full_rx) = crossbeam_channel::bounded::<Vec<Vec<f32>>>(4);
     let (free_tx, free_rx) = crossbeam_channel::bounded::<Vec<Vec<f32>>>(4);
-    for _ in 0..4 {
-        let _ = free_tx.send(vec![vec![0.0f32; chunk]; channels]);
-    }
     std::thread::scope(
         |scope| -> Result<(Envelope, Option<Filtered>), MasterError> {
             // Three stages: this thread filters, the detector finds the peaks, the reducer
@@ -219,9 +239,6 @@ fn measure(
             let (detected_tx, detected_rx) =
                 crossbeam_channel::bounded::<(Vec<Vec<f32>>, Vec<f32>)>(4);
             let (free_peaks_tx, free_peaks_rx) = crossbeam_channel::bounded::<Vec<f32>>(4);
-            for _ in 0..4 {
-                let _ = free_peaks_tx.send(vec![0.0f32; chunk]);
-            }
             let mut detector = CeilingDetector::new(channels, rate);
             let delay = detector.delay();
             scope.spawn(move || {
@@ -229,9 +246,9 @@ fn measure(
                 // matter: their frames are not interpolated.
                 let skip_below = threshold * 10f32.powf(-super::MAX_COMPENSATION_DB / 20.0);
                 for block in full_rx {
-                    let Ok(mut frame_peaks) = free_peaks_rx.recv() else {
-                        return;
-                    };
+                    let mut frame_peaks = free_peaks_rx
+                        .try_recv()
+                        .unwrap_or_else(|_| vec![0.0f32; chunk]);
                     let n = block[0].len();
                     for start in (0..n).step_by(256) {
                         let end = (start + 256).min(n);
@@ -253,9 +270,7 @@ fn measure(
                 };
                 let (mut peaks, mut energies) = (Vec::<f32>::new(), Vec::<f64>::new());
                 let mut kept = kept_frames.map(|frames| {
-                    let capacity = frames as usize + latency as usize + chunk;
-                    let audio = vec![Vec::with_capacity(capacity); channels];
-                    (audio, Vec::with_capacity(capacity))
+                    Vec::with_capacity((frames as usize + latency as usize).div_ceil(chunk) + 1)
                 });
                 let mut done = 0usize;
                 for (block, frame_peaks) in detected_rx {
@@ -280,26 +295,36 @@ fn measure(
                         energies[index] += loudness.filtered_energy() - before;
                         start += len;
                     }
-                    for (i, peak) in frame_peaks[..n].iter().enumerate() {
-                        // A peak describes the interval `delay` frames before the newest sample.
-                        let Some(frame) = (done + i).checked_sub(delay) else {
-                            continue;
-                        };
+                    // A peak describes the interval `delay` frames before the newest sample:
+                    // the runs of frames whose intervals share a block, one maximum each.
+                    let mut i = delay.saturating_sub(done).min(n);
+                    while i < n {
+                        let frame = done + i - delay;
+                        let in_step = frame % step_frames;
+                        let len = (BLOCK_FRAMES - in_step % BLOCK_FRAMES)
+                            .min(step_frames - in_step)
+                            .min(n - i);
                         let index = block_of(frame);
                         if peaks.len() <= index {
                             peaks.resize(index + 1, 0.0);
                         }
-                        peaks[index] = peaks[index].max(*peak);
-                    }
-                    if let Some((audio, kept_peaks)) = &mut kept {
-                        for (all, new) in audio.iter_mut().zip(&block) {
-                            all.extend_from_slice(new);
-                        }
-                        kept_peaks.extend_from_slice(&frame_peaks[..n]);
+                        let largest = frame_peaks[i..i + len]
+                            .iter()
+                            .fold(peaks[index], |m, p| m.max(*p));
+                        peaks[index] = largest;
+                        i += len;
                     }
                     done += n;
-                    let _ = free_tx.send(block);
-                    let _ = free_peaks_tx.send(frame_peaks);
+                    match &mut kept {
+                        Some(chunks) => chunks.push(FilteredChunk {
+                            audio: block,
+                            peaks: frame_peaks,
+                        }),
+                        None => {
+                            let _ = free_tx.try_send(block);
+                            let _ = free_peaks_tx.try_send(frame_peaks);
+                        }
+                    }
                 }
                 peaks.resize(energies.len(), 0.0);
                 (peaks, energies, kept)
@@ -324,9 +349,9 @@ fn measure(
                     for c in &mut input {
                         c.resize(chunk, 0.0);
                     }
-                    let Ok(mut block) = free_rx.recv() else {
-                        return Ok(());
-                    };
+                    let mut block = free_rx
+                        .try_recv()
+                        .unwrap_or_else(|_| vec![vec![0.0f32; chunk]; channels]);
                     let ins: Vec<&[f32]> = input.iter().map(Vec::as_slice).collect();
                     let mut outs: Vec<&mut [f32]> =
                         block.iter_mut().map(Vec::as_mut_slice).collect();
@@ -353,10 +378,10 @@ fn measure(
                 lookahead_blocks: lookahead.div_ceil(BLOCK_FRAMES),
                 release_per_block: release.powi(BLOCK_FRAMES as i32),
                 threshold,
+                scratch: EvaluationScratch::default(),
             };
-            let filtered = kept.map(|(channels, peaks)| Filtered {
-                channels,
-                peaks,
+            let filtered = kept.map(|chunks| Filtered {
+                chunks,
                 gain_db,
                 frames: read,
                 non_finite: filter.non_finite_samples(),
@@ -369,37 +394,52 @@ fn measure(
 impl Envelope {
     /// The limiting and the output's loudness (the model's plus `offset`) with `extra_db` more
     /// gain into the limiter; the gain-reduction figures only when `with_stats` (they cost a
-    /// logarithm per block).
+    /// multiply per block and a logarithm per 32).
     ///
     /// Two elementwise passes (the gain each block requires; its minimum over the lookahead,
     /// by [`sliding_minimum`]'s doubling windows), then one serial pass that releases, ramps
     /// and weights the energies of each 100 ms step.
-    fn evaluate(&self, extra_db: f64, with_stats: bool, offset: f64) -> LimitingEstimate {
+    fn evaluate(&mut self, extra_db: f64, with_stats: bool, offset: f64) -> LimitingEstimate {
         let gain = 10f64.powf(extra_db / 20.0);
         let n = self.peaks.len();
         let hold = self.lookahead_blocks.max(1);
         // A block's peak times `gain` over the threshold requires `threshold / (gain peak)`.
         let level = (f64::from(self.threshold) / gain) as f32;
-        let mut required = vec![1.0f32; n + hold - 1];
-        for (r, p) in required.iter_mut().zip(&self.peaks) {
-            *r = if *p > level { level / p } else { 1.0 };
+        let EvaluationScratch {
+            required,
+            minima,
+            held,
+        } = &mut self.scratch;
+        required.clear();
+        required.extend(
+            self.peaks
+                .iter()
+                .map(|p| if *p > level { level / p } else { 1.0 }),
+        );
+        required.resize(n + hold - 1, 1.0);
+        for m in minima.iter_mut() {
+            m.resize(required.len(), 0.0);
         }
-        let mut scratch = [vec![0.0f32; required.len()], vec![0.0f32; required.len()]];
-        let mut held = vec![0.0f32; n];
-        sliding_minimum(&required, hold, &mut scratch, &mut held);
+        held.resize(n, 0.0);
+        sliding_minimum(required, hold, minima, held);
         // Released, then ramped (the mean of the last `hold` envelopes), then the energies
         // weighted by the squared gain, summed per 100 ms step.
         let mut history = vec![1.0f64; hold];
+        let mut slot = 0;
         let (mut depth, mut ramp_sum) = (0.0f64, hold as f64);
         let mut steps = Vec::with_capacity(n / self.blocks_per_step + 1);
         let (mut step, mut in_step) = (0.0f64, 0);
+        // The gain reduction's sum of logarithms is taken as the logarithm of products of
+        // `LOG_RUN` gains (each above 1e-9, so a product stays far above f64's smallest).
+        const LOG_RUN: usize = 32;
         let (mut min_gain, mut sum_reduction) = (1.0f64, 0.0f64);
-        for (i, (h, e)) in held.iter().zip(&self.energies).enumerate() {
+        let (mut product, mut in_product) = (1.0f64, 0);
+        for (h, e) in held.iter().zip(&self.energies) {
             depth = (1.0 - f64::from(*h)).max(self.release_per_block * depth);
             let envelope = 1.0 - depth;
-            let slot = &mut history[i % hold];
-            ramp_sum += envelope - *slot;
-            *slot = envelope;
+            ramp_sum += envelope - history[slot];
+            history[slot] = envelope;
+            slot = if slot + 1 == hold { 0 } else { slot + 1 };
             let g = (ramp_sum / hold as f64).min(1.0);
             step += e * g * g;
             in_step += 1;
@@ -409,9 +449,15 @@ impl Envelope {
             }
             if with_stats {
                 min_gain = min_gain.min(g);
-                sum_reduction -= 20.0 * g.log10();
+                product *= g.max(1e-9);
+                in_product += 1;
+                if in_product == LOG_RUN {
+                    sum_reduction -= 20.0 * product.log10();
+                    (product, in_product) = (1.0, 0);
+                }
             }
         }
+        sum_reduction -= 20.0 * product.log10();
         if in_step > 0 {
             steps.push(step * gain * gain);
         }

@@ -92,17 +92,28 @@ impl Mastering {
                 0.0
             }
         };
-        let mid_taps = design_linear_phase(
-            |f| profile.filter_db_at(settings, f).0 + gain + edge(f),
-            sample_rate,
-        );
-        let mid = PartitionedConvolver::new(&mid_taps, chunk_frames);
-        let side = (channels == 2).then(|| {
+        let design = |side: bool| {
             let taps = design_linear_phase(
-                |f| profile.filter_db_at(settings, f).1 + gain + edge(f),
+                |f| {
+                    let (mid, side_db) = profile.filter_db_at(settings, f);
+                    let curve = if side { side_db } else { mid };
+                    curve + gain + edge(f)
+                },
                 sample_rate,
             );
             PartitionedConvolver::new(&taps, chunk_frames)
+        };
+        // Each filter takes milliseconds to design (a dense FFT, the convolver's plans and
+        // spectra), a fixed cost of every call: the side's is designed beside the mid's.
+        let (mid, side) = std::thread::scope(|scope| {
+            let side = (channels == 2).then(|| scope.spawn(|| design(true)));
+            let mid = design(false);
+            let side = side.map(|thread| {
+                thread
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            });
+            (mid, side)
         });
         let limiter = TruePeakLimiter::new(
             channels,

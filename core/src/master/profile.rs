@@ -282,10 +282,10 @@ fn analyse(
 /// Smoothed density (linear) of `psd` on the grid.
 fn smoothed(spectrum: &Spectrum, psd: &[f64], octaves: f64) -> Vec<f64> {
     let half = 2f64.powf(octaves / 2.0);
-    grid_frequencies()
-        .into_iter()
-        .map(|f| spectrum.band_mean(psd, f / half, f * half))
-        .collect()
+    spectrum.band_means(
+        psd,
+        grid_frequencies().into_iter().map(|f| (f / half, f * half)),
+    )
 }
 
 fn to_db(values: &[f64]) -> Vec<f32> {

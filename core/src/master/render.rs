@@ -193,23 +193,27 @@ pub fn render(
     })
 }
 
-/// Frames per block of [`render_filtered`].
-const FILTERED_BLOCK: usize = 8192;
-
 /// [`render`] of a target the measuring pass already filtered: the same output (to float
-/// rounding), without filtering it or detecting its peaks again; the limiter and the meter
-/// run on two threads.
+/// rounding), without filtering it or detecting its peaks again. Each kept chunk is scaled and
+/// limited in place and dropped once written; this thread scales, limits and meters the
+/// loudness and the BS.1770 peak, a second one finds the reconstructed peak, a third writes.
 pub(crate) fn render_filtered(
-    filtered: &Kept,
+    filtered: Kept,
     profile: &MatchProfile,
     settings: &MatchSettings,
     sample_rate: u32,
+    channels: usize,
     sink: &mut BlockSink<'_>,
     progress: &mut dyn FnMut(f32),
 ) -> Result<RenderSummary, MasterError> {
-    let channels = filtered.channels.len();
+    let Kept {
+        chunks,
+        gain_db: filtered_gain_db,
+        frames: total,
+        non_finite,
+    } = filtered;
     let gain_db = profile.output_gain_db(settings);
-    let scale = 10f64.powf((gain_db - filtered.gain_db) / 20.0) as f32;
+    let scale = 10f64.powf((gain_db - filtered_gain_db) / 20.0) as f32;
     let mut limiter = TruePeakLimiter::new(
         channels,
         sample_rate,
@@ -218,21 +222,11 @@ pub(crate) fn render_filtered(
         settings.limiter,
     );
     let latency = fir_latency(sample_rate) + limiter.latency();
-    // Loudness and BS.1770 peak on this thread, the reconstruction's peak on its own.
     let mut meter = Meter::new(channels, sample_rate, false)?;
     let mut reconstruction = PeakDetector::new(channels, sample_rate, Grade::Reconstruction);
-    let total = filtered.frames;
-    let available = filtered.channels.first().map_or(0, Vec::len);
     let (limited_tx, limited_rx) = crossbeam_channel::bounded::<Vec<Vec<f32>>>(PIPELINE_BLOCKS);
-    let (free_tx, free_rx) = crossbeam_channel::bounded(PIPELINE_BLOCKS);
-    for _ in 0..PIPELINE_BLOCKS {
-        let _ = free_tx.send(vec![Vec::with_capacity(FILTERED_BLOCK); channels]);
-    }
-    let recycle = free_tx.clone();
     let (metered_tx, metered_rx) = crossbeam_channel::bounded::<Vec<Vec<f32>>>(PIPELINE_BLOCKS);
     let emitted = AtomicU64::new(0);
-    // Three threads: this one scales, limits and meters the loudness and the BS.1770 peak, the
-    // second finds the reconstructed peak, the third writes.
     let (figures, reconstructed_peak) = std::thread::scope(|scope| -> Result<_, MasterError> {
         let emitted = &emitted;
         let metering = scope.spawn(move || {
@@ -249,47 +243,42 @@ pub(crate) fn render_filtered(
             for block in metered_rx {
                 sink(&block)?;
                 emitted.fetch_add(block[0].len() as u64, Ordering::Relaxed);
-                let _ = free_tx.send(block);
             }
             Ok(())
         });
         let mut metered = Ok(());
         let mut start = 0;
-        while start < available {
-            let end = (start + FILTERED_BLOCK).min(available);
-            let Ok(mut block) = free_rx.recv() else {
-                break;
-            };
-            for (out, all) in block.iter_mut().zip(&filtered.channels) {
-                out.clear();
-                out.extend(all[start..end].iter().map(|x| x * scale));
+        for chunk in chunks {
+            let mut block = chunk.audio;
+            let end = start + block.first().map_or(0, Vec::len);
+            for c in &mut block {
+                c.iter_mut().for_each(|x| *x *= scale);
             }
             {
                 let mut outs: Vec<&mut [f32]> = block.iter_mut().map(Vec::as_mut_slice).collect();
-                limiter.process_with_peaks(&mut outs, &filtered.peaks[start..end], scale);
+                limiter.process_with_peaks(&mut outs, &chunk.peaks, scale);
             }
             // The output starts `latency` frames in and is as long as the input.
             let from = latency.clamp(start, end) - start;
             let to = (total as usize + latency).clamp(start, end) - start;
+            start = end;
+            if to <= from {
+                continue;
+            }
             for c in &mut block {
                 c.truncate(to);
                 c.drain(..from);
             }
-            if to <= from {
-                let _ = recycle.send(block);
-            } else {
-                if let Err(error) = meter.add(&block) {
-                    metered = Err(error);
-                    break;
-                }
-                if limited_tx.send(block).is_err() {
-                    break;
-                }
+            if let Err(error) = meter.add(&block) {
+                metered = Err(error);
+                break;
+            }
+            if limited_tx.send(block).is_err() {
+                break;
             }
             progress(
                 (emitted.load(Ordering::Relaxed) as f64 / total.max(1) as f64).min(1.0) as f32,
             );
-            start = end;
         }
         drop(limited_tx);
         let peak = metering
@@ -312,7 +301,7 @@ pub(crate) fn render_filtered(
         channels,
         gain_db,
         limiter: limiter.stats(),
-        non_finite_input: filtered.non_finite,
+        non_finite_input: non_finite,
     })
 }
 
@@ -348,21 +337,23 @@ pub fn learn_for_render(
 impl LearnedMatch {
     /// Renders `target`, the source the match was learned on, like [`render`] with the
     /// learning's settings and [`render_chunk_frames`]; from the kept filtered audio when
-    /// learning kept it (the output equals [`render`]'s to float rounding).
+    /// learning kept it (the output equals [`render`]'s to float rounding). The first render
+    /// uses up the kept audio (it is limited in place); a later one reads `target` again.
     pub fn render(
-        &self,
+        &mut self,
         target: &mut dyn AudioSource,
         sink: &mut BlockSink<'_>,
         progress: &mut dyn FnMut(f32),
     ) -> Result<RenderSummary, MasterError> {
         let rate = target.sample_rate();
-        match &self.filtered {
+        match self.filtered.take() {
             Some(filtered) => {
                 let mut summary = render_filtered(
                     filtered,
                     &self.profile,
                     &self.settings,
                     rate,
+                    target.channels(),
                     sink,
                     progress,
                 )?;

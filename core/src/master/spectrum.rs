@@ -53,19 +53,37 @@ pub struct Spectrum {
 impl Spectrum {
     /// Mean density of `psd` over `[lo, hi]` Hz, treating each bin as constant over its width.
     pub fn band_mean(&self, psd: &[f64], lo: f64, hi: f64) -> f64 {
+        self.band_means(psd, [(lo, hi)])[0]
+    }
+
+    /// [`band_mean`](Self::band_mean) of every `(lo, hi)` band in Hz: the bins are summed once
+    /// (a running sum), so each band costs a few operations whatever its width.
+    pub fn band_means(&self, psd: &[f64], bands: impl IntoIterator<Item = (f64, f64)>) -> Vec<f64> {
+        // `running[k]` is the sum of `psd[..k]`.
+        let mut running = Vec::with_capacity(psd.len() + 1);
+        running.push(0.0);
+        let mut sum = 0.0;
+        for p in psd {
+            sum += p;
+            running.push(sum);
+        }
         let cum = |f: f64| -> f64 {
             // Integral of psd from -bin/2 to f (bin k covers [(k-0.5)df, (k+0.5)df]).
             let x = (f / self.bin_hz + 0.5).clamp(0.0, psd.len() as f64);
             let k = (x.floor() as usize).min(psd.len() - 1);
-            let whole: f64 = psd[..k].iter().sum();
-            (whole + psd[k] * (x - k as f64)) * self.bin_hz
+            (running[k] + psd[k] * (x - k as f64)) * self.bin_hz
         };
-        let (lo, hi) = (lo.max(0.0), hi.max(lo));
-        if hi - lo < 1e-9 {
-            let k = ((lo / self.bin_hz).round() as usize).min(psd.len() - 1);
-            return psd[k];
-        }
-        (cum(hi) - cum(lo)) / (hi - lo)
+        bands
+            .into_iter()
+            .map(|(lo, hi)| {
+                let (lo, hi) = (lo.max(0.0), hi.max(lo));
+                if hi - lo < 1e-9 {
+                    let k = ((lo / self.bin_hz).round() as usize).min(psd.len() - 1);
+                    return psd[k];
+                }
+                (cum(hi) - cum(lo)) / (hi - lo)
+            })
+            .collect()
     }
 
     /// Nyquist frequency of the analysed input.

@@ -144,7 +144,7 @@ fn master(
 ) -> Result<(MatchProfile, MasterReport, Vec<Vec<f32>>), MasterError> {
     let mut t = BufferSource::new("target", target_rate, target);
     let mut r = BufferSource::new("reference", reference_rate, reference);
-    let learned = learn_for_render(&mut t, &mut r, settings, &mut |_| {})?;
+    let mut learned = learn_for_render(&mut t, &mut r, settings, &mut |_| {})?;
     let mut out = vec![Vec::new(); target.len()];
     let summary = learned.render(
         &mut t,
