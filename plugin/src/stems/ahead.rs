@@ -88,7 +88,8 @@ impl AheadShared {
         self.armed.store(!pack.is_empty(), Ordering::Relaxed);
     }
 
-    fn set_status(&self, status: String) {
+    /// Replaces the status line the editor shows.
+    pub fn set_status(&self, status: String) {
         if let Ok(mut current) = self.status.lock() {
             *current = status;
         }

@@ -6,7 +6,7 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::Sender;
+use crossbeam_channel::{Receiver, Sender};
 use mixsmith_core::inference::{Task, scan_packs, user_models_dir};
 use mixsmith_core::separate::{STEMS, Stem};
 use nice_plug::context::gui::GuiContext;
@@ -18,7 +18,7 @@ use nice_plug_egui::{EguiEditor, EguiEditorState, Frame, NiceEguiApp, baseview};
 use super::ahead::{AheadCommand, AheadShared};
 use super::mixer::{METER_FLOOR_DB, StemMeters};
 use super::params::StemsParams;
-use crate::editor::engine_status;
+use crate::editor::{FileDialog, NO_DIALOG, engine_status, file_dialog};
 use mixsmith_core::realtime::EngineStats;
 
 /// How often the meters refresh.
@@ -74,6 +74,8 @@ pub struct StemsEditor {
     export_folder: String,
     /// The file "Separate file" separates ahead of playback.
     picked_file: String,
+    /// A file dialog for `picked_file`, running on its own thread.
+    file_dialog: Option<Receiver<Option<String>>>,
     /// The host connection, present while the window is open.
     gui: Option<GuiContext>,
 }
@@ -104,6 +106,7 @@ impl StemsEditor {
             packs: separation_packs(),
             export_folder,
             picked_file: String::new(),
+            file_dialog: None,
             gui: None,
         }
     }
@@ -162,6 +165,23 @@ impl StemsEditor {
                         .desired_width(330.0)
                         .hint_text("the WAV, FLAC or AIFF file this track plays"),
                 );
+                if ui
+                    .add_enabled(self.file_dialog.is_none(), egui::Button::new("Browse…"))
+                    .clicked()
+                {
+                    self.file_dialog = file_dialog(FileDialog::OpenAudio);
+                    if self.file_dialog.is_none() {
+                        self.ahead.set_status(NO_DIALOG.to_owned());
+                    }
+                }
+                if let Some(receiver) = &self.file_dialog
+                    && let Ok(answer) = receiver.try_recv()
+                {
+                    if let Some(path) = answer {
+                        self.picked_file = path;
+                    }
+                    self.file_dialog = None;
+                }
                 let ready = sender.is_some() && !self.picked_file.trim().is_empty();
                 let button = ui.add_enabled(ready, egui::Button::new("Separate file"));
                 if button.clicked()

@@ -10,9 +10,9 @@ use mixsmith_core::master::{
 };
 use nice_plug::prelude::AtomicF32;
 
-use crate::job::BackgroundJob;
-use crate::session::MasterSession;
-use crate::tools::{Capture, TOOL_CHUNK_FRAMES};
+use crate::mixsmith::job::BackgroundJob;
+use crate::mixsmith::session::MasterSession;
+use crate::mixsmith::tools::{Capture, TOOL_CHUNK_FRAMES};
 
 /// Where the mix to learn from comes from.
 pub enum LearnSource {

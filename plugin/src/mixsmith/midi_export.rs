@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::job::BackgroundJob;
+use crate::mixsmith::job::BackgroundJob;
 use mixsmith_core::analyze::MusicalAnalyzer;
 use mixsmith_core::transcribe::{
     DEFAULT_BPM, NoteSettings, TranscribeError, find_model, open_model, transcribe_audio,

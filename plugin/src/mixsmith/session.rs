@@ -282,7 +282,7 @@ mod tests {
 
     #[test]
     fn version_one_keeps_a_learned_gentle_match_gentle_and_takes_the_new_default_otherwise() {
-        let learned = serde_json::to_value(crate::tools::tests::learned().0).unwrap();
+        let learned = serde_json::to_value(crate::mixsmith::tools::tests::learned().0).unwrap();
         let v1 = |priority: bool, profile: &serde_json::Value| {
             serde_json::json!({
                 "version": 1,

@@ -3,7 +3,7 @@
 use nice_plug::prelude::ParamSetter;
 use nice_plug_egui::widgets::ParamSlider;
 
-use crate::params::MixsmithParams;
+use crate::mixsmith::params::MixsmithParams;
 
 /// Draws the tab.
 pub(super) fn show(ui: &mut egui::Ui, params: &MixsmithParams, setter: &ParamSetter) {

@@ -9,11 +9,11 @@ use egui_plot::{HLine, Line, Plot, PlotPoints};
 use mixsmith_core::analyze::{LiveLoudness, LoudnessSnapshot};
 use mixsmith_core::transcribe::model_search;
 
-use super::{FileDialog, NO_DIALOG, file_dialog};
-use crate::midi_export::{ExportJob, ExportReport, ExportSource};
-use crate::params::MixsmithParams;
-use crate::session::LoudnessTarget;
-use crate::tools::{Capture, MAX_CAPTURE_SECONDS};
+use crate::editor::{FileDialog, NO_DIALOG, file_dialog};
+use crate::mixsmith::midi_export::{ExportJob, ExportReport, ExportSource};
+use crate::mixsmith::params::MixsmithParams;
+use crate::mixsmith::session::LoudnessTarget;
+use crate::mixsmith::tools::{Capture, MAX_CAPTURE_SECONDS};
 
 /// Seconds between two history points (the meter publishes every 100 ms).
 const HISTORY_PERIOD_S: f64 = 0.1;

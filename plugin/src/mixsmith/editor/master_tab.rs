@@ -9,10 +9,10 @@ use mixsmith_core::master::{MatchProfile, MatchSettings, grid_frequencies};
 use nice_plug::prelude::ParamSetter;
 use nice_plug_egui::widgets::ParamSlider;
 
-use crate::learn::{LearnJob, LearnSource, MasterLink};
-use crate::params::MixsmithParams;
-use crate::session::MasterSession;
-use crate::tools::MAX_CAPTURE_SECONDS;
+use crate::mixsmith::learn::{LearnJob, LearnSource, MasterLink};
+use crate::mixsmith::params::MixsmithParams;
+use crate::mixsmith::session::MasterSession;
+use crate::mixsmith::tools::MAX_CAPTURE_SECONDS;
 
 /// Width of the path fields in points: long enough to read a full path.
 const PATH_WIDTH: f32 = 400.0;
@@ -136,9 +136,9 @@ impl MasterTab {
     }
 
     fn open_dialog(&mut self, field: PathField) {
-        match super::file_dialog(super::FileDialog::OpenAudio) {
+        match crate::editor::file_dialog(crate::editor::FileDialog::OpenAudio) {
             Some(receiver) => self.dialog = Some((field, receiver)),
-            None => self.status = Some(super::NO_DIALOG.to_owned()),
+            None => self.status = Some(crate::editor::NO_DIALOG.to_owned()),
         }
     }
 

@@ -6,7 +6,7 @@ use std::sync::{OnceLock, PoisonError, RwLock};
 use nice_plug::params::persist::PersistentField;
 use nice_plug::prelude::*;
 
-use crate::session::Session;
+use crate::mixsmith::session::Session;
 
 /// What runs when the host loads a state: gets the loaded session and may return a notice for
 /// the user (e.g. the stored match could not be used).
@@ -84,7 +84,7 @@ pub struct MixsmithParams {
     /// comparison is about tone and dynamics, not level.
     #[id = "compare"]
     pub compare: BoolParam,
-    /// The versioned session (see [`crate::session`]); shared with the editor.
+    /// The versioned session (see [`crate::mixsmith::session`]); shared with the editor.
     #[persist = "session"]
     pub session: SessionField,
 }

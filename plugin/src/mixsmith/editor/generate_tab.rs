@@ -5,8 +5,8 @@ use std::path::PathBuf;
 
 use mixsmith_core::client::{GenerateRequest, JobPhase, ProviderKind};
 
-use crate::generate::Generator;
-use crate::session::GenerateSession;
+use crate::mixsmith::generate::Generator;
+use crate::mixsmith::session::GenerateSession;
 
 /// Draws the tab. `position` is the host transport position of the next block the host will
 /// hear (for placing an auditioned clip) and `sample_rate` the session's rate.

@@ -14,7 +14,7 @@ use crossbeam_channel::{Receiver, Sender};
 use mixsmith_core::master::{Mastering, TruePeakLimiter, fir_latency};
 use mixsmith_core::realtime::StreamProcessor;
 
-use crate::params::Mode;
+use crate::mixsmith::params::Mode;
 
 /// Frames per chunk on the bridge: the mastering convolver's partition size.
 pub const TOOL_CHUNK_FRAMES: usize = mixsmith_core::master::DEFAULT_CHUNK_FRAMES;
