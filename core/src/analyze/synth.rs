@@ -45,6 +45,13 @@ pub(crate) const DANCE: Pattern = Pattern {
     hat: &[2, 6, 10, 14],
 };
 
+/// Eighth-note kick and snare figure under sixteenth-note hats.
+pub(crate) const SIXTEENTHS: Pattern = Pattern {
+    kick: &[0, 6, 8],
+    snare: &[4, 12],
+    hat: &[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15],
+};
+
 /// The major scale, in semitones above the tonic.
 pub(crate) const MAJOR: [u8; 7] = [0, 2, 4, 5, 7, 9, 11];
 /// The harmonic minor scale (raised seventh), in semitones above the tonic.
