@@ -16,9 +16,10 @@
 //! harmonic its major third. Two cues then separate keys that share their notes (a minor key
 //! and its relative major, or the major key a tone below): the share of the bass that sits on
 //! the tonic, and the correlation of the opening with the key's profile (songs mostly begin on
-//! their tonic chord). (On the bench set the plain chroma gave a weighted score of 0.83,
-//! 0.81 against 0.77 for Temperley's Kostka–Payne profiles spread the same way; with the
-//! compression, the bass and the opening 0.94, and 0.99 on a held-out set of other songs.)
+//! their tonic chord). (On the bench set, Krumhansl and Kessler's profiles spread over
+//! harmonics gave a weighted score of 0.81 against 0.77 for Temperley's Kostka–Payne profiles
+//! spread the same way; the compression, the bass and the opening raise it from 0.83 to 0.94,
+//! and from 0.86 to 0.99 on a second set of other songs.)
 
 use std::fmt;
 
