@@ -14,7 +14,9 @@ keys) with fluidsynth through every GM soundfont Debian ships that is installed,
 - seconds per song: `mixsmith analyze` as a whole process, librosa load + beat_track (and load +
   chroma for the key) in this warm Python, and their ratio.
 
-Usage: tempo_key_bench.py MIXSMITH_CLI WORK_DIR [SONGS]
+Usage: tempo_key_bench.py MIXSMITH_CLI WORK_DIR [SONGS [SEED]]
+SEED (default 20261202) draws another set of songs: render a held-out set into another WORK_DIR
+with another seed to check that changes tuned on one set carry over.
 Needs: fluidsynth and GM soundfonts (fluid-soundfont-gm, timgm6mb-soundfont,
 musescore-general-soundfont-small), and in this Python: librosa, mido, numpy.
 """
@@ -180,11 +182,12 @@ def tempo_ok(estimate, truth, factors=(1.0,)):
 def main():
     cli, work = sys.argv[1], sys.argv[2]
     count = int(sys.argv[3]) if len(sys.argv) > 3 else 60
+    seed = int(sys.argv[4]) if len(sys.argv) > 4 else 20261202
     fonts = [f for f in SOUNDFONTS if os.path.exists(f)]
     if not fonts:
         sys.exit("no GM soundfont installed (apt-get install fluid-soundfont-gm timgm6mb-soundfont)")
     os.makedirs(work, exist_ok=True)
-    rng = random.Random(20261202)
+    rng = random.Random(seed)
     songs = []
     for i in range(count):
         bpm = round(math.exp(rng.uniform(math.log(60), math.log(200))), 1)
@@ -237,7 +240,7 @@ def main():
                           f"{'minor' if s['key'][1] else 'major'}: mixsmith {report.get('bpm')} {report.get('key')}, "
                           f"librosa {lib_bpm:.1f}")
     n = len(songs)
-    print(f"tempo/key bench: {n} songs, {len(fonts)} soundfonts, grooves {sorted(GROOVES)}")
+    print(f"tempo/key bench: {n} songs (seed {seed}), {len(fonts)} soundfonts, grooves {sorted(GROOVES)}")
     print(f"tempo within 4 %:          mixsmith {acc1['mixsmith'] / n:6.1%}   librosa beat_track {acc1['librosa'] / n:6.1%}")
     print(f"tempo allowing x2 x1/2 x3: mixsmith {acc2['mixsmith'] / n:6.1%}   librosa beat_track {acc2['librosa'] / n:6.1%}")
     print(f"key weighted score:        mixsmith {keys['mixsmith'] / n:6.3f}   chroma + Krumhansl-Schmuckler {keys['ks'] / n:6.3f}")

@@ -5,13 +5,21 @@
 //! semitone fine, each frame normalised so that loud passages do not outvote quiet ones. The
 //! histogram's circular mean within the semitone is the recording's tuning (a song tuned to
 //! 432 Hz, or a tape running fast, still reads its written key), and the twelve chroma values
-//! are the histogram summed around the tuned semitone centres.
+//! are the histogram summed around the tuned semitone centres. Two more histograms of the same
+//! kind are kept: the bass (each frame's lowest strong peak, when it is below 300 Hz: the note
+//! the harmony stands on) and the opening (every peak of the first 1.5 s of pitched sound).
 //!
-//! [`estimate_key`] correlates the chroma with the 24 rotations of Krumhansl and Kessler's major
-//! and minor key profiles, each spread over the first six harmonics of its notes as a recording
+//! [`estimate_key`] correlates the log-compressed chroma (so that a few loud notes do not
+//! outweigh the rest of the scale) with the 24 rotations of Krumhansl and Kessler's major and
+//! minor key profiles, each spread over the first six harmonics of its notes as a recording
 //! spreads a played note (Gómez, 2006): a note's third harmonic sounds its fifth, its fifth
-//! harmonic its major third. (On the bench set these gave a weighted score of 0.81 against 0.77
-//! for Temperley's Kostka–Payne profiles spread the same way.)
+//! harmonic its major third. Two cues then separate keys that share their notes (a minor key
+//! and its relative major, or the major key a tone below): the share of the bass that sits on
+//! the tonic, and the correlation of the opening with the key's profile (songs mostly begin on
+//! their tonic chord). (On the bench set, Krumhansl and Kessler's profiles spread over
+//! harmonics gave a weighted score of 0.81 against 0.77 for Temperley's Kostka–Payne profiles
+//! spread the same way; the compression, the bass and the opening raise it from 0.83 to 0.94,
+//! and from 0.86 to 0.99 on a second set of other songs.)
 
 use std::fmt;
 
@@ -41,6 +49,18 @@ const MAJOR_PROFILE: [f64; 12] = [
 const MINOR_PROFILE: [f64; 12] = [
     6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17,
 ];
+/// Highest frequency of a frame's lowest strong peak that counts as a bass note, in Hz.
+const BASS_HIGHEST_HZ: f64 = 300.0;
+/// A frame's bass note is its lowest peak at least this strong relative to its strongest.
+const BASS_PEAK: f32 = 0.3;
+/// Seconds of pitched sound from the start that make up the opening.
+const OPENING_S: f64 = 1.5;
+/// Log compression of the chroma: `ln(1 + CHROMA_COMPRESSION * c / max c)`.
+const CHROMA_COMPRESSION: f64 = 100.0;
+/// Weight of the bass's share on the tonic in a key's score.
+const BASS_TONIC_WEIGHT: f64 = 0.3;
+/// Weight of the opening's correlation with the key's profile in a key's score.
+const OPENING_WEIGHT: f64 = 0.4;
 /// Below this correlation with the best key profile there is no key.
 const MIN_CORRELATION: f64 = 0.65;
 /// Below this spread of the chroma (standard deviation over mean) the material has no pitch
@@ -122,8 +142,27 @@ pub(crate) struct ChromaAccumulator {
     bin_hz: f64,
     /// Accumulated weight per fine pitch-class bin (bin 0 is centred on C at A = 440 Hz).
     histogram: [f64; 12 * FINE],
+    /// The same for each frame's bass note (one count per frame that has one).
+    bass: [f64; 12 * FINE],
+    /// The same as `histogram` for the opening frames only.
+    opening: [f64; 12 * FINE],
+    /// Pitched frames that make up the opening.
+    opening_frames: u64,
     /// Frames that held a pitched peak.
     frames: u64,
+}
+
+/// What the chroma accumulator has gathered, tuned: the evidence the key is chosen from.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct KeyEvidence {
+    /// The recording's tuning relative to A = 440 Hz, in cents (-50 to 50).
+    pub(crate) tuning_cents: f64,
+    /// The chroma of everything heard, C to B.
+    pub(crate) chroma: [f64; 12],
+    /// The chroma of the bass notes, C to B (all zero when there were none).
+    pub(crate) bass: [f64; 12],
+    /// The chroma of the opening, C to B.
+    pub(crate) opening: [f64; 12],
 }
 
 impl std::fmt::Debug for ChromaAccumulator {
@@ -142,12 +181,16 @@ impl ChromaAccumulator {
         let bin_hz = rate / len as f64;
         let lo = ((LOWEST_HZ / bin_hz).floor() as usize).max(1);
         let hi = ((HIGHEST_HZ.min(0.45 * rate) / bin_hz).ceil() as usize).min(len / 2 - 1);
+        let hop = len / 2;
         Self {
-            spectra: SpectralFrames::new(len, len / 2),
+            spectra: SpectralFrames::new(len, hop),
             magnitudes: vec![0.0; len / 2 + 1],
             bins: lo..hi,
             bin_hz,
             histogram: [0.0; 12 * FINE],
+            bass: [0.0; 12 * FINE],
+            opening: [0.0; 12 * FINE],
+            opening_frames: (OPENING_S * rate / hop as f64).round().max(1.0) as u64,
             frames: 0,
         }
     }
@@ -156,6 +199,8 @@ impl ChromaAccumulator {
     pub(crate) fn reset(&mut self) {
         self.spectra.reset();
         self.histogram = [0.0; 12 * FINE];
+        self.bass = [0.0; 12 * FINE];
+        self.opening = [0.0; 12 * FINE];
         self.frames = 0;
     }
 
@@ -171,7 +216,7 @@ impl ChromaAccumulator {
         }
     }
 
-    /// Adds the current frame's spectral peaks to the histogram.
+    /// Adds the current frame's spectral peaks to the histograms.
     fn add_peaks(&mut self) {
         let m = &self.magnitudes;
         let strongest = m[self.bins.clone()].iter().copied().fold(0.0, f32::max);
@@ -181,36 +226,53 @@ impl ChromaAccumulator {
         let floor = strongest * PEAK_FLOOR;
         let mut contributions = [0.0f64; 12 * FINE];
         let mut total = 0.0;
+        let mut bass_note = None;
         for k in self.bins.clone() {
             if m[k] <= floor || m[k] <= m[k - 1] || m[k] < m[k + 1] {
                 continue;
             }
-            // Parabolic interpolation of the log magnitude gives the peak's true frequency.
-            let (l, c, r) = (m[k - 1].ln(), m[k].ln(), m[k + 1].ln());
-            let denom = l - 2.0 * c + r;
-            let shift = if denom < 0.0 {
-                f64::from((0.5 * (l - r) / denom).clamp(-0.5, 0.5))
-            } else {
-                0.0
-            };
-            let hz = (k as f64 + shift) * self.bin_hz;
-            let midi = 69.0 + 12.0 * (hz / 440.0).log2();
-            let fine = (midi * FINE as f64).round().rem_euclid((12 * FINE) as f64) as usize;
+            let hz = self.peak_hz(k);
+            let fine = fine_bin(hz);
+            if bass_note.is_none() && m[k] >= BASS_PEAK * strongest {
+                bass_note = Some((hz, fine));
+            }
             let weight = f64::from(m[k] / strongest);
             contributions[fine] += weight;
             total += weight;
         }
-        if total > 0.0 {
-            for (h, c) in self.histogram.iter_mut().zip(contributions) {
-                *h += c / total;
-            }
-            self.frames += 1;
+        if total <= 0.0 {
+            return;
         }
+        let opening = self.frames < self.opening_frames;
+        for (i, c) in contributions.into_iter().enumerate() {
+            self.histogram[i] += c / total;
+            if opening {
+                self.opening[i] += c / total;
+            }
+        }
+        if let Some((_, fine)) = bass_note.filter(|&(hz, _)| hz <= BASS_HIGHEST_HZ) {
+            self.bass[fine] += 1.0;
+        }
+        self.frames += 1;
     }
 
-    /// The tuning offset from A = 440 Hz in cents (-50 to 50) and the twelve chroma values
-    /// (C to B) around the tuned semitone centres; `None` if no frame held a pitched peak.
-    pub(crate) fn chroma(&self) -> Option<(f64, [f64; 12])> {
+    /// The frequency of the spectral peak at bin `k`, by parabolic interpolation of the log
+    /// magnitude.
+    fn peak_hz(&self, k: usize) -> f64 {
+        let m = &self.magnitudes;
+        let (l, c, r) = (m[k - 1].ln(), m[k].ln(), m[k + 1].ln());
+        let denom = l - 2.0 * c + r;
+        let shift = if denom < 0.0 {
+            f64::from((0.5 * (l - r) / denom).clamp(-0.5, 0.5))
+        } else {
+            0.0
+        };
+        (k as f64 + shift) * self.bin_hz
+    }
+
+    /// The tuning and the tuned chromas of everything heard, of the bass and of the opening;
+    /// `None` if no frame held a pitched peak.
+    pub(crate) fn evidence(&self) -> Option<KeyEvidence> {
         if self.frames == 0 {
             return None;
         }
@@ -222,16 +284,33 @@ impl ChromaAccumulator {
         }
         let tuning = sin.atan2(cos) / std::f64::consts::TAU; // semitones, -0.5..0.5
         let shift = (tuning * FINE as f64).round() as isize;
-        let mut chroma = [0.0; 12];
-        for (pc, c) in chroma.iter_mut().enumerate() {
-            let centre = (pc * FINE) as isize + shift;
-            for j in -(FINE as isize / 2)..(FINE as isize / 2) {
-                let i = (centre + j).rem_euclid((12 * FINE) as isize) as usize;
-                *c += self.histogram[i];
-            }
-        }
-        Some((tuning * 100.0, chroma))
+        Some(KeyEvidence {
+            tuning_cents: tuning * 100.0,
+            chroma: tuned_chroma(&self.histogram, shift),
+            bass: tuned_chroma(&self.bass, shift),
+            opening: tuned_chroma(&self.opening, shift),
+        })
     }
+}
+
+/// The fine pitch-class bin of a frequency (bin 0 is centred on C at A = 440 Hz).
+fn fine_bin(hz: f64) -> usize {
+    let midi = 69.0 + 12.0 * (hz / 440.0).log2();
+    (midi * FINE as f64).round().rem_euclid((12 * FINE) as f64) as usize
+}
+
+/// The twelve chroma values (C to B) of a fine histogram, summed around the semitone centres
+/// moved by `shift` fine bins (the tuning).
+fn tuned_chroma(histogram: &[f64; 12 * FINE], shift: isize) -> [f64; 12] {
+    let mut chroma = [0.0; 12];
+    for (pc, c) in chroma.iter_mut().enumerate() {
+        let centre = (pc * FINE) as isize + shift;
+        for j in -(FINE as isize / 2)..(FINE as isize / 2) {
+            let i = (centre + j).rem_euclid((12 * FINE) as isize) as usize;
+            *c += histogram[i];
+        }
+    }
+    chroma
 }
 
 /// A key profile spread over its notes' first six harmonics.
@@ -266,22 +345,56 @@ fn correlation(chroma: &[f64; 12], profile: &[f64; 12], tonic: usize) -> f64 {
     }
 }
 
-/// The key whose profile best matches `chroma` (C to B); `None` when the chroma has no pitch
-/// centre (too flat, or no profile correlates well).
-pub fn estimate_key(chroma: &[f64; 12], tuning_cents: f64) -> Option<KeyEstimate> {
+/// `chroma` compressed as `ln(1 + CHROMA_COMPRESSION * c / max c)`.
+fn log_compressed(chroma: &[f64; 12]) -> [f64; 12] {
+    let max = chroma.iter().copied().fold(0.0, f64::max);
+    if max <= 0.0 {
+        return *chroma;
+    }
+    chroma.map(|c| (CHROMA_COMPRESSION * c / max).ln_1p())
+}
+
+/// Whether `chroma` has a pitch centre at all: its spread (standard deviation over mean) is
+/// large enough.
+fn has_pitch_centre(chroma: &[f64; 12]) -> bool {
     let mean = chroma.iter().sum::<f64>() / 12.0;
     if mean <= 0.0 {
-        return None;
+        return false;
     }
     let spread = (chroma.iter().map(|c| (c - mean).powi(2)).sum::<f64>() / 12.0).sqrt() / mean;
-    if spread < MIN_CHROMA_CONTRAST {
+    spread >= MIN_CHROMA_CONTRAST
+}
+
+/// The key that best explains the evidence (see the module documentation); `None` when the
+/// chroma has no pitch centre (too flat, or no profile correlates well with the uncompressed
+/// chroma). The confidence is the uncompressed chroma's correlation with the key's profile.
+pub(crate) fn estimate_key(evidence: &KeyEvidence) -> Option<KeyEstimate> {
+    if !has_pitch_centre(&evidence.chroma) {
         return None;
     }
+    let chroma = log_compressed(&evidence.chroma);
+    let bass_total = evidence.bass.iter().sum::<f64>();
+    let bass_share = |tonic: usize| {
+        if bass_total > 0.0 {
+            evidence.bass[tonic] / bass_total
+        } else {
+            0.0
+        }
+    };
     let profiles = [
         (Mode::Major, harmonic_profile(&MAJOR_PROFILE)),
         (Mode::Minor, harmonic_profile(&MINOR_PROFILE)),
     ];
-    let (key, confidence) = profiles
+    let best_fit = profiles
+        .iter()
+        .flat_map(|(_, profile)| {
+            (0..12).map(move |tonic| correlation(&evidence.chroma, profile, tonic))
+        })
+        .fold(f64::NEG_INFINITY, f64::max);
+    if best_fit < MIN_CORRELATION {
+        return None;
+    }
+    let (key, profile) = profiles
         .iter()
         .flat_map(|(mode, profile)| {
             (0..12).map(move |tonic| {
@@ -289,13 +402,22 @@ pub fn estimate_key(chroma: &[f64; 12], tuning_cents: f64) -> Option<KeyEstimate
                     tonic: tonic as u8,
                     mode: *mode,
                 };
-                (key, correlation(chroma, profile, tonic))
+                (key, profile)
             })
         })
-        .max_by(|a, b| a.1.total_cmp(&b.1))?;
-    (confidence >= MIN_CORRELATION).then_some(KeyEstimate {
+        .max_by(|a, b| {
+            let score = |(key, profile): &(Key, &[f64; 12])| {
+                let tonic = usize::from(key.tonic);
+                correlation(&chroma, profile, tonic)
+                    + BASS_TONIC_WEIGHT * bass_share(tonic)
+                    + OPENING_WEIGHT * correlation(&evidence.opening, profile, tonic)
+            };
+            score(a).total_cmp(&score(b))
+        })?;
+    let confidence = correlation(&evidence.chroma, profile, usize::from(key.tonic)).max(0.0);
+    Some(KeyEstimate {
         key,
         confidence,
-        tuning_cents,
+        tuning_cents: evidence.tuning_cents,
     })
 }

@@ -97,8 +97,8 @@ impl MusicalAnalyzer {
         });
         let key = self
             .chroma
-            .chroma()
-            .and_then(|(tuning, chroma)| estimate_key(&chroma, tuning));
+            .evidence()
+            .and_then(|evidence| estimate_key(&evidence));
         let offset = self.onsets.time_offset();
         MusicalReport {
             bpm: bpm.map(|b| (b * 10.0).round() / 10.0),

@@ -2,7 +2,9 @@
 
 use super::key::Mode;
 use super::musical::{MusicalAnalyzer, MusicalReport};
-use super::synth::{DANCE, HALF_TIME, Noise, ROCK, Song};
+use super::synth::{
+    DANCE, HALF_TIME, HARMONIC_MINOR, NATURAL_MINOR, Noise, ROCK, SIXTEENTHS, Song,
+};
 
 /// Analyses a mono signal in 4096-frame blocks, as a stereo pair (both channels equal).
 fn analyze(rate: u32, samples: &[f32], with_beats: bool) -> MusicalReport {
@@ -85,6 +87,67 @@ fn half_time_grooves_read_at_their_felt_tempo() {
         song.drums(HALF_TIME, bpm, 0.5, 0.3, 40.0);
         let report = analyze(44_100, &song.samples, false);
         assert_tempo(&report, bpm / 2.0, &format!("half-time at {bpm} BPM"));
+    }
+}
+
+#[test]
+fn grooves_far_from_120_bpm_read_at_their_beat_not_its_half_or_double() {
+    // Kick and snare alternate on the beat; the hats fill the off-beats. A rock groove at 186
+    // also repeats at 93, one at 64 also pulses at 128 in its eighth notes.
+    let cases = [
+        ("rock", ROCK, 64.0),
+        ("rock", ROCK, 186.0),
+        ("dance", DANCE, 190.0),
+        ("sixteenths", SIXTEENTHS, 66.0),
+        ("sixteenths", SIXTEENTHS, 84.0),
+        ("sixteenths", SIXTEENTHS, 176.0),
+    ];
+    for (i, (name, pattern, bpm)) in cases.into_iter().enumerate() {
+        let mut song = Song::new(44_100, 40.0, i as u64 + 31);
+        song.drums(pattern, bpm, 0.5, 0.3, 40.0);
+        let report = analyze(44_100, &song.samples, false);
+        assert_tempo(&report, bpm, &format!("{name} at {bpm} BPM"));
+    }
+}
+
+#[test]
+fn half_time_grooves_at_slow_written_tempos() {
+    // Written at 128 the felt tempo is 64, just above the range's floor.
+    for (i, (written, want)) in [(128.0, 64.0), (136.0, 68.0)].into_iter().enumerate() {
+        let mut song = Song::new(44_100, 40.0, i as u64 + 41);
+        song.drums(HALF_TIME, written, 0.5, 0.3, 40.0);
+        let report = analyze(44_100, &song.samples, false);
+        assert_tempo(
+            &report,
+            want,
+            &format!("half-time written at {written} BPM"),
+        );
+    }
+}
+
+#[test]
+fn minor_progressions_that_share_notes_with_a_major_key_read_as_minor() {
+    // i-VI-III-VII (Am F C G) has exactly the notes of the relative major and no leading tone;
+    // i-VII-VI-V (Am G F E) has every note of the major key a tone below but one. The bass and
+    // the opening chord name the tonic.
+    let cases = [
+        (NATURAL_MINOR, [0, 5, 2, 6]),
+        (HARMONIC_MINOR, [0, 6, 5, 4]),
+        (NATURAL_MINOR, [0, 3, 6, 2]),
+    ];
+    for (i, (scale, degrees)) in cases.into_iter().enumerate() {
+        for tonic in [9u8, 4, 1] {
+            let mut song = Song::new(44_100, 30.0, i as u64 + 51);
+            let bars: Vec<usize> = degrees.iter().copied().cycle().take(8).collect();
+            song.chords(tonic, scale, &bars, 70.0, 0.2, 0.0);
+            let report = analyze(44_100, &song.samples, false);
+            let key = report.key.unwrap_or_else(|| panic!("no key: {report:?}"));
+            assert_eq!(
+                (key.tonic, key.mode),
+                (tonic, Mode::Minor),
+                "{degrees:?} in {tonic} minor read as {key}"
+            );
+        }
     }
 }
 

@@ -45,6 +45,20 @@ pub(crate) const DANCE: Pattern = Pattern {
     hat: &[2, 6, 10, 14],
 };
 
+/// Eighth-note kick and snare figure under sixteenth-note hats.
+pub(crate) const SIXTEENTHS: Pattern = Pattern {
+    kick: &[0, 6, 8],
+    snare: &[4, 12],
+    hat: &[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15],
+};
+
+/// The major scale, in semitones above the tonic.
+pub(crate) const MAJOR: [u8; 7] = [0, 2, 4, 5, 7, 9, 11];
+/// The harmonic minor scale (raised seventh), in semitones above the tonic.
+pub(crate) const HARMONIC_MINOR: [u8; 7] = [0, 2, 3, 5, 7, 8, 11];
+/// The natural minor scale (no leading tone), in semitones above the tonic.
+pub(crate) const NATURAL_MINOR: [u8; 7] = [0, 2, 3, 5, 7, 8, 10];
+
 /// A mono song being rendered.
 pub(crate) struct Song {
     pub(crate) rate: u32,
@@ -208,15 +222,31 @@ impl Song {
         start_s: f64,
         cents: f64,
     ) {
-        // Scale degrees (0-based) of the chord roots, and the scale.
-        const MAJOR: [u8; 7] = [0, 2, 4, 5, 7, 9, 11];
-        const HARMONIC_MINOR: [u8; 7] = [0, 2, 3, 5, 7, 8, 11];
-        let scale = if minor { HARMONIC_MINOR } else { MAJOR };
-        let degrees = if minor {
-            [0, 3, 4, 0, 5, 3, 4, 0]
+        if minor {
+            self.chords(
+                tonic,
+                HARMONIC_MINOR,
+                &[0, 3, 4, 0, 5, 3, 4, 0],
+                bpm,
+                start_s,
+                cents,
+            );
         } else {
-            [0, 3, 4, 0, 5, 1, 4, 0]
-        };
+            self.chords(tonic, MAJOR, &[0, 3, 4, 0, 5, 1, 4, 0], bpm, start_s, cents);
+        }
+    }
+
+    /// One bar per chord of `degrees` (0-based scale degrees of the roots) of `scale` above
+    /// `tonic`, voiced as in [`Song::progression`].
+    pub(crate) fn chords(
+        &mut self,
+        tonic: u8,
+        scale: [u8; 7],
+        degrees: &[usize],
+        bpm: f64,
+        start_s: f64,
+        cents: f64,
+    ) {
         let note = |degree: usize| {
             let octave = degree / 7;
             f64::from(scale[degree % 7]) + 12.0 * octave as f64 + f64::from(tonic)

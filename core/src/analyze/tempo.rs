@@ -6,9 +6,21 @@
 //! the autocorrelation at its beat period plus a quarter of the autocorrelation at twice the
 //! period (a beat that repeats over two beats is more likely the beat than its subdivision),
 //! minus half the autocorrelation at a half or a third of the period (a pulse that is as strong
-//! two or three times as fast is more likely the beat itself), weighted by a broad log-normal preference around 120 BPM that
-//! settles the factor-of-two choices the autocorrelation alone cannot. The winning period is refined on the peaks at one to four beat
-//! periods, and then by a straight-line fit through the tracked beats.
+//! two or three times as fast is more likely the beat itself), weighted by a broad log-normal
+//! preference around 120 BPM. The winning period is refined on the peaks at one to four beat
+//! periods; its metrical level is then chosen (below), and the tempo refined by a straight-line
+//! fit through the tracked beats.
+//!
+//! Metrical level: the autocorrelation cannot tell a beat from its half or its double (a rock
+//! groove at 180 BPM repeats at 90 just as well; a half-time groove's felt beat and its written
+//! beat both pulse). So the onsets are folded over the period of each of the levels half as
+//! fast, as found and twice as fast, and each level's accent contrast is measured: how much
+//! stronger the onsets on its beats are than those halfway between them. The slowest level
+//! inside 60–200 BPM whose beats stand out clearly over its off-beats is the beat: a level that
+//! is too slow has as strong onsets between its beats (the snare between two kicks), a level
+//! that is as fast as the beat has weak off-beats (the hi-hat between kick and snare). (A
+//! period of three subdivisions of the beat, x4/3, is not corrected: a half-time groove's kick
+//! on 1 and the "a" of 1 can still be read so.)
 //!
 //! Beats: Ellis's dynamic programme (2007) picks the onset peaks that best fit a steady beat of
 //! that tempo.
@@ -33,6 +45,11 @@ const WINDOW_S: f64 = 12.0;
 const LOCAL_MEAN_S: f64 = 0.5;
 /// Below this periodicity (normalised autocorrelation at the beat period) there is no tempo.
 const MIN_CONFIDENCE: f64 = 0.2;
+/// A metrical level is the beat when its beats are, on average, this much stronger than its
+/// off-beats (in units of the mean onset strength; see [`accent_contrast`]).
+const MIN_ACCENT_CONTRAST: f64 = 1.75;
+/// Phase bins per period when the onsets are folded.
+const PHASE_BINS: usize = 24;
 /// How strongly the beat tracker keeps beats one period apart (librosa's default).
 const TIGHTNESS: f64 = 100.0;
 
@@ -48,18 +65,10 @@ pub struct Tempo {
 /// The onsets that stand out: the envelope minus its local mean, negative values dropped.
 fn salient_onsets(envelope: &[f32], frame_rate: f64) -> Vec<f32> {
     let half = ((LOCAL_MEAN_S * frame_rate / 2.0) as usize).max(1);
-    let mut prefix = Vec::with_capacity(envelope.len() + 1);
-    prefix.push(0.0f64);
-    for &x in envelope {
-        prefix.push(prefix.last().expect("not empty") + f64::from(x));
-    }
-    (0..envelope.len())
-        .map(|i| {
-            let lo = i.saturating_sub(half);
-            let hi = (i + half + 1).min(envelope.len());
-            let mean = (prefix[hi] - prefix[lo]) / (hi - lo) as f64;
-            (f64::from(envelope[i]) - mean).max(0.0) as f32
-        })
+    envelope
+        .iter()
+        .zip(moving_average(envelope, half))
+        .map(|(&x, mean)| (f64::from(x) - mean).max(0.0) as f32)
         .collect()
 }
 
@@ -183,11 +192,96 @@ pub fn estimate_tempo(envelope: &[f32], frame_rate: f64) -> Option<Tempo> {
     } else {
         lag
     };
-    let confidence = at_lag(&acf, period).clamp(0.0, 1.0);
-    (confidence >= MIN_CONFIDENCE).then(|| Tempo {
-        bpm: (60.0 * frame_rate / period).clamp(MIN_BPM, MAX_BPM),
-        confidence,
+    if at_lag(&acf, period) < MIN_CONFIDENCE {
+        return None;
+    }
+    let bpm = metrical_level(&onsets, frame_rate, 60.0 * frame_rate / period);
+    Some(Tempo {
+        bpm,
+        confidence: at_lag(&acf, 60.0 * frame_rate / bpm).clamp(0.0, 1.0),
     })
+}
+
+/// The beat among the metrical levels half as fast as, as fast as and twice as fast as `bpm`:
+/// the slowest inside 60–200 BPM whose accent contrast is clear; `bpm` (brought into the range)
+/// when none is.
+fn metrical_level(onsets: &[f32], frame_rate: f64, bpm: f64) -> f64 {
+    [0.5, 1.0, 2.0]
+        .into_iter()
+        .map(|factor| factor * bpm)
+        .filter(|level| (MIN_BPM..=MAX_BPM).contains(level))
+        .find(|&level| {
+            accent_contrast(onsets, 60.0 * frame_rate / level, frame_rate) >= MIN_ACCENT_CONTRAST
+        })
+        .unwrap_or_else(|| bpm.clamp(MIN_BPM, MAX_BPM))
+}
+
+/// How much stronger the onsets on a beat of `period` frames are than those halfway between
+/// two beats, in units of the mean onset strength. The onsets, averaged over a sixteenth of
+/// the period either side, are read at each of 24 phases of every period of a 12-s window
+/// (half overlapping windows, so a slow drift does not smear them); the strongest phase is the
+/// beat, and the contrasts are averaged over the windows.
+fn accent_contrast(onsets: &[f32], period: f64, frame_rate: f64) -> f64 {
+    let reach = ((period / 16.0).round() as usize).max(1);
+    let smoothed = moving_average(onsets, reach);
+    let window = ((WINDOW_S * frame_rate) as usize).max(1);
+    let last_start = smoothed.len().saturating_sub(window);
+    let (mut sum, mut windows) = (0.0, 0usize);
+    for start in (0..=last_start).step_by((window / 2).max(1)) {
+        let end = (start + window).min(smoothed.len());
+        if let Some(contrast) = phase_contrast(&smoothed[start..end], period) {
+            sum += contrast;
+            windows += 1;
+        }
+    }
+    if windows == 0 {
+        0.0
+    } else {
+        sum / windows as f64
+    }
+}
+
+/// The mean of `values` over `reach` frames either side of each frame.
+fn moving_average(values: &[f32], reach: usize) -> Vec<f64> {
+    let mut prefix = Vec::with_capacity(values.len() + 1);
+    prefix.push(0.0f64);
+    for &x in values {
+        prefix.push(prefix.last().expect("not empty") + f64::from(x));
+    }
+    (0..values.len())
+        .map(|i| {
+            let lo = i.saturating_sub(reach);
+            let hi = (i + reach + 1).min(values.len());
+            (prefix[hi] - prefix[lo]) / (hi - lo) as f64
+        })
+        .collect()
+}
+
+/// The accent contrast of one window of smoothed onsets: the mean value at each of
+/// [`PHASE_BINS`] phases of `period` (linearly interpolated), at the strongest phase minus
+/// half a period later, over the mean. `None` for a window without onsets.
+fn phase_contrast(smoothed: &[f64], period: f64) -> Option<f64> {
+    let strength: Vec<f64> = (0..PHASE_BINS)
+        .map(|bin| {
+            let (mut sum, mut count) = (0.0, 0usize);
+            let mut t = bin as f64 * period / PHASE_BINS as f64;
+            while t + 1.0 < smoothed.len() as f64 {
+                let i = t as usize;
+                let frac = t - i as f64;
+                sum += smoothed[i] * (1.0 - frac) + smoothed[i + 1] * frac;
+                count += 1;
+                t += period;
+            }
+            sum / count.max(1) as f64
+        })
+        .collect();
+    let mean = strength.iter().sum::<f64>() / PHASE_BINS as f64;
+    if mean <= 0.0 {
+        return None;
+    }
+    let beat = (0..PHASE_BINS).max_by(|&a, &b| strength[a].total_cmp(&strength[b]))?;
+    let off_beat = (beat + PHASE_BINS / 2) % PHASE_BINS;
+    Some((strength[beat] - strength[off_beat]) / mean)
 }
 
 /// Beat positions, in frames of the envelope, for a steady beat at `bpm`.
