@@ -24,7 +24,7 @@ use std::time::Instant;
 use mixsmith_core::audio::AudioReader;
 use mixsmith_core::inference::test_graph::{demucs_weighted, mdx_low_pass, write_pack};
 use mixsmith_core::inference::{InputTensor, LIBRARY_FILE, ModelPack, Runtime, RuntimeSearch};
-use mixsmith_core::separate::{PackSeparator, SectionSource, SeparateError, Stem, StemLayout};
+use mixsmith_core::separate::{PackSeparator, Stem, StemLayout};
 
 const RATE: u32 = 44_100;
 const SECONDS: usize = 60;
@@ -168,10 +168,9 @@ fn stream_through_pack(pack_dir: &Path, path: &Path) {
     let separator = PackSeparator::load(&[pack]).expect("load pack");
     let mut reader = AudioReader::open(path).expect("open");
     let spec = reader.spec().clone();
-    let mut source = ReaderSource(&mut reader);
     separator
         .separate_stream(
-            &mut source,
+            &mut reader,
             spec.sample_rate,
             spec.channels,
             StemLayout::Two(Stem::Vocals),
@@ -183,21 +182,4 @@ fn stream_through_pack(pack_dir: &Path, path: &Path) {
             &AtomicBool::new(false),
         )
         .expect("separate");
-}
-
-/// Feeds the sections from a file.
-struct ReaderSource<'a>(&'a mut AudioReader);
-
-impl SectionSource for ReaderSource<'_> {
-    fn fill(&mut self, audio: &mut [Vec<f32>], frames: usize) -> Result<bool, SeparateError> {
-        while audio[0].len() < frames {
-            let Some(block) = self.0.next_block()? else {
-                return Ok(true);
-            };
-            for (plane, samples) in audio.iter_mut().zip(block) {
-                plane.extend_from_slice(samples);
-            }
-        }
-        Ok(false)
-    }
 }

@@ -5,9 +5,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde::Serialize;
 
-use super::{
-    DspSeparator, PackSeparator, STEMS, SectionSource, SeparateError, Separator, Stem, StemLayout,
-};
+use super::{DspSeparator, PackSeparator, STEMS, SeparateError, Separator, Stem, StemLayout};
 use crate::audio::{AudioReader, AudioSpec, SampleFormat, WavWriter};
 
 /// Frames of silence fed per step after the input's end, to flush the latency out.
@@ -130,12 +128,8 @@ pub fn separate_file_with(
     let spec = reader.spec().clone();
     let mut summary = write_outputs(out_dir, layout, &spec, format, |writers| {
         let mut outputs = Outputs::new(layout, spec.channels);
-        let mut source = ReaderSource {
-            reader: &mut reader,
-            cancel,
-        };
         let frames = packs.separate_stream(
-            &mut source,
+            &mut reader,
             spec.sample_rate,
             spec.channels,
             layout,
@@ -159,29 +153,6 @@ pub fn separate_file_with(
     })?;
     summary.non_finite_samples = reader.non_finite_samples();
     Ok(summary)
-}
-
-/// A [`SectionSource`] reading a file, block by block.
-struct ReaderSource<'a> {
-    reader: &'a mut AudioReader,
-    cancel: &'a AtomicBool,
-}
-
-impl SectionSource for ReaderSource<'_> {
-    fn fill(&mut self, audio: &mut [Vec<f32>], frames: usize) -> Result<bool, SeparateError> {
-        while audio.first().map_or(0, Vec::len) < frames {
-            if self.cancel.load(Ordering::Relaxed) {
-                return Err(SeparateError::Cancelled);
-            }
-            let Some(block) = self.reader.next_block()? else {
-                return Ok(true);
-            };
-            for (plane, samples) in audio.iter_mut().zip(block) {
-                plane.extend_from_slice(samples);
-            }
-        }
-        Ok(false)
-    }
 }
 
 /// Writes four stems held in memory (per stem in [`Stem::ALL`](super::Stem::ALL) order, per

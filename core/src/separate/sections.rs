@@ -13,6 +13,7 @@ use std::sync::atomic::AtomicBool;
 
 use super::pack::MODEL_RATE;
 use super::{PackSeparator, STEMS, SeparateError, StemLayout};
+use crate::audio::AudioReader;
 
 /// Default seconds of input per section (a whole 3-minute song is one section).
 pub const PACK_SECTION_SECONDS: f32 = 180.0;
@@ -27,6 +28,14 @@ pub(super) struct Sections {
     pub section: f32,
     /// Seconds two consecutive sections share.
     pub fade: f32,
+}
+
+impl Sections {
+    /// `(section, fade)` in frames at `sample_rate`, at least one each.
+    fn frames(self, sample_rate: u32) -> (usize, usize) {
+        let frames = |seconds: f32| ((seconds * sample_rate as f32) as usize).max(1);
+        (frames(self.section), frames(self.fade))
+    }
 }
 
 impl Default for Sections {
@@ -73,8 +82,7 @@ impl PackSeparator {
                 sample_rate,
             });
         }
-        let seconds = |s: f32| ((s * sample_rate as f32) as usize).max(1);
-        let (section, fade) = (seconds(self.sections.section), seconds(self.sections.fade));
+        let (section, fade) = self.sections.frames(sample_rate);
         let weights = fade_in_weights(fade);
         let mut input = vec![Vec::new(); channels];
         let mut carry: Option<[Vec<Vec<f32>>; STEMS]> = None;
@@ -121,8 +129,7 @@ impl PackSeparator {
     /// `sample_rate` takes, over every section and channel pair (for another rate than the
     /// models', to within a run of the resampled length's rounding).
     pub fn graph_runs(&self, frames: usize, sample_rate: u32, channels: usize) -> usize {
-        let seconds = |s: f32| ((s * sample_rate as f32) as usize).max(1);
-        let (section, fade) = (seconds(self.sections.section), seconds(self.sections.fade));
+        let (section, fade) = self.sections.frames(sample_rate);
         let pairs = channels.div_ceil(2);
         let mut runs = 0;
         let mut start = 0;
@@ -159,6 +166,21 @@ fn cross_fade(previous: &[Vec<Vec<f32>>; STEMS], stems: &mut [Vec<Vec<f32>>; STE
                 *x = b + (*x - b) * w;
             }
         }
+    }
+}
+
+/// A file, read block by block.
+impl SectionSource for AudioReader {
+    fn fill(&mut self, audio: &mut [Vec<f32>], frames: usize) -> Result<bool, SeparateError> {
+        while audio.first().map_or(0, Vec::len) < frames {
+            let Some(block) = self.next_block()? else {
+                return Ok(true);
+            };
+            for (plane, samples) in audio.iter_mut().zip(block) {
+                plane.extend_from_slice(samples);
+            }
+        }
+        Ok(false)
     }
 }
 

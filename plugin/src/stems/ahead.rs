@@ -95,6 +95,14 @@ impl AheadShared {
         }
     }
 
+    /// A separation starts, of the timeline range `pending` (empty for a file).
+    fn start_busy(&self, pending: std::ops::Range<i64>) {
+        self.pending.0.store(pending.start, Ordering::Release);
+        self.pending.1.store(pending.end, Ordering::Release);
+        self.progress.store(0.0, Ordering::Relaxed);
+        self.busy.store(true, Ordering::Release);
+    }
+
     /// Whether timeline position `position` is being separated now.
     fn is_pending(&self, position: i64) -> bool {
         self.busy.load(Ordering::Acquire)
@@ -573,14 +581,8 @@ impl Separation {
             return;
         }
         // Pending from now on, loading the pack included, so an offline render waits for it.
-        let shared = &self.shared;
-        shared.pending.0.store(region.start, Ordering::Release);
-        shared
-            .pending
-            .1
-            .store(region.start + region.frames() as i64, Ordering::Release);
-        shared.progress.store(0.0, Ordering::Relaxed);
-        shared.busy.store(true, Ordering::Release);
+        self.shared
+            .start_busy(region.start..region.start + region.frames() as i64);
         self.separate_pending(region, shutdown);
         self.shared.busy.store(false, Ordering::Release);
     }
@@ -688,10 +690,8 @@ impl Separation {
             return "The model pack is not loaded.".to_owned();
         };
         let shared = &self.shared;
-        shared.pending.0.store(0, Ordering::Release);
-        shared.pending.1.store(0, Ordering::Release);
-        shared.progress.store(0.0, Ordering::Relaxed);
-        shared.busy.store(true, Ordering::Release);
+        // Nothing on the timeline waits for a file.
+        shared.start_busy(0..0);
         let started = Instant::now();
         let result =
             separate_showing_progress(separator, &audio, self.sample_rate, shared, shutdown);
