@@ -28,6 +28,9 @@ const BUILD_ARGS: [&str; 4] = [
 
 /// Runs every CI step; the error names the step that failed.
 pub fn run(workspace: &Workspace) -> Result<()> {
+    // A CI run builds once from clean: incremental caches would only take disk (gigabytes).
+    // SAFETY: set before any thread is started; every cargo run below inherits it.
+    unsafe { std::env::set_var("CARGO_INCREMENTAL", "0") };
     let mut steps = Steps::default();
     steps.run("setup", || setup::run(workspace))?;
     steps.run("cargo fmt --check", || {
