@@ -53,7 +53,10 @@ GROOVES = {
 }
 MAJOR_SCALE = [0, 2, 4, 5, 7, 9, 11]
 MINOR_SCALE = [0, 2, 3, 5, 7, 8, 10]
-PROGRESSIONS_MAJOR = [[0, 4, 5, 3], [0, 3, 4, 0], [0, 5, 3, 4], [0, 3, 0, 4], [5, 3, 0, 4]]
+# Every progression must name its key: a major loop whose chords are, in order, those of a minor
+# loop of the relative minor (vi-IV-I-V against i-VI-III-VII, both Am F C G) has no right answer.
+# The major loop that starts on vi therefore closes with the V-I cadence (vi-IV-V-I).
+PROGRESSIONS_MAJOR = [[0, 4, 5, 3], [0, 3, 4, 0], [0, 5, 3, 4], [0, 3, 0, 4], [5, 3, 4, 0]]
 PROGRESSIONS_MINOR = [[0, 5, 2, 6], [0, 3, 4, 0], [0, 6, 5, 4], [0, 3, 6, 2], [0, 5, 6, 4]]
 # GM programs: pianos, organ, guitars, strings, pads, brass, synth leads.
 CHORD_PROGRAMS = [0, 1, 4, 16, 24, 25, 48, 49, 88, 61]
