@@ -2,9 +2,21 @@
 //!
 //! [`PitchTracker`] follows the fundamental of a singing or speaking voice as a stream with a
 //! small fixed latency and no allocation while it runs; [`track`] runs it over a whole signal.
+//! [`ProfileBuilder`] learns a [`VoiceProfile`] (average timbre, breathiness, range) from
+//! reference clips ("clone").
 
+pub mod envelope;
 mod pitch;
+mod profile;
+#[cfg(test)]
+mod profile_tests;
 #[cfg(test)]
 mod synth;
+#[cfg(test)]
+mod testvoice;
 
 pub use pitch::{PitchConfig, PitchConfigError, PitchFrame, PitchTracker, track};
+pub use profile::{
+    PROFILE_VERSION, PitchStats, ProfileBuilder, ProfileError, RECOMMENDED_VOICED_SECONDS,
+    VoiceProfile, learn,
+};
