@@ -39,7 +39,8 @@ enum Command {
     Midi(midi::Args),
     /// Split mixes into stems (vocals, drums, bass, other), or one stem and the rest.
     Separate(separate::Args),
-    /// Voice tools: `voice pitch IN` tracks the fundamental (F0) of a voice.
+    /// Voice tools: `voice pitch IN` tracks the fundamental (F0) of a voice, `voice clone`
+    /// learns a voice profile, `voice convert` moves a voice towards one.
     Voice(voice::Args),
     /// Manage model packs (`models add FILE.onnx ...`).
     Models(models::Args),

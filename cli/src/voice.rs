@@ -11,6 +11,9 @@ use mixsmith_core::audio::AudioReader;
 use mixsmith_core::voice::{PitchConfig, PitchFrame, PitchTracker};
 use serde::Serialize;
 
+mod clone;
+mod convert;
+
 use crate::master::partial_path;
 use crate::progress::frames_bar;
 
@@ -28,12 +31,20 @@ pub enum VoiceCommand {
     /// Track the fundamental frequency (F0) of a voice: CSV rows `time_s,f0_hz,voiced_probability`
     /// every ~5 ms (f0_hz 0 where unvoiced), and a summary.
     Pitch(PitchArgs),
+    /// Learn a voice from reference clips (speech or singing, 10 s or more): its average
+    /// timbre, breathiness and range, as a JSON profile for `voice convert`.
+    Clone(clone::CloneArgs),
+    /// Move a voice's timbre towards a profile from `voice clone`, keeping its melody, timing
+    /// and words.
+    Convert(convert::ConvertArgs),
 }
 
 /// Runs a `mixsmith voice` subcommand.
 pub fn run(args: &Args) -> Result<()> {
     match &args.command {
         VoiceCommand::Pitch(args) => pitch(args),
+        VoiceCommand::Clone(args) => clone::run(args),
+        VoiceCommand::Convert(args) => convert::run(args),
     }
 }
 

@@ -144,14 +144,15 @@ impl VoiceProfile {
         Ok(())
     }
 
-    /// A few lines for a terminal: durations, range, breathiness, warnings.
+    /// A few lines for a terminal: durations, range, breathiness (the warnings are in
+    /// [`warnings`](Self::warnings)).
     pub fn summary(&self) -> String {
         let p = &self.pitch;
-        let mut s = format!(
-            "reference  {:.1} s, {:.1} s voiced\n\
-             pitch      median {:.0} Hz ({}), range {:.0}–{:.0} Hz (5th–95th percentile)\n\
-             breath     harmonic-to-noise {:.1} dB\n\
-             timbre     {} mel points up to {:.0} Hz\n",
+        format!(
+            "Reference   {:.1} s, {:.1} s voiced\n\
+             Pitch       median {:.0} Hz ({}), {:.0}–{:.0} Hz (5th–95th percentile)\n\
+             Breath      harmonic-to-noise {:.1} dB\n\
+             Timbre      {} mel points up to {:.0} Hz\n",
             self.seconds,
             self.voiced_seconds,
             p.median_hz,
@@ -161,11 +162,7 @@ impl VoiceProfile {
             self.hnr_db,
             self.covered_points,
             self.grid_hz[self.covered_points - 1],
-        );
-        for w in &self.warnings {
-            s.push_str(&format!("warning: {w}\n"));
-        }
-        s
+        )
     }
 }
 

@@ -75,7 +75,7 @@ fn a_noisy_reference_gets_a_warning() {
     let mut noise = Noise::new(7);
     clip.iter_mut().for_each(|x| *x += 0.1 * noise.next());
     let profile = learn(&clip, RATE).unwrap();
-    println!("{}", profile.summary());
+    println!("{}{:?}", profile.summary(), profile.warnings);
     assert!(
         profile.warnings.iter().any(|w| w.contains("noisy")),
         "{:?}",
