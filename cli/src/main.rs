@@ -19,6 +19,7 @@ mod models;
 mod musicapi;
 mod progress;
 mod separate;
+mod voice;
 
 /// Mixsmith: music AI tools for producers, from the command line.
 #[derive(Debug, Parser)]
@@ -38,6 +39,9 @@ enum Command {
     Midi(midi::Args),
     /// Split mixes into stems (vocals, drums, bass, other), or one stem and the rest.
     Separate(separate::Args),
+    /// Voice tools: `voice pitch IN` tracks the fundamental (F0) of a voice, `voice clone`
+    /// learns a voice profile, `voice convert` moves a voice towards one.
+    Voice(voice::Args),
     /// Manage model packs (`models add FILE.onnx ...`).
     Models(models::Args),
     /// Generate music with a cloud provider (hanolab, musicapi, suno, minimax).
@@ -57,6 +61,7 @@ fn main() -> ExitCode {
         Command::Master(args) => master::run(&args),
         Command::Midi(args) => midi::run(&args),
         Command::Separate(args) => separate::run(&args),
+        Command::Voice(args) => voice::run(&args),
         Command::Models(args) => models::run(&args),
         Command::Generate(args) => generate::run(&args),
         Command::Jobs(args) => jobs::run(&args),

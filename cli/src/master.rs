@@ -91,7 +91,7 @@ fn bar(label: &str) -> ProgressBar {
 }
 
 /// A temporary path next to `path`, renamed into place once the file is complete.
-fn partial_path(path: &Path) -> PathBuf {
+pub(crate) fn partial_path(path: &Path) -> PathBuf {
     let name = path
         .file_name()
         .map_or_else(|| "output".into(), |n| n.to_string_lossy().into_owned());

@@ -13,3 +13,4 @@ pub mod master;
 pub mod realtime;
 pub mod separate;
 pub mod transcribe;
+pub mod voice;

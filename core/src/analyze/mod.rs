@@ -17,7 +17,7 @@ mod tempo;
 #[cfg(test)]
 mod musical_tests;
 #[cfg(test)]
-mod synth;
+pub(crate) mod synth;
 #[cfg(test)]
 mod tests;
 

@@ -1,0 +1,251 @@
+//! Tests of the DSP voice converter: the timbre moves towards the profile while the pitch
+//! stays, the latency is what it reports, streaming equals one-shot, bad input is harmless.
+
+use std::sync::Mutex;
+
+use super::envelope::{FrameAnalyser, GRID_POINTS, covered_points, grid_frequencies, voicing};
+use super::testvoice::{Singer, X, Y, melody, sing};
+use super::*;
+
+const RATE: f32 = 48_000.0;
+
+/// The profile of voice X from its own song (8 s; learned once per rate).
+fn profile_x(rate: f32) -> VoiceProfile {
+    static CACHE: Mutex<Vec<(u32, VoiceProfile)>> = Mutex::new(Vec::new());
+    let mut cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((_, p)) = cache.iter().find(|(r, _)| *r == rate as u32) {
+        return p.clone();
+    }
+    let profile = learn(&sing(X, &melody(52.0, 14, 0.55, 1), rate, 1), rate).unwrap();
+    cache.push((rate as u32, profile.clone()));
+    profile
+}
+
+/// Voice Y singing another song, higher (5 s).
+fn song_y(singer: Singer, rate: f32) -> Vec<f32> {
+    sing(singer, &melody(60.0, 10, 0.45, 2), rate, 2)
+}
+
+/// The voicing-weighted average envelope of `samples`, as a profile learns it, without the
+/// pitch tracker.
+fn average_envelope(samples: &[f32], rate: f32) -> Vec<f32> {
+    let mut analyser = FrameAnalyser::new(rate);
+    let n = analyser.frame_len();
+    let (mut sum, mut weight) = (vec![0.0f32; GRID_POINTS], 0.0f32);
+    for start in (0..samples.len().saturating_sub(n)).step_by(n / 4) {
+        let analysis = analyser.analyse(&samples[start..start + n]);
+        let v = voicing(analysis);
+        for (s, e) in sum.iter_mut().zip(&analysis.envelope_db) {
+            *s += v * e;
+        }
+        weight += v;
+    }
+    sum.iter().map(|s| s / weight).collect()
+}
+
+/// How far apart two envelopes' shapes are: the RMS of their difference in dB, less its mean,
+/// over the points from 400 Hz (above the voices' fundamentals, where harmonics sample the
+/// envelope) to the highest both cover.
+fn distance_db(a: &[f32], b: &[f32], rate: f32) -> f32 {
+    let grid = grid_frequencies();
+    let points: Vec<usize> = (0..covered_points(rate))
+        .filter(|&i| grid[i] >= 400.0)
+        .collect();
+    let diff: Vec<f32> = points.iter().map(|&i| a[i] - b[i]).collect();
+    let mean = diff.iter().sum::<f32>() / diff.len() as f32;
+    (diff.iter().map(|d| (d - mean).powi(2)).sum::<f32>() / diff.len() as f32).sqrt()
+}
+
+/// The distance of `y` and of its conversion towards `profile` to `x`'s envelope.
+fn before_after(x: &[f32], y: &[f32], converted: &[f32], rate: f32) -> (f32, f32) {
+    (
+        distance_db(&average_envelope(y, rate), x, rate),
+        distance_db(&average_envelope(converted, rate), x, rate),
+    )
+}
+
+/// Cents between the F0 tracks of `a` and `b` where both are voiced: (median |cents|, mean).
+fn f0_drift_cents(a: &[f32], b: &[f32], rate: f32) -> (f32, f32) {
+    let config = PitchConfig::default();
+    let (ta, tb) = (track(a, rate, &config), track(b, rate, &config));
+    let mut cents: Vec<f32> = ta
+        .iter()
+        .zip(&tb)
+        .filter(|(x, y)| x.f0_hz > 0.0 && y.f0_hz > 0.0)
+        .map(|(x, y)| (1200.0 * (y.f0_hz / x.f0_hz).log2()).abs())
+        .collect();
+    assert!(
+        cents.len() > ta.len() / 2,
+        "{} of {}",
+        cents.len(),
+        ta.len()
+    );
+    let mean = cents.iter().sum::<f32>() / cents.len() as f32;
+    cents.sort_by(f32::total_cmp);
+    (cents[cents.len() / 2], mean)
+}
+
+#[test]
+fn converting_y_with_x_s_profile_moves_its_timbre_and_keeps_its_pitch() {
+    for rate in [48_000.0, 44_100.0] {
+        let x = profile_x(rate);
+        let y = song_y(Y, rate);
+        let out = convert(&x, &y, rate, ConvertSettings::default());
+        let (before, after) = before_after(&x.envelope_db, &y, &out, rate);
+        println!("{rate} Hz: envelope distance to X {before:.2} dB -> {after:.2} dB");
+        assert!(after < 0.45 * before, "{before} -> {after}");
+        if rate == 48_000.0 {
+            let (median, mean) = f0_drift_cents(&y, &out, rate);
+            println!("F0 drift: median {median:.2} cents, mean {mean:.2} cents");
+            assert!(median < 3.0 && mean < 10.0, "{median} {mean}");
+        }
+    }
+}
+
+#[test]
+fn half_the_amount_goes_half_way_and_a_formant_shift_moves_the_envelope() {
+    let x = profile_x(RATE);
+    let y = song_y(Y, RATE);
+    let distance = |settings| {
+        let out = convert(&x, &y, RATE, settings);
+        distance_db(&average_envelope(&out, RATE), &x.envelope_db, RATE)
+    };
+    let full = distance(ConvertSettings::default());
+    let half = distance(ConvertSettings {
+        amount: 0.5,
+        ..ConvertSettings::default()
+    });
+    let shifted = distance(ConvertSettings {
+        formant_semitones: 4.0,
+        ..ConvertSettings::default()
+    });
+    let before = distance_db(&average_envelope(&y, RATE), &x.envelope_db, RATE);
+    println!("distance: none {before:.2}, half {half:.2}, full {full:.2}, +4 st {shifted:.2} dB");
+    assert!(full < half && half < before, "{before} {half} {full}");
+    assert!(shifted > full + 1.0, "{shifted} {full}");
+}
+
+#[test]
+fn amount_zero_is_the_delayed_input() {
+    let x = profile_x(RATE);
+    let y = song_y(Y, RATE);
+    let mut converter = VoiceConverter::new(
+        &x,
+        RATE,
+        ConvertSettings {
+            amount: 0.0,
+            ..ConvertSettings::default()
+        },
+    );
+    let latency = converter.latency_frames();
+    let mut out = vec![0.0; y.len()];
+    converter.process(&y, &mut out);
+    assert!(out[..latency].iter().all(|&v| v.abs() < 1e-6));
+    let worst = out[latency..]
+        .iter()
+        .zip(&y)
+        .map(|(o, i)| (o - i).abs())
+        .fold(0.0f32, f32::max);
+    assert!(worst < 1e-6, "{worst}");
+}
+
+#[test]
+fn the_reported_latency_is_the_measured_delay() {
+    for rate in [48_000.0f32, 44_100.0, 16_000.0, 8000.0] {
+        let x = profile_x(rate);
+        let y = song_y(Y, rate);
+        let mut converter = VoiceConverter::new(&x, rate, ConvertSettings::default());
+        let latency = converter.latency_frames();
+        let mut out = vec![0.0; y.len()];
+        converter.process(&y, &mut out);
+        // The lag of the cross-correlation peak over 1 s, searched over 0..2 frames.
+        let span = rate as usize;
+        let correlation = |lag: usize| -> f64 {
+            y[..span]
+                .iter()
+                .zip(&out[lag..])
+                .map(|(a, b)| f64::from(a * b))
+                .sum()
+        };
+        let measured = (0..2 * latency)
+            .max_by(|&a, &b| correlation(a).total_cmp(&correlation(b)))
+            .unwrap();
+        let ms = 1000.0 * latency as f32 / rate;
+        println!("{rate} Hz: latency {latency} frames = {ms:.1} ms, measured {measured}");
+        assert_eq!(measured, latency);
+        assert!(ms <= 30.0, "{ms} ms");
+    }
+}
+
+#[test]
+fn streaming_in_random_blocks_equals_one_shot() {
+    let x = profile_x(RATE);
+    let y = song_y(Y, RATE);
+    let settings = ConvertSettings::default();
+    let mut one_shot = vec![0.0; y.len()];
+    VoiceConverter::new(&x, RATE, settings).process(&y, &mut one_shot);
+    let mut converter = VoiceConverter::new(&x, RATE, settings);
+    let mut streamed = vec![0.0; y.len()];
+    let mut noise = crate::analyze::synth::Noise::new(5);
+    let mut at = 0;
+    while at < y.len() {
+        let block = (((noise.next() + 1.0) * 700.0) as usize).clamp(1, y.len() - at);
+        converter.process(&y[at..at + block], &mut streamed[at..at + block]);
+        at += block;
+    }
+    assert!(streamed == one_shot, "streamed output differs");
+}
+
+#[test]
+fn silence_stays_silent_and_nan_is_harmless() {
+    let x = profile_x(RATE);
+    let mut converter = VoiceConverter::new(&x, RATE, ConvertSettings::default());
+    let silence = vec![0.0; RATE as usize];
+    let mut out = vec![1.0; silence.len()];
+    converter.process(&silence, &mut out);
+    assert!(out.iter().all(|&v| v == 0.0));
+    // A voice, then silence: once the latency has passed the output is exactly silent.
+    let mut y = song_y(Y, RATE);
+    let voice_end = y.len();
+    y.extend(std::iter::repeat_n(0.0, RATE as usize));
+    y[500] = f32::NAN;
+    y[20_000..20_100].fill(f32::NAN);
+    y[30_000] = f32::INFINITY;
+    y[30_001] = f32::NEG_INFINITY;
+    let mut out = vec![0.0; y.len()];
+    converter.process(&y, &mut out);
+    assert!(out.iter().all(|v| v.is_finite()));
+    // Frames that hold the voice's end spread its filtered tail over one frame; once those
+    // have played out (one more frame after the latency) the output is exactly silent.
+    let tail = voice_end + 2 * converter.latency_frames();
+    assert!(out[tail..].iter().all(|&v| v == 0.0));
+    let peak = out.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+    assert!(peak > 0.1 && peak < 2.0, "{peak}");
+}
+
+#[test]
+fn low_sample_rates_convert() {
+    for rate in [8000.0, 16_000.0] {
+        let x = profile_x(rate);
+        let y = song_y(Y, rate);
+        let out = convert(&x, &y, rate, ConvertSettings::default());
+        let (before, after) = before_after(&x.envelope_db, &y, &out, rate);
+        println!("{rate} Hz: distance {before:.2} -> {after:.2} dB");
+        assert!(out.iter().all(|v| v.is_finite()));
+        assert!(after < 0.5 * before, "{before} -> {after}");
+    }
+    // A 48 kHz profile applied at 16 kHz and a 16 kHz one at 48 kHz.
+    let high = profile_x(RATE);
+    let low = profile_x(16_000.0);
+    let y = song_y(Y, 16_000.0);
+    assert!(
+        convert(&high, &y, 16_000.0, ConvertSettings::default())
+            .iter()
+            .all(|v| v.is_finite())
+    );
+    let y = song_y(Y, RATE);
+    let out = convert(&low, &y, RATE, ConvertSettings::default());
+    let (before, after) = before_after(&high.envelope_db, &y, &out, RATE);
+    println!("16 kHz profile at 48 kHz: distance {before:.2} -> {after:.2} dB (up to 7.2 kHz)");
+    assert!(after < 0.5 * before, "{before} -> {after}");
+}

@@ -1,0 +1,27 @@
+//! Voice tools: the F0 tracker that the voice converter and `mixsmith voice pitch` use.
+//!
+//! [`PitchTracker`] follows the fundamental of a singing or speaking voice as a stream with a
+//! small fixed latency and no allocation while it runs; [`track`] runs it over a whole signal.
+//! [`ProfileBuilder`] learns a [`VoiceProfile`] (average timbre, breathiness, range) from
+//! reference clips ("clone"), and [`VoiceConverter`] moves a voice's timbre towards a profile
+//! as a low-latency stream, allocation-free after it is made.
+
+mod convert;
+#[cfg(test)]
+mod convert_tests;
+pub mod envelope;
+mod pitch;
+mod profile;
+#[cfg(test)]
+mod profile_tests;
+#[cfg(test)]
+mod synth;
+#[cfg(test)]
+mod testvoice;
+
+pub use convert::{ConvertSettings, MAX_FORMANT_SEMITONES, MAX_PROTECT, VoiceConverter, convert};
+pub use pitch::{PitchConfig, PitchConfigError, PitchFrame, PitchTracker, track};
+pub use profile::{
+    PROFILE_VERSION, PitchStats, ProfileBuilder, ProfileError, RECOMMENDED_VOICED_SECONDS,
+    VoiceProfile, learn,
+};

@@ -1,0 +1,357 @@
+//! Voice profiles ("clone"): what a target voice sounds like on average, learned from one or
+//! more reference clips of speech or singing.
+//!
+//! A [`ProfileBuilder`] analyses each clip in frames ([`FrameAnalyser`]): the true envelope of
+//! every voiced frame on the fixed mel grid (so a profile applies at any sample rate), averaged
+//! in dB with the frames weighted by how voiced they are, exactly as the converter averages its
+//! input; the harmonic-to-noise ratio of the voiced frames (breathiness); and, from the
+//! [`PitchTracker`], the pitch range and the voiced duration. The result is a small, readable,
+//! versioned JSON document ([`VoiceProfile`]) with warnings when the reference is short, noisy
+//! or hardly a voice.
+
+use serde::{Deserialize, Serialize};
+
+use super::envelope::{
+    FrameAnalyser, FrameAnalysis, GRID_POINTS, MIN_SAMPLE_RATE, SILENCE_DB, covered_points,
+    grid_frequencies, level_points, voicing,
+};
+use super::pitch::{PitchConfig, PitchFrame, PitchTracker};
+
+/// Version of the [`VoiceProfile`] layout, stored with it.
+pub const PROFILE_VERSION: u32 = 1;
+/// Voiced reference audio below this many seconds gives a warning.
+pub const RECOMMENDED_VOICED_SECONDS: f64 = 10.0;
+/// A reference whose voiced share of its sounding audio is below this gives a warning.
+const MIN_VOICED_SHARE: f64 = 0.3;
+/// A median harmonic-to-noise ratio below this (dB) gives a "noisy" warning.
+const MIN_HNR_DB: f32 = 6.0;
+/// A noise floor (5th percentile of the sounding frames' levels) closer than this to the
+/// voiced frames' median level (dB) gives a "noisy" warning.
+const MIN_SNR_DB: f32 = 15.0;
+/// Fewest grid points a profile must cover (up to about 3.5 kHz, what 8 kHz audio holds).
+const MIN_COVERED_POINTS: usize = 30;
+/// Samples per analysis call, for progress reports.
+const CHUNK_SECONDS: f32 = 1.0;
+
+/// What went wrong while learning or loading a voice profile.
+#[derive(Debug, thiserror::Error)]
+pub enum ProfileError {
+    /// A clip's sample rate is below what the analysis needs.
+    #[error("sample rate {0} Hz is below the 8000 Hz voice analysis needs")]
+    UnsupportedRate(f32),
+    /// The references hold no voiced audio at all (silence, noise, drums...).
+    #[error(
+        "no voiced audio: the reference holds no singing or speech (silence, noise or a \
+         non-vocal instrument?)"
+    )]
+    NoVoice,
+    /// A stored profile is not one this build can use.
+    #[error("not a valid voice profile: {0}")]
+    Invalid(String),
+}
+
+/// The pitch range of a voice, from its voiced frames.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct PitchStats {
+    /// Median fundamental frequency, Hz.
+    pub median_hz: f32,
+    /// 5th percentile, Hz (the low end of the range).
+    pub p5_hz: f32,
+    /// 95th percentile, Hz (the high end of the range).
+    pub p95_hz: f32,
+}
+
+/// A learned target voice: its average timbre, breathiness and range.
+///
+/// Envelopes are dB on the fixed mel grid of [`grid_frequencies`] (60 Hz to 9 kHz, stored in
+/// `grid_hz` for readers), levelled to a mean of 0 dB from 400 Hz to 3.5 kHz, so only their shape
+/// matters.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VoiceProfile {
+    /// Layout version ([`PROFILE_VERSION`]).
+    pub version: u32,
+    /// Total duration of the reference clips, seconds.
+    pub seconds: f64,
+    /// Voiced duration (the pitch tracker's voiced frames), seconds.
+    pub voiced_seconds: f64,
+    /// Pitch statistics of the voiced frames.
+    pub pitch: PitchStats,
+    /// Median harmonic-to-noise ratio of the voiced frames, dB: lower is breathier (clean
+    /// sung vowels are above 15 dB, breathy or whispery voices below 8).
+    pub hnr_db: f32,
+    /// The grid's frequencies, Hz.
+    pub grid_hz: Vec<f32>,
+    /// Average log envelope of the voiced frames, dB, one value per grid point.
+    pub envelope_db: Vec<f32>,
+    /// Leading grid points the references measured (the rest hold the last measured value:
+    /// references at low sample rates have no highs).
+    pub covered_points: usize,
+    /// What the user should know about the reference (too short, noisy, hardly a voice).
+    pub warnings: Vec<String>,
+}
+
+impl VoiceProfile {
+    /// Reads a profile from JSON and validates it.
+    pub fn from_json(text: &str) -> Result<Self, ProfileError> {
+        let profile: Self =
+            serde_json::from_str(text).map_err(|e| ProfileError::Invalid(e.to_string()))?;
+        profile.validate()?;
+        Ok(profile)
+    }
+
+    /// The profile as pretty-printed JSON.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("a profile always serialises")
+    }
+
+    /// Checks the version, the grid and the values (for profiles from files or plugin state).
+    pub fn validate(&self) -> Result<(), ProfileError> {
+        let invalid = |why: String| Err(ProfileError::Invalid(why));
+        if self.version != PROFILE_VERSION {
+            return invalid(format!(
+                "version {} (this build reads {PROFILE_VERSION})",
+                self.version
+            ));
+        }
+        let grid = grid_frequencies();
+        if self.grid_hz.len() != GRID_POINTS
+            || self
+                .grid_hz
+                .iter()
+                .zip(grid)
+                .any(|(a, b)| (a - b).abs() > 0.5)
+        {
+            return invalid(format!(
+                "its grid is not this build's {GRID_POINTS}-point mel grid"
+            ));
+        }
+        if self.envelope_db.len() != GRID_POINTS
+            || self
+                .envelope_db
+                .iter()
+                .any(|v| !v.is_finite() || v.abs() > 200.0)
+        {
+            return invalid(format!(
+                "the envelope needs {GRID_POINTS} finite values in dB"
+            ));
+        }
+        if !(MIN_COVERED_POINTS..=GRID_POINTS).contains(&self.covered_points) {
+            return invalid(format!(
+                "covered_points {} is outside {MIN_COVERED_POINTS}..={GRID_POINTS}",
+                self.covered_points
+            ));
+        }
+        Ok(())
+    }
+
+    /// A few lines for a terminal: durations, range, breathiness (the warnings are in
+    /// [`warnings`](Self::warnings)).
+    pub fn summary(&self) -> String {
+        let p = &self.pitch;
+        format!(
+            "Reference   {:.1} s, {:.1} s voiced\n\
+             Pitch       median {:.0} Hz ({}), {:.0}–{:.0} Hz (5th–95th percentile)\n\
+             Breath      harmonic-to-noise {:.1} dB\n\
+             Timbre      {} mel points up to {:.0} Hz\n",
+            self.seconds,
+            self.voiced_seconds,
+            p.median_hz,
+            note_name(p.median_hz),
+            p.p5_hz,
+            p.p95_hz,
+            self.hnr_db,
+            self.covered_points,
+            self.grid_hz[self.covered_points - 1],
+        )
+    }
+}
+
+/// The nearest equal-tempered note to `hz`, e.g. `A3`.
+fn note_name(hz: f32) -> String {
+    const NAMES: [&str; 12] = [
+        "C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B",
+    ];
+    let midi = (69.0 + 12.0 * (hz / 440.0).log2()).round() as i32;
+    format!(
+        "{}{}",
+        NAMES[midi.rem_euclid(12) as usize],
+        midi.div_euclid(12) - 1
+    )
+}
+
+/// Learns a [`VoiceProfile`] from reference clips added one by one.
+#[derive(Debug, Default)]
+pub struct ProfileBuilder {
+    /// Voicing-weighted sums of the voiced frames' envelopes, and their weights, per point.
+    sums: Vec<f64>,
+    weights: Vec<f64>,
+    /// Levels of the sounding frames, and of the voiced ones, dBFS.
+    levels: Vec<f32>,
+    voiced_levels: Vec<f32>,
+    /// Harmonic-to-noise ratios of the voiced frames, dB.
+    hnr_db: Vec<f32>,
+    /// The tracker's F0 of its voiced frames, Hz.
+    f0_hz: Vec<f32>,
+    seconds: f64,
+    sounding_seconds: f64,
+    voiced_seconds: f64,
+}
+
+impl ProfileBuilder {
+    /// An empty builder.
+    pub fn new() -> Self {
+        Self {
+            sums: vec![0.0; GRID_POINTS],
+            weights: vec![0.0; GRID_POINTS],
+            ..Self::default()
+        }
+    }
+
+    /// Analyses one mono clip at `sample_rate` (at least 8 kHz), reporting progress (0..1).
+    /// NaN and infinite samples are read as 0.
+    pub fn add_clip(
+        &mut self,
+        samples: &[f32],
+        sample_rate: f32,
+        progress: &mut dyn FnMut(f64),
+    ) -> Result<(), ProfileError> {
+        if sample_rate.is_nan() || sample_rate < MIN_SAMPLE_RATE {
+            return Err(ProfileError::UnsupportedRate(sample_rate));
+        }
+        let mut analyser = FrameAnalyser::new(sample_rate);
+        let mut tracker = PitchTracker::new(sample_rate, PitchConfig::default());
+        let (n, hop) = (analyser.frame_len(), analyser.frame_len() / 4);
+        let hop_seconds = hop as f64 / f64::from(sample_rate);
+        let covered = covered_points(sample_rate);
+        let mut frame = vec![0.0f32; n];
+        let mut f0_hz = Vec::new();
+        let mut on_pitch = |f: PitchFrame| {
+            if f.f0_hz > 0.0 {
+                f0_hz.push(f.f0_hz);
+            }
+        };
+        let chunk = (sample_rate * CHUNK_SECONDS) as usize;
+        let mut clean = Vec::with_capacity(chunk);
+        let mut start = 0;
+        for part in samples.chunks(chunk) {
+            clean.extend(part.iter().map(|&x| if x.is_finite() { x } else { 0.0 }));
+            tracker.process(&clean[clean.len() - part.len()..], &mut on_pitch);
+            // Every frame that ends within the samples read so far.
+            while start + n <= clean.len() {
+                frame.copy_from_slice(&clean[start..start + n]);
+                self.add_frame(analyser.analyse(&frame), covered, hop_seconds);
+                start += hop;
+            }
+            progress(clean.len() as f64 / samples.len() as f64);
+        }
+        tracker.finish(&mut on_pitch);
+        self.voiced_seconds += (f0_hz.len() * tracker.hop_frames()) as f64 / f64::from(sample_rate);
+        self.f0_hz.append(&mut f0_hz);
+        self.seconds += samples.len() as f64 / f64::from(sample_rate);
+        Ok(())
+    }
+
+    /// Counts one analysed frame in.
+    fn add_frame(&mut self, analysis: &FrameAnalysis, covered: usize, hop_seconds: f64) {
+        if analysis.level_db > SILENCE_DB {
+            self.levels.push(analysis.level_db);
+            self.sounding_seconds += hop_seconds;
+        }
+        let v = voicing(analysis);
+        if v == 0.0 {
+            return;
+        }
+        self.voiced_levels.push(analysis.level_db);
+        let r = analysis.periodicity.min(0.999);
+        self.hnr_db.push(10.0 * (r / (1.0 - r)).log10());
+        for ((s, w), e) in self
+            .sums
+            .iter_mut()
+            .zip(&mut self.weights)
+            .zip(&analysis.envelope_db)
+            .take(covered)
+        {
+            *s += f64::from(v * e);
+            *w += f64::from(v);
+        }
+    }
+
+    /// The profile of every clip added, or [`ProfileError::NoVoice`] when none held a voice.
+    pub fn finish(mut self) -> Result<VoiceProfile, ProfileError> {
+        let covered = self.weights.iter().take_while(|&&w| w > 0.0).count();
+        if self.f0_hz.is_empty() || covered < MIN_COVERED_POINTS {
+            return Err(ProfileError::NoVoice);
+        }
+        let mut envelope: Vec<f32> = (0..GRID_POINTS)
+            .map(|i| (self.sums[i.min(covered - 1)] / self.weights[i.min(covered - 1)]) as f32)
+            .collect();
+        let levelled = level_points();
+        let mean = envelope[levelled.clone()].iter().sum::<f32>() / levelled.len() as f32;
+        for e in &mut envelope {
+            *e = round2(*e - mean);
+        }
+        let pitch = PitchStats {
+            median_hz: round2(percentile(&mut self.f0_hz, 0.5)),
+            p5_hz: round2(percentile(&mut self.f0_hz, 0.05)),
+            p95_hz: round2(percentile(&mut self.f0_hz, 0.95)),
+        };
+        let hnr_db = round2(percentile(&mut self.hnr_db, 0.5));
+        let mut warnings = Vec::new();
+        if self.voiced_seconds < RECOMMENDED_VOICED_SECONDS {
+            warnings.push(format!(
+                "only {:.1} s of voiced audio: {RECOMMENDED_VOICED_SECONDS:.0} s or more gives a \
+                 steadier profile",
+                self.voiced_seconds
+            ));
+        }
+        let share = self.voiced_seconds / self.sounding_seconds.max(1e-9);
+        if share < MIN_VOICED_SHARE {
+            warnings.push(format!(
+                "only {:.0} % of the sounding audio is voiced: is the reference a voice?",
+                100.0 * share.min(1.0)
+            ));
+        }
+        let floor = percentile(&mut self.levels, 0.05);
+        let voice = if self.voiced_levels.is_empty() {
+            floor
+        } else {
+            percentile(&mut self.voiced_levels, 0.5)
+        };
+        if hnr_db < MIN_HNR_DB || voice - floor < MIN_SNR_DB {
+            warnings.push(format!(
+                "noisy reference: harmonic-to-noise {hnr_db:.1} dB, noise floor {:.0} dB below \
+                 the voice; a dry, clean recording gives a truer profile",
+                voice - floor
+            ));
+        }
+        Ok(VoiceProfile {
+            version: PROFILE_VERSION,
+            seconds: self.seconds,
+            voiced_seconds: self.voiced_seconds,
+            pitch,
+            hnr_db,
+            grid_hz: grid_frequencies().iter().map(|&f| round2(f)).collect(),
+            envelope_db: envelope,
+            covered_points: covered,
+            warnings,
+        })
+    }
+}
+
+/// Learns a profile from one mono clip (see [`ProfileBuilder`]).
+pub fn learn(samples: &[f32], sample_rate: f32) -> Result<VoiceProfile, ProfileError> {
+    let mut builder = ProfileBuilder::new();
+    builder.add_clip(samples, sample_rate, &mut |_| {})?;
+    builder.finish()
+}
+
+/// `v` rounded to 0.01, to keep the JSON short.
+fn round2(v: f32) -> f32 {
+    (v * 100.0).round() / 100.0
+}
+
+/// The `q` quantile (0..1) of `values` (reordered; not empty).
+fn percentile(values: &mut [f32], q: f32) -> f32 {
+    let i = ((values.len() - 1) as f32 * q).round() as usize;
+    *values.select_nth_unstable_by(i, f32::total_cmp).1
+}
