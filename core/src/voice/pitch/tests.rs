@@ -365,3 +365,14 @@ fn invalid_settings_are_refused() {
         assert!(config.validate(rate).is_err(), "{config:?} at {rate} Hz");
     }
 }
+
+#[test]
+fn a_tracker_can_move_to_another_thread() {
+    fn send<T: Send + 'static>(_: &T) {}
+    let tracker = PitchTracker::new(48_000.0, PitchConfig::default());
+    send(&tracker);
+    let latency = std::thread::spawn(move || tracker.latency_frames())
+        .join()
+        .unwrap();
+    assert_eq!(latency, 961 + 256);
+}
