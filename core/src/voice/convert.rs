@@ -170,8 +170,6 @@ impl VoiceConverter {
         let bin_grid = (0..=n / 2)
             .map(|k| position(grid_index(k as f32 * sample_rate / n as f32), GRID_POINTS))
             .collect();
-        let mut target_db = [0.0; GRID_POINTS];
-        target_db.copy_from_slice(&profile.envelope_db);
         let mut converter = Self {
             fft_scratch: vec![Complex32::default(); inverse.get_scratch_len()],
             inverse,
@@ -183,13 +181,14 @@ impl VoiceConverter {
             synthesis: vec![0.0; n],
             synthesis_window,
             bin_grid,
-            covered: covered_points(sample_rate).min(profile.covered_points),
-            target_db,
-            shifted_db: target_db,
+            // Set from the profile below.
+            covered: GRID_POINTS,
+            target_db: [0.0; GRID_POINTS],
+            shifted_db: [0.0; GRID_POINTS],
             average_db: [0.0; GRID_POINTS],
             average_weight: 0.0,
             average_log_f0: 0.0,
-            target_low_f0: profile.pitch.p5_hz,
+            target_low_f0: 0.0,
             voicing: 0.0,
             gain_db: [0.0; GRID_POINTS],
             gain: [1.0; GRID_POINTS],
@@ -200,7 +199,8 @@ impl VoiceConverter {
             gain_rate: coefficient(GAIN_SECONDS, hop, sample_rate),
             analyser,
         };
-        converter.set_settings(settings);
+        converter.settings = settings.clamped();
+        converter.set_profile(profile);
         converter
     }
 
@@ -227,6 +227,15 @@ impl VoiceConverter {
             let next = (i + 1).min(last - 1);
             *s = lerp(self.target_db[i], self.target_db[next], frac);
         }
+    }
+
+    /// Moves towards `profile` (validated) from now on: the gains glide to it as they do for a
+    /// settings change. Allocation-free, so a plugin can switch profiles on its audio thread.
+    pub fn set_profile(&mut self, profile: &VoiceProfile) {
+        self.target_db.copy_from_slice(&profile.envelope_db);
+        self.covered = covered_points(self.sample_rate).min(profile.covered_points);
+        self.target_low_f0 = profile.pitch.p5_hz;
+        self.set_settings(self.settings);
     }
 
     /// Forgets the input heard so far (its average timbre too), as after a transport jump.

@@ -249,3 +249,47 @@ fn low_sample_rates_convert() {
     println!("16 kHz profile at 48 kHz: distance {before:.2} -> {after:.2} dB (up to 7.2 kHz)");
     assert!(after < 0.5 * before, "{before} -> {after}");
 }
+
+#[test]
+fn a_profile_set_while_running_equals_one_given_at_the_start_and_glides_in() {
+    let x = profile_x(RATE);
+    let y = song_y(Y, RATE);
+    let settings = ConvertSettings::default();
+    let mut direct = vec![0.0; y.len()];
+    VoiceConverter::new(&x, RATE, settings).process(&y, &mut direct);
+
+    // Another profile first (Y's own), switched to X's before any audio: the same output.
+    let own = learn(&y, RATE).unwrap();
+    let mut switched = VoiceConverter::new(&own, RATE, settings);
+    switched.set_profile(&x);
+    let mut out = vec![0.0; y.len()];
+    switched.process(&y, &mut out);
+    assert!(
+        out == direct,
+        "set_profile before the audio differs from new()"
+    );
+
+    // Switched halfway: the first half is as with Y's profile, and the output has no step
+    // larger than the input's own largest one at the switch.
+    let mut converter = VoiceConverter::new(&own, RATE, settings);
+    let half = y.len() / 2;
+    let mut out = vec![0.0; y.len()];
+    converter.process(&y[..half], &mut out[..half]);
+    converter.set_profile(&x);
+    converter.process(&y[half..], &mut out[half..]);
+    let mut with_own = vec![0.0; y.len()];
+    VoiceConverter::new(&own, RATE, settings).process(&y, &mut with_own);
+    assert!(out[..half] == with_own[..half]);
+    let steepest = |s: &[f32]| {
+        s.windows(2)
+            .map(|w| (w[1] - w[0]).abs())
+            .fold(0.0, f32::max)
+    };
+    let around = half - 2048..half + 8192;
+    assert!(
+        steepest(&out[around.clone()]) <= 1.5 * steepest(&y) + 1e-3,
+        "a click at the switch: {} against the input's {}",
+        steepest(&out[around]),
+        steepest(&y)
+    );
+}
