@@ -6,6 +6,7 @@ use std::thread;
 
 use crossbeam_channel::Receiver;
 use mixsmith_core::realtime::EngineStats;
+use nice_plug::prelude::{BoolParam, ParamSetter};
 use nice_plug_egui::{EguiEditor, EguiEditorState, EguiNiceSettings, NiceEguiApp, RepaintNotifier};
 
 /// What a file dialog asks for.
@@ -13,6 +14,8 @@ use nice_plug_egui::{EguiEditor, EguiEditorState, EguiNiceSettings, NiceEguiApp,
 pub(crate) enum FileDialog {
     /// An existing audio file.
     OpenAudio,
+    /// A voice profile (`.json`, from `mixsmith voice clone`).
+    OpenProfile,
     /// A MIDI file to write, proposing this name.
     SaveMidi(String),
 }
@@ -30,6 +33,9 @@ pub(crate) fn file_dialog(kind: FileDialog) -> Option<Receiver<Option<String>>> 
             let picked = match kind {
                 FileDialog::OpenAudio => rfd::FileDialog::new()
                     .add_filter("Audio", &["wav", "flac", "mp3", "ogg", "aif", "aiff"])
+                    .pick_file(),
+                FileDialog::OpenProfile => rfd::FileDialog::new()
+                    .add_filter("Voice profile", &["json"])
                     .pick_file(),
                 FileDialog::SaveMidi(name) => rfd::FileDialog::new()
                     .add_filter("MIDI", &["mid"])
@@ -82,4 +88,19 @@ pub(crate) fn engine_status(ui: &mut egui::Ui, name: &str, stats: &EngineStats, 
             ui.colored_label(egui::Color32::RED, "worker stopped: passing dry audio");
         }
     });
+}
+
+/// A button that shows and flips a bool parameter as one host gesture.
+pub(crate) fn toggle(ui: &mut egui::Ui, param: &BoolParam, label: &str, setter: &ParamSetter) {
+    let on = param.value();
+    if ui.add(egui::Button::selectable(on, label)).clicked() {
+        setter.begin_set_parameter(param);
+        setter.set_parameter(param, !on);
+        setter.end_set_parameter(param);
+    }
+}
+
+/// A label `width` points wide in an editor's first column, so the fields beside it line up.
+pub(crate) fn field_label(ui: &mut egui::Ui, width: f32, text: &str) {
+    ui.add_sized([width, 18.0], egui::Label::new(text));
 }

@@ -13,6 +13,8 @@
 //! - [`isolate`]: running a scenario in a child process, because the debug bundle aborts the
 //!   whole process on an allocation in `process()`.
 //! - [`stems_scenarios`]: Mixsmith Stems in both hosts (buses, latency, automation, the CLI).
+//! - [`voice_scenarios`]: Mixsmith Voice in both hosts (latency, the profile in the state,
+//!   automation, the engine's conversion).
 //! - [`render`]: rendering a WAV through the CLAP plugin (the `mixsmith-host` tool).
 //! - [`state`]: reading and editing nice-plug's JSON plugin state.
 //! - [`fake_providers`]: local fake cloud providers (axum) for the client tests.
@@ -28,4 +30,5 @@ pub mod signal;
 pub mod spec;
 pub mod state;
 pub mod stems_scenarios;
+pub mod voice_scenarios;
 pub mod vst3_host;

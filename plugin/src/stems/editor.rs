@@ -11,16 +11,18 @@ use mixsmith_core::inference::{Task, scan_packs, user_models_dir};
 use mixsmith_core::separate::{STEMS, Stem};
 use nice_plug::context::gui::GuiContext;
 use nice_plug::editor::dpi::LogicalSize;
-use nice_plug::prelude::{AtomicF32, BoolParam, ParamSetter};
+use nice_plug::prelude::{AtomicF32, ParamSetter};
 use nice_plug_egui::widgets::ParamSlider;
 use nice_plug_egui::{EguiEditor, EguiEditorState, Frame, NiceEguiApp, baseview};
 
 use super::ahead::{AheadCommand, AheadShared};
 use super::mixer::{METER_FLOOR_DB, StemMeters};
 use super::params::StemsParams;
-use crate::editor::{FileDialog, NO_DIALOG, engine_status, file_dialog};
+use crate::editor::{FileDialog, NO_DIALOG, engine_status, field_label, file_dialog, toggle};
 use mixsmith_core::realtime::EngineStats;
 
+/// The width of the labels in the first column, in points.
+const FIELD_WIDTH: f32 = 62.0;
 /// How often the meters refresh.
 const REFRESH: Duration = Duration::from_millis(50);
 /// The lowest level a meter shows, in dBFS.
@@ -131,7 +133,7 @@ impl StemsEditor {
         };
         let mut selected = chosen.clone();
         ui.horizontal(|ui| {
-            field_label(ui, "Separator");
+            field_label(ui, FIELD_WIDTH, "Separator");
             egui::ComboBox::from_id_salt("pack")
                 .width(300.0)
                 .selected_text(label(&chosen))
@@ -159,7 +161,7 @@ impl StemsEditor {
                  file the track plays before playing it: its stems play from the first pass.",
             );
             ui.horizontal(|ui| {
-                field_label(ui, "File");
+                field_label(ui, FIELD_WIDTH, "File");
                 ui.add(
                     egui::TextEdit::singleline(&mut self.picked_file)
                         .desired_width(330.0)
@@ -217,7 +219,7 @@ impl StemsEditor {
             );
         }
         ui.horizontal(|ui| {
-            field_label(ui, "Export to");
+            field_label(ui, FIELD_WIDTH, "Export to");
             ui.add(
                 egui::TextEdit::singleline(&mut self.export_folder)
                     .desired_width(330.0)
@@ -352,16 +354,6 @@ fn capitalised(name: &str) -> String {
         .unwrap_or_default()
 }
 
-/// A button that shows and flips a bool parameter as one host gesture.
-fn toggle(ui: &mut egui::Ui, param: &BoolParam, label: &str, setter: &ParamSetter) {
-    let on = param.value();
-    if ui.add(egui::Button::selectable(on, label)).clicked() {
-        setter.begin_set_parameter(param);
-        setter.set_parameter(param, !on);
-        setter.end_set_parameter(param);
-    }
-}
-
 /// A vertical peak meter from [`METER_MIN_DB`] to 0 dBFS with a scale, and the level as text.
 fn level_meter(ui: &mut egui::Ui, db: f32) {
     ui.horizontal(|ui| {
@@ -408,9 +400,4 @@ fn level_meter(ui: &mut egui::Ui, db: f32) {
         format!("{db:.1} dBFS")
     };
     ui.monospace(text);
-}
-
-/// A label in the editor's first column, as wide as the widest, so the fields line up.
-fn field_label(ui: &mut egui::Ui, text: &str) {
-    ui.add_sized([62.0, 18.0], egui::Label::new(text));
 }
