@@ -43,13 +43,7 @@ fn clap_state_round_trip() -> Result<()> {
     let mut first = ClapVoice::new(48_000.0, 512, true, Some(&profile), None)?;
     let blob = first.save_state()?;
     let input = test_voice(48_000.0);
-    let blocks = [512];
-    let blocks: Vec<usize> = blocks
-        .iter()
-        .copied()
-        .cycle()
-        .take(input[0].len() / 512)
-        .collect();
+    let blocks = mixsmith_tests::signal::fixed_blocks(input[0].len(), 512);
     let a = first.process(&input, &blocks, &[])?;
     let mut second = ClapVoice::new(48_000.0, 512, true, None, Some(&blob))?;
     let b = second.process(&input, &blocks, &[])?;

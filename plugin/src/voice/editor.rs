@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crossbeam_channel::{Receiver, Sender};
-use egui_plot::{Legend, Line, Plot, PlotPoints};
+use egui_plot::{GridInput, GridMark, Legend, Line, Plot, PlotPoints};
 use mixsmith_core::voice::VoiceProfile;
 use nice_plug::context::gui::GuiContext;
 use nice_plug::editor::dpi::LogicalSize;
@@ -27,10 +27,6 @@ const REFRESH: Duration = Duration::from_millis(50);
 const SLIDER_WIDTH: f32 = 220.0;
 /// The plot's lowest and highest note shown at first (MIDI numbers: C2 to C6).
 const PLOT_NOTES: (f64, f64) = (36.0, 84.0);
-/// Note names for the plot's axis.
-const NOTE_NAMES: [&str; 12] = [
-    "C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B",
-];
 
 /// The editor's initial size.
 pub(super) fn default_state() -> Arc<EguiEditorState> {
@@ -273,7 +269,7 @@ impl VoiceEditor {
                     ui.add(ParamSlider::for_param(param, setter).with_width(SLIDER_WIDTH));
                     ui.end_row();
                 }
-                ui.label("Bypass");
+                ui.label("");
                 toggle(ui, &self.params.bypass, "Bypass", setter);
                 ui.end_row();
             });
@@ -298,6 +294,7 @@ impl VoiceEditor {
             .include_y(PLOT_NOTES.0)
             .include_y(PLOT_NOTES.1)
             .x_axis_label("seconds")
+            .y_grid_spacer(note_grid)
             .y_axis_formatter(|mark, _| note_name(mark.value))
             .y_axis_label("pitch")
             .allow_scroll(false)
@@ -381,16 +378,33 @@ fn voiced_runs(
     runs
 }
 
-/// The name of the note nearest MIDI number `note` (`"A4"`), or nothing between notes.
+/// Grid lines on the pitch axis: every C (labelled), and every semitone when they are far
+/// enough apart to see.
+fn note_grid(input: GridInput) -> Vec<GridMark> {
+    let (low, high) = input.bounds;
+    let semitones = input.base_step_size <= 0.5;
+    (low.ceil() as i64..=high.floor() as i64)
+        .filter_map(|note| {
+            if note.rem_euclid(12) == 0 {
+                Some(GridMark {
+                    value: note as f64,
+                    step_size: 12.0,
+                })
+            } else {
+                semitones.then_some(GridMark {
+                    value: note as f64,
+                    step_size: 1.0,
+                })
+            }
+        })
+        .collect()
+}
+
+/// The name of a C on the pitch axis (`"C4"`); other marks are left unlabelled.
 fn note_name(note: f64) -> String {
     let rounded = note.round();
-    if (note - rounded).abs() > 0.01 {
+    if (note - rounded).abs() > 0.01 || (rounded as i64).rem_euclid(12) != 0 {
         return String::new();
     }
-    let index = rounded as i64;
-    format!(
-        "{}{}",
-        NOTE_NAMES[index.rem_euclid(12) as usize],
-        index.div_euclid(12) - 1
-    )
+    format!("C{}", (rounded as i64).div_euclid(12) - 1)
 }
