@@ -2,8 +2,9 @@
 //!
 //! [`PitchTracker`] follows the fundamental of a singing or speaking voice as a stream with a
 //! small fixed latency and no allocation while it runs; [`track`] runs it over a whole signal.
+//! Both live in [`pitch`] and are re-exported here.
 
-mod pitch;
+pub mod pitch;
 #[cfg(test)]
 mod synth;
 
