@@ -395,3 +395,42 @@ fn a_tracker_can_move_to_another_thread() {
         .unwrap();
     assert_eq!(latency, 961 + 256);
 }
+
+#[test]
+fn narrow_ranges_and_long_hops_work() {
+    let rate = 48_000.0;
+    let configs = [
+        // A hop longer than the analysis frame: every sample is still analysed once.
+        (
+            PitchConfig {
+                min_hz: 300.0,
+                max_hz: 2000.0,
+                hop_seconds: 0.05,
+                lookahead_frames: 0,
+                ..PitchConfig::default()
+            },
+            1000.0,
+        ),
+        // A range narrower than one glide.
+        (
+            PitchConfig {
+                min_hz: 200.0,
+                max_hz: 210.0,
+                ..PitchConfig::default()
+            },
+            205.0,
+        ),
+    ];
+    for (config, f0) in configs {
+        let signal = render(|_| f0, &Timbre::vowel(VOWEL_A), rate, 1.0);
+        let frames = track(&signal, rate as f32, &config);
+        let hop = (config.hop_seconds * rate as f32).round() as usize;
+        assert_eq!(frames.len(), 48_000usize.div_ceil(hop));
+        let score = Score::of(&frames, |_| f0, 0.1, 0.9);
+        assert!(
+            !score.errors.is_empty() && score.unvoiced == 0,
+            "{config:?}: {score:?}"
+        );
+        assert!(score.max_abs() < 3.0, "{config:?}: {score:?}");
+    }
+}
