@@ -37,6 +37,8 @@ const SEPARATE_PACKAGES: &[&str] = &["pyworld==0.3.5"];
 const SEPARATE_SONGS: &str = "8";
 /// Songs in the tempo and key bench set.
 const TEMPO_KEY_SONGS: &str = "60";
+/// Melodies (15 s each) in the F0 bench set.
+const PITCH_MELODIES: &str = "20";
 
 /// `benchmark.json` that criterion writes for each benchmark.
 #[derive(Deserialize)]
@@ -131,6 +133,17 @@ pub fn run(workspace: &Workspace, build_times: bool) -> Result<()> {
             SEPARATE_SONGS,
         )
     })?;
+    let pitch = steps.run("F0 bench set (librosa pYIN baseline)", || {
+        bench_script(
+            workspace,
+            "librosa",
+            &[TEMPO_KEY_PACKAGES],
+            "pitch_bench.py",
+            &cli,
+            "bench-pitch",
+            PITCH_MELODIES,
+        )
+    })?;
     let figures = steps.run("collect criterion figures", || {
         criterion_figures(&workspace.target.join("criterion"), started)
     })?;
@@ -173,6 +186,13 @@ pub fn run(workspace: &Workspace, build_times: bool) -> Result<()> {
         separation
             .as_deref()
             .unwrap_or("(skipped: no Python with librosa and pyworld)\n")
+    );
+    println!("---- F0 tracking (xtask/scripts/pitch_bench.py) ----");
+    print!(
+        "{}",
+        pitch
+            .as_deref()
+            .unwrap_or("(skipped: no Python with librosa)\n")
     );
     println!("---- bundle sizes ----");
     println!(

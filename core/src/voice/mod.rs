@@ -10,7 +10,7 @@ mod convert;
 #[cfg(test)]
 mod convert_tests;
 pub mod envelope;
-mod pitch;
+pub mod pitch;
 mod profile;
 #[cfg(test)]
 mod profile_tests;

@@ -74,6 +74,11 @@ fn threshold_cdf(x: f32) -> f32 {
     1.0 - (1.0 - x).powi(BETA_B) * (1.0 + BETA_B as f32 * x)
 }
 
+/// A dip whose lag's double or triple fits this many times better is a part of the period.
+const PART_PERIOD_RATIO: f32 = 8.0;
+/// Dips at most this deep (normalised difference) always count as periods.
+const PART_PERIOD_MIN_DEPTH: f32 = 0.02;
+
 /// Periods of a band's longest lag in its frame (the longest band's frame has two, the length of
 /// the whole analysis frame).
 const PERIODS_PER_FRAME: usize = 3;
@@ -248,16 +253,18 @@ impl Yin {
         if power < self.silence_power * frame.len() as f64 {
             return;
         }
+        for band in &mut self.bands {
+            band.difference(frame);
+        }
         // Thresholds above `lowest` have found a dip already; a later dip gets the thresholds
         // between its depth and `lowest`.
         let mut lowest = 1.0f32;
         let mut deepest = None;
-        for band in &mut self.bands {
-            band.difference(frame);
+        for band in &self.bands {
             for lag in band.lags.clone() {
                 let value = band.cmnd[lag];
                 let is_dip = value < band.cmnd[lag - 1] && value <= band.cmnd[lag + 1];
-                if !is_dip || value >= lowest {
+                if !is_dip || value >= lowest || self.is_part_period(band.diff[lag], lag) {
                     continue;
                 }
                 let probability = (threshold_cdf(lowest) - threshold_cdf(value)).max(0.0);
@@ -273,6 +280,28 @@ impl Yin {
             // The thresholds below the deepest dip find none.
             out.items[i].probability += ABSOLUTE_MINIMUM_WEIGHT * threshold_cdf(lowest);
         }
+    }
+}
+
+impl Yin {
+    /// Whether a dip of normalised difference `depth` at `lag` is a half or a third of the
+    /// period: twice or three times the lag fits [`PART_PERIOD_RATIO`] times better. This is the
+    /// octave error of tones whose fundamental is weak and whose second or third harmonic is
+    /// strong (a low voice through a telephone band, a vowel with its first formant on the
+    /// second harmonic); a clean dip is never one, since a period's multiples fit no better.
+    fn is_part_period(&self, depth: f32, lag: usize) -> bool {
+        if depth <= PART_PERIOD_MIN_DEPTH {
+            return false;
+        }
+        [2, 3].into_iter().any(|k| {
+            let target = k * lag;
+            let Some(band) = self.bands.iter().find(|b| *b.lags.end() > target) else {
+                return false;
+            };
+            let around = &band.diff[target - 2..=target + 2];
+            let best = around.iter().fold(f32::MAX, |m, &d| m.min(d));
+            best * PART_PERIOD_RATIO < depth
+        })
     }
 }
 
