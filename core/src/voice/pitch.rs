@@ -206,7 +206,7 @@ impl PitchTracker {
     }
 
     /// Samples from an input sample to the emission of the frame centred on it: half the
-    /// analysis frame plus the look-ahead (1216 samples, 25.3 ms, at 48 kHz with the defaults).
+    /// analysis frame plus the look-ahead (1217 samples, 25.4 ms, at 48 kHz with the defaults).
     pub fn latency_frames(&self) -> usize {
         self.frame_len / 2 + self.path.lookahead() * self.hop
     }

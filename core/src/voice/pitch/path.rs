@@ -171,8 +171,14 @@ impl PitchPath {
                 voiced[low + 1] += c.probability * frac;
             }
         }
+        // Only the few bins near a candidate need a logarithm.
+        let floor = OBSERVATION_FLOOR.ln();
         for v in voiced.iter_mut() {
-            *v = v.max(OBSERVATION_FLOOR).ln();
+            *v = if *v > OBSERVATION_FLOOR {
+                v.ln()
+            } else {
+                floor
+            };
         }
         let unvoiced = (1.0 - candidates.voiced_probability()).max(OBSERVATION_FLOOR);
         self.observation[self.bins] = (unvoiced * UNVOICED_WEIGHT).ln();

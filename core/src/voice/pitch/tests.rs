@@ -252,9 +252,9 @@ fn streaming_in_any_block_sizes_equals_track() {
 
 #[test]
 fn frames_come_out_at_the_reported_latency() {
-    for rate in [48_000.0f32, 22_050.0] {
+    for (rate, lookahead_frames) in [(48_000.0f32, 3), (22_050.0, 0)] {
         let config = PitchConfig {
-            lookahead_frames: 3,
+            lookahead_frames,
             ..PitchConfig::default()
         };
         let mut tracker = PitchTracker::new(rate, config);
@@ -364,4 +364,15 @@ fn invalid_settings_are_refused() {
     for (config, rate) in bad {
         assert!(config.validate(rate).is_err(), "{config:?} at {rate} Hz");
     }
+}
+
+#[test]
+fn a_tracker_can_move_to_another_thread() {
+    fn send<T: Send + 'static>(_: &T) {}
+    let tracker = PitchTracker::new(48_000.0, PitchConfig::default());
+    send(&tracker);
+    let latency = std::thread::spawn(move || tracker.latency_frames())
+        .join()
+        .unwrap();
+    assert_eq!(latency, 961 + 256);
 }

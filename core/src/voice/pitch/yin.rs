@@ -1,9 +1,10 @@
 //! The YIN difference function of one frame, computed through an FFT, and its pitch candidates
 //! with pYIN's probabilities (Mauch & Dixon 2014).
 //!
-//! The frame is compared with itself shifted by each lag `τ` over the part both copies cover
-//! (`x[0..N-τ]` against `x[τ..N]`), so every lag looks at the same stretch of audio, centred on
-//! the frame's centre. The squared difference is divided by the energy of the two parts, which
+//! The lags are split into octave bands, each measured on the central part of the frame that
+//! holds [`PERIODS_PER_FRAME`] periods of the band's longest lag. Within a band, the stretch is
+//! compared with itself shifted by each lag `τ` over the part both copies cover (`x[0..N-τ]`
+//! against `x[τ..N]`), so every lag looks at the same audio, centred on the frame's centre. The squared difference is divided by the energy of the two parts, which
 //! removes the shrinking overlap's bias towards long lags (low octaves), and then by its
 //! cumulative mean (YIN's CMNDF), which removes the trivial dip at lag 0.
 //!
@@ -19,7 +20,7 @@ use realfft::{ComplexToReal, RealFftPlanner, RealToComplex};
 
 /// At most this many candidates per frame; further ones (rare: only noise has many successively
 /// deeper dips) are dropped.
-pub(super) const MAX_CANDIDATES: usize = 16;
+const MAX_CANDIDATES: usize = 16;
 
 /// The second parameter of pYIN's Beta(2, b) threshold distribution (mean 2 / (2 + b) = 0.1).
 const BETA_B: i32 = 18;
