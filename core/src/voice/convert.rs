@@ -4,7 +4,7 @@
 //! A streaming STFT (periodic Hann, [`frame_len`](super::envelope::frame_len) samples, 75 %
 //! overlap, weighted overlap-add) measures each frame's envelope and periodicity
 //! ([`FrameAnalyser`]). Voiced frames feed a running average of the input's envelope (a
-//! cumulative mean that becomes a 3-second exponential average), and every frame's bins are
+//! cumulative mean that becomes a 10-second exponential average), and every frame's bins are
 //! scaled by the ratio of the profile's envelope (moved by the formant shift) to that average,
 //! interpolated from the mel grid. The transfer is therefore of the *average* timbre, a slowly
 //! moving equaliser, not a frame-by-frame whitening: vowels keep their own formant movement and
@@ -39,7 +39,7 @@ const MAX_CUT_DB: f32 = 40.0;
 /// by any harmonic, so the gain is held at its value there.
 const BELOW_F0: f32 = 0.8;
 /// Time constant of the input's long-term envelope average, seconds.
-const AVERAGE_SECONDS: f32 = 3.0;
+const AVERAGE_SECONDS: f32 = 10.0;
 /// Time constant of the voicing decision's smoothing, seconds.
 const VOICING_SECONDS: f32 = 0.02;
 /// Time constant of the gains' smoothing, seconds.
@@ -236,6 +236,12 @@ impl VoiceConverter {
         self.covered = covered_points(self.sample_rate).min(profile.covered_points);
         self.target_low_f0 = profile.pitch.p5_hz;
         self.set_settings(self.settings);
+    }
+
+    /// The smoothed gains in dB on the grid, for tests.
+    #[cfg(test)]
+    pub(super) fn gains_db(&self) -> &[f32; GRID_POINTS] {
+        &self.gain_db
     }
 
     /// Forgets the input heard so far (its average timbre too), as after a transport jump.

@@ -293,3 +293,76 @@ fn a_profile_set_while_running_equals_one_given_at_the_start_and_glides_in() {
         steepest(&y)
     );
 }
+
+/// RMS of `a - b` relative to the RMS of `b`.
+fn relative_difference(a: &[f32], b: &[f32]) -> f32 {
+    let diff: f32 = a.iter().zip(b).map(|(x, y)| (x - y).powi(2)).sum();
+    let power: f32 = b.iter().map(|y| y * y).sum();
+    (diff / power).sqrt()
+}
+
+#[test]
+fn protect_keeps_unvoiced_sounds_close_to_the_source() {
+    let x = profile_x(RATE);
+    let mut input = song_y(Y, RATE);
+    let start = input.len();
+    // A second of bright noise (a long "s"), after the voice has taught its average.
+    let mut noise = crate::analyze::synth::Noise::new(11);
+    let mut last = 0.0;
+    input.extend((0..RATE as usize).map(|_| {
+        let n = noise.next();
+        let s = 0.1 * (n - last);
+        last = n;
+        s
+    }));
+    let unvoiced = start + RATE as usize / 5..input.len();
+    let change = |protect| {
+        let out = convert(
+            &x,
+            &input,
+            RATE,
+            ConvertSettings {
+                protect,
+                ..ConvertSettings::default()
+            },
+        );
+        relative_difference(&out[unvoiced.clone()], &input[unvoiced.clone()])
+    };
+    let (protected, unprotected) = (change(0.0), change(MAX_PROTECT));
+    println!("noise after a voice changes by {protected:.4} (protect 0), {unprotected:.4} (0.5)");
+    assert!(protected < 0.2 * unprotected, "{protected} {unprotected}");
+}
+
+#[test]
+fn the_gains_glide_on_a_sustained_note() {
+    let x = profile_x(RATE);
+    let mut input = song_y(Y, RATE);
+    let start = input.len();
+    input.extend(sing(Y, &[(62.0, 3.0)], RATE, 4));
+    let mut converter = VoiceConverter::new(&x, RATE, ConvertSettings::default());
+    let mut out = vec![0.0; input.len()];
+    converter.process(&input[..start], &mut out[..start]);
+    // Hop by hop through the note (after its first half second): the largest change of any
+    // grid point's gain from one hop to the next (flutter would be steps of a dB or more), and
+    // over the whole note (the running average drifting towards the held vowel; reported).
+    let hop = converter.latency_frames() / 4;
+    let (mut steepest, mut lowest, mut highest) = (0.0f32, [f32::MAX; 48], [f32::MIN; 48]);
+    let mut last = *converter.gains_db();
+    for (i, block) in input[start..].chunks(hop).enumerate() {
+        converter.process(block, &mut out[..block.len()]);
+        let gains = *converter.gains_db();
+        if i * hop > RATE as usize / 2 {
+            for p in 0..GRID_POINTS {
+                steepest = steepest.max((gains[p] - last[p]).abs());
+                lowest[p] = lowest[p].min(gains[p]);
+                highest[p] = highest[p].max(gains[p]);
+            }
+        }
+        last = gains;
+    }
+    let range = (0..GRID_POINTS)
+        .map(|p| highest[p] - lowest[p])
+        .fold(0.0f32, f32::max);
+    println!("sustained note: largest gain step {steepest:.4} dB per hop, range {range:.2} dB");
+    assert!(steepest < 0.05, "{steepest} dB per hop");
+}

@@ -259,11 +259,6 @@ impl FrameAnalyser {
         self.n
     }
 
-    /// Grid points this sample rate measures (see [`covered_points`]).
-    pub fn covered(&self) -> usize {
-        self.covered
-    }
-
     /// The analysis (and synthesis) window, a periodic Hann.
     pub fn window(&self) -> &[f32] {
         &self.window

@@ -23,11 +23,9 @@ pub const PROFILE_VERSION: u32 = 1;
 pub const RECOMMENDED_VOICED_SECONDS: f64 = 10.0;
 /// A reference whose voiced share of its sounding audio is below this gives a warning.
 const MIN_VOICED_SHARE: f64 = 0.3;
-/// A median harmonic-to-noise ratio below this (dB) gives a "noisy" warning.
-const MIN_HNR_DB: f32 = 6.0;
-/// A noise floor (5th percentile of the sounding frames' levels) closer than this to the
-/// voiced frames' median level (dB) gives a "noisy" warning.
-const MIN_SNR_DB: f32 = 15.0;
+/// A median harmonic-to-noise ratio of the voiced frames below this (dB) gives a "noisy"
+/// warning: noise under the voice (or a whisper) lifts the envelope between the harmonics.
+const MIN_HNR_DB: f32 = 8.0;
 /// Fewest grid points a profile must cover (up to about 3.5 kHz, what 8 kHz audio holds).
 const MIN_COVERED_POINTS: usize = 30;
 /// Samples per analysis call, for progress reports.
@@ -77,7 +75,7 @@ pub struct VoiceProfile {
     /// Pitch statistics of the voiced frames.
     pub pitch: PitchStats,
     /// Median harmonic-to-noise ratio of the voiced frames, dB: lower is breathier (clean
-    /// sung vowels are above 15 dB, breathy or whispery voices below 8).
+    /// sung vowels are above 15 dB, breathy or whispery voices below 8; at most 30).
     pub hnr_db: f32,
     /// The grid's frequencies, Hz.
     pub grid_hz: Vec<f32>,
@@ -99,9 +97,10 @@ impl VoiceProfile {
         Ok(profile)
     }
 
-    /// The profile as pretty-printed JSON.
+    /// The profile as pretty-printed JSON, each list of numbers on one line.
     pub fn to_json(&self) -> String {
-        serde_json::to_string_pretty(self).expect("a profile always serialises")
+        let pretty = serde_json::to_string_pretty(self).expect("a profile always serialises");
+        compact_number_lists(&pretty)
     }
 
     /// Checks the version, the grid and the values (for profiles from files or plugin state).
@@ -166,6 +165,36 @@ impl VoiceProfile {
     }
 }
 
+/// Pretty-printed JSON with every list that holds only numbers joined onto one line.
+fn compact_number_lists(pretty: &str) -> String {
+    let mut out = String::with_capacity(pretty.len());
+    let mut lines = pretty.lines().peekable();
+    while let Some(line) = lines.next() {
+        out.push_str(line);
+        if line.ends_with('[') {
+            let mut numbers = Vec::new();
+            while let Some(next) = lines.peek() {
+                let item = next.trim().trim_end_matches(',');
+                if item.parse::<f64>().is_err() {
+                    break;
+                }
+                numbers.push(item);
+                lines.next();
+            }
+            out.push_str(&numbers.join(", "));
+            if !numbers.is_empty() {
+                // The closing bracket joins the line too.
+                if let Some(close) = lines.next() {
+                    out.push_str(close.trim_start());
+                }
+            }
+        }
+        out.push('\n');
+    }
+    out.pop();
+    out
+}
+
 /// The nearest equal-tempered note to `hz`, e.g. `A3`.
 fn note_name(hz: f32) -> String {
     const NAMES: [&str; 12] = [
@@ -185,9 +214,6 @@ pub struct ProfileBuilder {
     /// Voicing-weighted sums of the voiced frames' envelopes, and their weights, per point.
     sums: Vec<f64>,
     weights: Vec<f64>,
-    /// Levels of the sounding frames, and of the voiced ones, dBFS.
-    levels: Vec<f32>,
-    voiced_levels: Vec<f32>,
     /// Harmonic-to-noise ratios of the voiced frames, dB.
     hnr_db: Vec<f32>,
     /// The tracker's F0 of its voiced frames, Hz.
@@ -254,14 +280,12 @@ impl ProfileBuilder {
     /// Counts one analysed frame in.
     fn add_frame(&mut self, analysis: &FrameAnalysis, covered: usize, hop_seconds: f64) {
         if analysis.level_db > SILENCE_DB {
-            self.levels.push(analysis.level_db);
             self.sounding_seconds += hop_seconds;
         }
         let v = voicing(analysis);
         if v == 0.0 {
             return;
         }
-        self.voiced_levels.push(analysis.level_db);
         let r = analysis.periodicity.min(0.999);
         self.hnr_db.push(10.0 * (r / (1.0 - r)).log10());
         for ((s, w), e) in self
@@ -311,17 +335,11 @@ impl ProfileBuilder {
                 100.0 * share.min(1.0)
             ));
         }
-        let floor = percentile(&mut self.levels, 0.05);
-        let voice = if self.voiced_levels.is_empty() {
-            floor
-        } else {
-            percentile(&mut self.voiced_levels, 0.5)
-        };
-        if hnr_db < MIN_HNR_DB || voice - floor < MIN_SNR_DB {
+        if hnr_db < MIN_HNR_DB {
             warnings.push(format!(
-                "noisy reference: harmonic-to-noise {hnr_db:.1} dB, noise floor {:.0} dB below \
-                 the voice; a dry, clean recording gives a truer profile",
-                voice - floor
+                "noisy or breathy reference: the voiced parts' harmonic-to-noise ratio is \
+                 {hnr_db:.1} dB (under {MIN_HNR_DB:.0}); a dry, clean recording gives a truer \
+                 profile"
             ));
         }
         Ok(VoiceProfile {

@@ -43,7 +43,8 @@ fn a_clean_voice_gives_its_range_and_no_warnings() {
 fn a_profile_round_trips_through_json_and_rejects_damage() {
     let profile = learn(&sing(X, &melody(52.0, 6, 0.5, 1), RATE, 1), RATE).unwrap();
     let json = profile.to_json();
-    assert!(json.len() < 4000, "{} bytes", json.len());
+    assert!(json.len() < 2000, "{} bytes", json.len());
+    assert!(json.lines().count() < 25, "{json}");
     assert_eq!(VoiceProfile::from_json(&json).unwrap(), profile);
     let mut v: serde_json::Value = serde_json::from_str(&json).unwrap();
     v["version"] = 99.into();
