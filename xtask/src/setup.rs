@@ -113,8 +113,7 @@ const BENCH_REQUIREMENTS: &[Requirement] = &[
     Requirement {
         check: Check::Command("espeak-ng"),
         package: "espeak-ng",
-        why: "speaks the lines the separation bench's vocals and voice B of the voice bench are \
-              sung from",
+        why: "speaks what the separation bench's vocals and the voice bench's voice B sing",
     },
     Requirement {
         check: Check::Command("flite"),
