@@ -582,11 +582,13 @@ def main():
     minutes = {"input": 0.0, "reference": 0.0}
     pitch_stats = {"dio": [], "mixsmith": []}
     pitch_time = 0.0
-    lines, lags, warps = [], [], []
+    lines, lags, warps, overlap = [], [], [], []
     for folder in folders:
         with open(os.path.join(folder, "truth.json")) as f:
             truth = json.load(f)
         true_f0 = {k: np.array(v) for k, v in truth["f0"].items()}
+        a, b = true_f0["A"] > 0, true_f0["B"] > 0
+        overlap.append((a & b).sum() / (a | b).sum())
         out = os.path.join(folder, "out")
         os.makedirs(out, exist_ok=True)
         takes = {k: Take(os.path.join(folder, f"{k}.wav")) for k in VOICES}
@@ -651,7 +653,8 @@ def main():
     seconds = minutes["input"] * 60 / (2 * n)
     ref_seconds = minutes["reference"] * 60 / (2 * n)
     print(f"voice bench: {n} songs (seed {seed}), {seconds:.0f} s each, references {ref_seconds:.0f} s "
-          f"(another song of the target voice); A = {VOICES['A']['label']}; B = {VOICES['B']['label']}")
+          f"(another song of the target voice); A = {VOICES['A']['label']}; B = {VOICES['B']['label']}; "
+          f"both voiced on {np.mean(overlap):.1%} of the frames either is voiced")
 
     def mean(values):
         values = [v for v in values if not math.isnan(v)]
