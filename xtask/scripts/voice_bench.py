@@ -41,9 +41,11 @@ Metrics (frames of 5 ms; a converted file is first aligned to its input by the l
 +-100 ms, that best correlates their frame energies):
 - F0 RMSE in cents of the output against the F0 the source was sung with, over frames voiced in
   both, and the share of those frames more than a semitone off (a few such frames make most of
-  the RMSE). The output's F0: DIO + StoneMask, 60-1000 Hz (so octave errors count), each voiced
-  frame moved to the harmonic-sum peak within +-100 cents, then the median over +-2 frames of the
-  same voiced run (drops lone spikes). The no-conversion row is this tracker's error on the
+  the RMSE). The output's F0: DIO + StoneMask's voicing, 60-1000 Hz,
+  each voiced frame's value then chosen by a harmonic contrast (harmonics 1-8 against the gaps
+  between them) within +-100 cents of DIO's value, of its half and of its double (so a weak
+  fundamental is no octave error, a real octave slip still is), then the median over +-2 frames
+  of the same voiced run (drops lone spikes). The no-conversion row is this tracker's error on the
   source itself: the floor of the measurement;
 - mel-cepstral distortion against the target voice singing the same song: 10/ln10 *
   sqrt(2 * sum (mc_d - mc'_d)^2) over the mel-cepstral coefficients 1-24 (pysptk sp2mc of the
@@ -450,31 +452,53 @@ def lag_frames(take, reference, limit=20):
     return int(np.argmax(scores)) - limit
 
 
+# How much better (mean log-magnitude contrast, nepers) another octave must score than the
+# tracker's before it is taken.
+OCTAVE_MARGIN = 0.5
+
+
 def refine(x, f0, chunk=256):
-    """Each voiced frame's F0 moved to the peak of a harmonic sum (log magnitudes of harmonics
-    1-8, 46 ms Hann window, zero-padded to 8192) within +-100 cents of the tracker's value: the
-    tracker decides voicing and octave, the spectrum the fine value."""
-    win, n_fft, harmonics = 2048, 8192, np.arange(1, 9)
+    """Each voiced frame's F0 moved to the best-scoring candidate within +-100 cents of the
+    tracker's value, of half of it or of twice it. The score is a harmonic contrast: over harmonics
+    1-8, the log magnitude at the harmonic minus the mean of those half a harmonic either side
+    (46 ms Hann window, zero-padded to 8192). The tracker decides voicing; the harmonics decide the
+    octave (a fundamental-based tracker jumps an octave up when a timbre change weakens the
+    fundamental, though the odd harmonics still say where the pitch is) and the fine value."""
+    win, n_fft = 2048, 8192
+    harmonics = np.arange(1, 9)
     cents = np.arange(-100, 101, 5.0)
+    grid = np.concatenate([cents - 1200, cents, cents + 1200])
     frames = np.flatnonzero(f0 > 0)
     padded = np.pad(x, (win // 2, win))
     out = f0.copy()
+
+    def level(spectrum, frequencies):
+        position = np.clip(frequencies * n_fft / SR, 0, n_fft // 2 - 1)
+        lo = np.floor(position).astype(int)
+        w = position - lo
+        r = np.arange(len(spectrum))[:, None, None]
+        return (1 - w) * spectrum[r, lo] + w * spectrum[r, lo + 1]
+
     for a in range(0, len(frames), chunk):
         rows = frames[a:a + chunk]
         start = np.round(rows * FP * SR).astype(int)
         segments = padded[start[:, None] + np.arange(win)] * np.hanning(win)
         spectrum = np.log(np.abs(np.fft.rfft(segments, n_fft)) + 1e-9)
-        candidates = f0[rows, None] * 2 ** (cents / 1200)  # frames x candidates
-        position = np.minimum(candidates[:, :, None] * harmonics * n_fft / SR, n_fft // 2 - 1)
-        lo = np.floor(position).astype(int)
-        w = position - lo
-        r = np.arange(len(rows))[:, None, None]
-        score = ((1 - w) * spectrum[r, lo] + w * spectrum[r, lo + 1]).sum(axis=2)
-        best = np.clip(np.argmax(score, axis=1), 1, len(cents) - 2)
+        candidates = f0[rows, None] * 2 ** (grid / 1200)  # frames x candidates
+        peaks = level(spectrum, candidates[:, :, None] * harmonics)
+        valleys = 0.5 * (level(spectrum, candidates[:, :, None] * (harmonics - 0.5))
+                         + level(spectrum, candidates[:, :, None] * (harmonics + 0.5)))
+        score = (peaks - valleys).mean(axis=2)
+        score[:, len(cents):2 * len(cents)] += OCTAVE_MARGIN  # the tracker's octave unless clearly worse
+        score[(candidates < F0_MIN) | (candidates > F0_MAX)] = -1e9
+        best = np.argmax(score, axis=1)
         i = np.arange(len(rows))
-        left, mid, right = score[i, best - 1], score[i, best], score[i, best + 1]
-        offset = 0.5 * (left - right) / np.minimum(left - 2 * mid + right, -1e-9)
-        out[rows] = f0[rows] * 2 ** ((cents[best] + 5 * np.clip(offset, -1, 1)) / 1200)
+        inner = (best % len(cents) != 0) & (best % len(cents) != len(cents) - 1)
+        left = score[i, np.maximum(best - 1, 0)]
+        right = score[i, np.minimum(best + 1, len(grid) - 1)]
+        mid = score[i, best]
+        offset = np.where(inner, 0.5 * (left - right) / np.minimum(left - 2 * mid + right, -1e-9), 0.0)
+        out[rows] = f0[rows] * 2 ** ((grid[best] + 5 * np.clip(offset, -1, 1)) / 1200)
     return out
 
 
