@@ -33,6 +33,11 @@ const TEMPO_KEY_PACKAGES: &[&str] = &["librosa==0.10.2.post1", "mido==1.3.3"];
 /// What the separation bench adds to the tempo and key bench's packages: the WORLD vocoder
 /// that sings its vocals.
 const SEPARATE_PACKAGES: &[&str] = &["pyworld==0.3.5"];
+/// What the voice conversion bench adds to the separation bench's packages: SPTK's mel-cepstrum
+/// for the mel-cepstral distortion.
+const VOICE_PACKAGES: &[&str] = &["pysptk==1.0.1"];
+/// Songs in the voice conversion bench set (each sung by both voices, both directions scored).
+const VOICE_SONGS: &str = "8";
 /// Songs in the separation bench set.
 const SEPARATE_SONGS: &str = "8";
 /// Songs in the tempo and key bench set.
@@ -144,6 +149,17 @@ pub fn run(workspace: &Workspace, build_times: bool) -> Result<()> {
             PITCH_MELODIES,
         )
     })?;
+    let voice = steps.run("voice conversion bench set (pyworld baseline)", || {
+        bench_script(
+            workspace,
+            "librosa, mido, pyworld, pysptk",
+            &[TEMPO_KEY_PACKAGES, SEPARATE_PACKAGES, VOICE_PACKAGES],
+            "voice_bench.py",
+            &cli,
+            "bench-voice",
+            VOICE_SONGS,
+        )
+    })?;
     let figures = steps.run("collect criterion figures", || {
         criterion_figures(&workspace.target.join("criterion"), started)
     })?;
@@ -193,6 +209,13 @@ pub fn run(workspace: &Workspace, build_times: bool) -> Result<()> {
         pitch
             .as_deref()
             .unwrap_or("(skipped: no Python with librosa)\n")
+    );
+    println!("---- voice conversion (xtask/scripts/voice_bench.py) ----");
+    print!(
+        "{}",
+        voice
+            .as_deref()
+            .unwrap_or("(skipped: no Python with librosa, mido, pyworld and pysptk)\n")
     );
     println!("---- bundle sizes ----");
     println!(

@@ -113,12 +113,18 @@ const BENCH_REQUIREMENTS: &[Requirement] = &[
     Requirement {
         check: Check::Command("espeak-ng"),
         package: "espeak-ng",
-        why: "speaks the lines the separation bench's vocals are sung from",
+        why: "speaks what the separation bench's vocals and the voice bench's voice B sing",
+    },
+    Requirement {
+        check: Check::Command("flite"),
+        package: "flite",
+        why: "speaks the words voice A of the voice conversion bench sings",
     },
     Requirement {
         check: Check::Command("g++"),
         package: "g++",
-        why: "builds pyworld (the separation bench's vocoder; PyPI ships it as source)",
+        why: "builds pyworld (the separation and voice benches' vocoder) and pysptk (the voice \
+              bench's mel-cepstra); PyPI ships both as source",
     },
 ];
 
