@@ -11,6 +11,8 @@ use std::f32::consts::TAU;
 use std::fs;
 use std::path::{Path, PathBuf};
 
+mod voice;
+
 /// Sample rate of the generated clip.
 const SAMPLE_RATE: u32 = 48_000;
 
@@ -72,6 +74,10 @@ pub const STEPS: &[DemoStep] = &[
     DemoStep {
         name: "separate a generated four-part mix into stems and score them (SDR)",
         run: separate_with_cli,
+    },
+    DemoStep {
+        name: "clone a generated singer's voice and convert another singer towards it",
+        run: voice::clone_and_convert,
     },
 ];
 
