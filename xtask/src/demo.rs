@@ -534,10 +534,10 @@ impl XorShift {
     }
 }
 
-/// Writes 16-bit stereo PCM.
-fn write_wav(path: &Path, frames: &[[f32; 2]]) -> Result<()> {
+/// Writes 16-bit PCM with `CHANNELS` channels at the demo's sample rate.
+fn write_wav<const CHANNELS: usize>(path: &Path, frames: &[[f32; CHANNELS]]) -> Result<()> {
     let spec = hound::WavSpec {
-        channels: 2,
+        channels: CHANNELS as u16,
         sample_rate: SAMPLE_RATE,
         bits_per_sample: 16,
         sample_format: hound::SampleFormat::Int,

@@ -13,7 +13,7 @@ use std::process::Command;
 
 use anyhow::{Context, Result, ensure};
 
-use super::{Demo, SAMPLE_RATE, XorShift};
+use super::{Demo, SAMPLE_RATE, XorShift, write_wav};
 use crate::util;
 
 /// Formant frequencies (F1, F2, F3 in Hz) of the vowels a, e, i, o, u for an adult voice.
@@ -72,13 +72,14 @@ pub fn clone_and_convert(demo: &mut Demo) -> Result<()> {
     let source = demo.out_dir.join("voice-source.wav");
     let converted = demo.out_dir.join("voice-converted.wav");
     let profile = demo.out_dir.join("voice.json");
-    write_mono(
+    let mono = |samples: Vec<f32>| samples.into_iter().map(|s| [s]).collect::<Vec<_>>();
+    write_wav(
         &reference,
-        &sing(&TARGET, &REFERENCE_SONG, REFERENCE_SECONDS, 1),
+        &mono(sing(&TARGET, &REFERENCE_SONG, REFERENCE_SECONDS, 1)),
     )?;
-    write_mono(
+    write_wav(
         &source,
-        &sing(&SOURCE, &CONVERTED_SONG, CONVERTED_SECONDS, 2),
+        &mono(sing(&SOURCE, &CONVERTED_SONG, CONVERTED_SECONDS, 2)),
     )?;
 
     util::run(
@@ -240,24 +241,6 @@ fn formant_gain(frequency: f32, formants: &[f32; 3]) -> f32 {
             1.0 / ((1.0 - ratio * ratio).powi(2) + (ratio * bandwidth / formant).powi(2)).sqrt()
         })
         .product()
-}
-
-/// Writes mono 16-bit PCM at the demo's sample rate.
-fn write_mono(path: &Path, samples: &[f32]) -> Result<()> {
-    let spec = hound::WavSpec {
-        channels: 1,
-        sample_rate: SAMPLE_RATE,
-        bits_per_sample: 16,
-        sample_format: hound::SampleFormat::Int,
-    };
-    let mut writer = hound::WavWriter::create(path, spec)
-        .with_context(|| format!("could not create {}", path.display()))?;
-    for sample in samples {
-        writer.write_sample((sample.clamp(-1.0, 1.0) * i16::MAX as f32).round() as i16)?;
-    }
-    writer
-        .finalize()
-        .with_context(|| format!("could not finish {}", path.display()))
 }
 
 #[cfg(test)]
