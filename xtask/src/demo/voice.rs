@@ -62,7 +62,7 @@ const CONVERTED_SONG: [f32; 8] = [55.0, 57.0, 59.0, 60.0, 59.0, 57.0, 55.0, 52.0
 const REFERENCE_SECONDS: f32 = 14.0;
 
 /// Seconds of the converted clip.
-const CONVERTED_SECONDS: f32 = 8.0;
+const CONVERTED_SECONDS: f32 = 12.0;
 
 /// Step: clone the target from one generated clip, convert another voice's song towards it,
 /// and report how far the timbre moved and how still the pitch stayed.
