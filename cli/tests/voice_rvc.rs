@@ -4,22 +4,15 @@
 //!
 //! Needs ONNX Runtime from `cargo xtask setup` in `<workspace>/vendor/` (or `ORT_DYLIB_PATH`).
 
+mod common;
+
 use std::ffi::OsStr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
+use common::ort_library;
 use mixsmith_core::inference::test_graph::{contentvec_mean_abs, rvc_sine, write_pack_files};
 use mixsmith_core::voice::{PitchConfig, track};
-
-fn ort_library() -> PathBuf {
-    std::env::var_os("ORT_DYLIB_PATH").map_or_else(
-        || {
-            Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("../vendor/onnxruntime/libonnxruntime.so.1.31.1")
-        },
-        PathBuf::from,
-    )
-}
 
 /// Runs `mixsmith voice convert ARGS` with ONNX Runtime at `library` and the data folder in
 /// `data`.
@@ -67,9 +60,9 @@ fn write_input(path: &Path) -> Vec<Vec<f32>> {
         sample_format: hound::SampleFormat::Float,
     };
     let mut w = hound::WavWriter::create(path, spec).unwrap();
-    for i in 0..frames {
-        w.write_sample(channels[0][i]).unwrap();
-        w.write_sample(channels[1][i]).unwrap();
+    for (&left, &right) in channels[0].iter().zip(&channels[1]) {
+        w.write_sample(left).unwrap();
+        w.write_sample(right).unwrap();
     }
     w.finalize().unwrap();
     channels

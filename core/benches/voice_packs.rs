@@ -5,7 +5,8 @@
 //! levels and a "synthesizer" that renders a sine at `pitchf`), which cost about as little as a
 //! graph with these tensor shapes can; so the RVC figure is the engine's overhead (resampling,
 //! the F0 track, windows, noise, alignment, cross-fades) that a real model adds its own time to.
-//! Graph time = the same number of runs of the same two sessions on inputs of the same shapes,
+//! Graph time = the same number of windows through both graphs
+//! ([`RvcConverter::synthesize`], which also lays out the features and draws the noise),
 //! measured in the same process. Also prints the latency a streaming use of the windows costs
 //! next to the DSP converter's.
 //!
@@ -14,14 +15,11 @@
 mod common;
 
 use std::f64::consts::TAU;
-use std::path::Path;
 use std::sync::atomic::AtomicBool;
 
+use mixsmith_core::inference::ModelPack;
 use mixsmith_core::inference::test_graph::{contentvec_mean_abs, rvc_sine, write_pack_files};
-use mixsmith_core::inference::{InputTensor, LIBRARY_FILE, ModelPack, Runtime, RuntimeSearch};
-use mixsmith_core::voice::rvc::{
-    CONTENT_RATE, FRAME, NOISE_CHANNELS, REALTIME_LATENCY_SAMPLES, WINDOW,
-};
+use mixsmith_core::voice::rvc::{CONTENT_RATE, FRAME, REALTIME_LATENCY_SAMPLES, WINDOW};
 use mixsmith_core::voice::{
     ConvertSettings, RvcConverter, RvcSettings, VoiceConverter, convert, learn,
 };
@@ -53,16 +51,7 @@ fn voice(hz: f64, seconds: usize) -> Vec<f32> {
 }
 
 fn main() {
-    let library = std::env::var_os("ORT_DYLIB_PATH")
-        .filter(|v| !v.is_empty())
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| {
-            Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("..")
-                .join(format!("vendor/onnxruntime/{LIBRARY_FILE}"))
-        });
-    if let Err(e) = Runtime::global_with(|| RuntimeSearch::explicit([library])) {
-        println!("voice_packs bench SKIPPED: {e}; run `cargo xtask setup`");
+    if !common::load_runtime("voice_packs") {
         return;
     }
     let dir = tempfile::tempdir().expect("temp dir");
@@ -95,67 +84,16 @@ fn main() {
         );
     });
 
+    // The graphs alone: the same number of windows through both graphs.
     let windows = RvcConverter::windows(input.len(), RATE);
-    let content = pack.open_session("contentvec.onnx").expect("content");
-    let synth = pack.open_session("voice.onnx").expect("synth");
-    let t = WINDOW / FRAME;
     let window = vec![0.01f32; WINDOW];
-    let phone = vec![0.01f32; t * 768];
-    let pitchf = vec![200.0f32; t];
-    let pitch = vec![60i64; t];
-    let rnd = vec![0.0f32; NOISE_CHANNELS * t];
+    let pitchf = vec![200.0f32; WINDOW / FRAME];
     let graph = common::best_of(3, || {
-        for _ in 0..windows {
+        for index in 0..windows {
             std::hint::black_box(
-                content
-                    .run_f32("source", &[1, 1, WINDOW], &window)
-                    .expect("content"),
+                rvc.synthesize(&window, &pitchf, &settings, index)
+                    .expect("synthesize"),
             );
-            let inputs = [
-                (
-                    "phone",
-                    InputTensor::F32 {
-                        shape: &[1, t, 768],
-                        data: &phone,
-                    },
-                ),
-                (
-                    "phone_lengths",
-                    InputTensor::I64 {
-                        shape: &[1],
-                        data: &[t as i64],
-                    },
-                ),
-                (
-                    "pitch",
-                    InputTensor::I64 {
-                        shape: &[1, t],
-                        data: &pitch,
-                    },
-                ),
-                (
-                    "pitchf",
-                    InputTensor::F32 {
-                        shape: &[1, t],
-                        data: &pitchf,
-                    },
-                ),
-                (
-                    "ds",
-                    InputTensor::I64 {
-                        shape: &[1],
-                        data: &[0],
-                    },
-                ),
-                (
-                    "rnd",
-                    InputTensor::F32 {
-                        shape: &[1, NOISE_CHANNELS, t],
-                        data: &rnd,
-                    },
-                ),
-            ];
-            std::hint::black_box(synth.run(&inputs).expect("synth"));
         }
     });
 

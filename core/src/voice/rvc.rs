@@ -93,10 +93,10 @@ pub const MAX_TRANSPOSE: f32 = 36.0;
 // Every length above is a whole number of ContentVec frames, so it is a whole number of
 // samples at every synthesizer rate.
 const _: () = assert!(
-    STEP % CONTENT_FRAME == 0
-        && CONTEXT % CONTENT_FRAME == 0
-        && FADE % CONTENT_FRAME == 0
-        && SEARCH % CONTENT_FRAME == 0
+    STEP.is_multiple_of(CONTENT_FRAME)
+        && CONTEXT.is_multiple_of(CONTENT_FRAME)
+        && FADE.is_multiple_of(CONTENT_FRAME)
+        && SEARCH.is_multiple_of(CONTENT_FRAME)
 );
 
 /// What can go wrong loading or running an RVC pack.
@@ -390,9 +390,12 @@ impl RvcConverter {
         Ok(out)
     }
 
-    /// Runs ContentVec and the synthesizer on one window of [`WINDOW`] samples at 16 kHz with
-    /// its F0 frames (Hz, transposed); returns exactly `at_model(WINDOW)` samples.
-    fn synthesize(
+    /// Runs ContentVec and the synthesizer on one window (`index`, which seeds its noise) of
+    /// [`WINDOW`] samples at 16 kHz with its [`WINDOW`] / [`FRAME`] F0 frames (Hz, transposed);
+    /// returns the window's [`WINDOW`] / [`FRAME`] × `sample_rate / 100` samples at the
+    /// synthesizer's rate, context included. What [`convert`](Self::convert) runs per window,
+    /// for a streaming worker (and the bench that times the graphs).
+    pub fn synthesize(
         &self,
         window: &[f32],
         pitchf: &[f32],
