@@ -13,6 +13,7 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use common::fetched;
+use mixsmith_core::inference::test_child::{child_mode, run_child};
 use mixsmith_core::inference::test_graph::{contentvec_mean_abs, rvc_sine, write_pack_files};
 use mixsmith_core::inference::{InferenceError, LIBRARY_FILE, ModelPack, Runtime, RuntimeSearch};
 use mixsmith_core::voice::rvc::{CONTENT_RATE, STEP};
@@ -351,35 +352,16 @@ fn a_pack_whose_graphs_disagree_with_its_manifest_is_refused_naming_the_file() {
     );
 }
 
-/// Set in the environment of the child process of [`a_missing_onnx_runtime_is_a_clear_error`].
-const CHILD_ENV: &str = "MIXSMITH_VOICE_PACKS_CHILD";
-
 #[test]
 fn a_missing_onnx_runtime_is_a_clear_error() {
     // Loading the runtime is process-wide: the check runs in a fresh process of this binary.
-    let output = std::process::Command::new(std::env::current_exe().unwrap())
-        .args([
-            "missing_runtime_child",
-            "--exact",
-            "--ignored",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env(CHILD_ENV, "1")
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success() && stdout.contains("1 passed"),
-        "child failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    run_child("missing_runtime_child", &[]);
 }
 
 #[test]
 #[ignore = "run by a_missing_onnx_runtime_is_a_clear_error in its own process"]
 fn missing_runtime_child() {
-    if std::env::var_os(CHILD_ENV).is_none() {
+    if !child_mode() {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
