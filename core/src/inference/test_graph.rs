@@ -368,6 +368,36 @@ pub fn rvc_sine(sample_rate: u32, phone_width: usize) -> Vec<u8> {
     })
 }
 
+/// Samples of 16 kHz audio per FCPE frame (100 frames/s).
+pub const FCPE_FRAME: usize = 160;
+
+/// An `fcpe` graph (`wav` f32 [1, N] to `f0` f32 [1, N/160 + 1]) whose F0 is `hz` in every
+/// 10-ms frame holding any signal and 0 in silent ones (the last frame, past the end, is silent).
+/// N must be a multiple of 160.
+pub fn fcpe_constant(hz: f32) -> Vec<u8> {
+    model(GraphProto {
+        name: "fcpe_constant".to_owned(),
+        node: vec![
+            node("Pad", &["wav", "one_frame_after"], "padded"),
+            node("Reshape", &["padded", "frames_shape"], "frames"),
+            node("Abs", &["frames"], "magnitudes"),
+            node("MatMul", &["magnitudes", "sum"], "levels"),
+            node("Sign", &["levels"], "voiced"),
+            node("Mul", &["voiced", "hz"], "f0_column"),
+            node("Reshape", &["f0_column", "flat"], "f0"),
+        ],
+        initializer: vec![
+            int64_tensor("one_frame_after", &[4], vec![0, 0, 0, FCPE_FRAME as i64]),
+            int64_tensor("frames_shape", &[3], vec![1, -1, FCPE_FRAME as i64]),
+            int64_tensor("flat", &[2], vec![1, -1]),
+            float_tensor("sum", &[FCPE_FRAME, 1], vec![1.0; FCPE_FRAME]),
+            float_tensor("hz", &[1], vec![hz]),
+        ],
+        input: vec![float_port("wav", &[Some(1), None])],
+        output: vec![float_port("f0", &[Some(1), None])],
+    })
+}
+
 /// Writes a model pack into `dir`: `graph` as `file` and a `manifest.toml` made of `head` (the
 /// manifest's fields before `[[files]]`, e.g. name, task, convention, sample rate, stems and
 /// `[params]`) and the file's entry with its SHA-256.

@@ -23,14 +23,15 @@
 //! convention = "contentvec"
 //! ```
 //!
-//! Any other `.onnx` file in the pack is refused (F0 packs, `crepe`/`fcpe`, are not chained
-//! here yet: the F0 comes from [`track`]).
+//! A third file with `convention = "fcpe"` (FCPE exported as one graph: wav [1, N] at 16 kHz to
+//! F0 [1, N/160 + 1] in Hz, 0 unvoiced) gives the F0 instead of the project's tracker; any other
+//! `.onnx` file (a `crepe` one, say) is refused.
 //!
 //! # What runs (following RVC's `infer/modules/vc/pipeline.py`)
 //!
 //! Each channel on its own: resampled to 16 kHz; reflect-padded by [`CONTEXT`] samples at both
-//! ends (RVC's `t_pad`); F0 by the project's own tracker on the padded signal every 10 ms (RVC's
-//! `window` of 160 samples), multiplied by `2^(transpose / 12)`; coarse pitch on RVC's mel scale
+//! ends (RVC's `t_pad`); F0 by the project's own tracker (or the pack's FCPE graph) on the padded
+//! signal every 10 ms (RVC's `window` of 160 samples), multiplied by `2^(transpose / 12)`; coarse pitch on RVC's mel scale
 //! (50 to 1100 Hz onto 1..=255); then per window of [`WINDOW`] samples: ContentVec features (50
 //! frames/s) repeated twice to 100 frames/s (a partial last frame repeats the one before, so
 //! `phone` always has one frame per 10 ms), standard normal `rnd` noise from a generator seeded
@@ -157,6 +158,8 @@ pub struct RvcConverter {
     content_output: String,
     /// Width of `phone` (768 for v2 models, 256 for v1).
     width: usize,
+    /// The pack's FCPE graph, when it has one (else the F0 comes from [`track`]).
+    pitch: Option<Arc<ModelSession>>,
     sample_rate: u32,
 }
 
@@ -190,14 +193,16 @@ impl RvcConverter {
         }
         let mut synth = Vec::new();
         let mut content = Vec::new();
+        let mut pitch = Vec::new();
         for file in pack.onnx_files() {
             match m.convention_of(file) {
                 Convention::RvcV2 => synth.push(file),
                 Convention::ContentVec => content.push(file),
+                Convention::Fcpe => pitch.push(file),
                 other => {
                     return Err(fail(format!(
-                        "files: `{}` is a `{other}` graph; a voice pack holds its synthesizer \
-                         and one `contentvec` encoder",
+                        "files: `{}` is a `{other}` graph; a voice pack holds its synthesizer, \
+                         one `contentvec` encoder and optionally one `fcpe` F0 graph",
                         file.path.display()
                     )));
                 }
@@ -216,8 +221,18 @@ impl RvcConverter {
                 content.len()
             )));
         };
+        if pitch.len() > 1 {
+            return Err(fail(format!(
+                "files: a voice pack lists at most one `fcpe` F0 graph, this one {}",
+                pitch.len()
+            )));
+        }
         let synth = pack.open_session(&synth.path.to_string_lossy())?;
         let content = pack.open_session(&content.path.to_string_lossy())?;
+        let pitch = pitch
+            .first()
+            .map(|file| pack.open_session(&file.path.to_string_lossy()))
+            .transpose()?;
         let signature = content.signature();
         let content_flat = signature.inputs[0].dims.len() == 2;
         let output = if content_flat {
@@ -255,6 +270,7 @@ impl RvcConverter {
             sample_rate: m.sample_rate,
             synth,
             content,
+            pitch,
         })
     }
 
@@ -345,15 +361,8 @@ impl RvcConverter {
         let n = input.len();
         let windows = n.div_ceil(STEP).max(1);
         let padded = pad(input, (windows - 1) * STEP + WINDOW);
-        let config = PitchConfig {
-            hop_seconds: FRAME as f32 / CONTENT_RATE as f32,
-            ..PitchConfig::default()
-        };
         let ratio = 2f32.powf(settings.transpose / 12.0);
-        let f0: Vec<f32> = track(&padded, CONTENT_RATE as f32, &config)
-            .iter()
-            .map(|f| f.f0_hz * ratio)
-            .collect();
+        let f0: Vec<f32> = self.f0(&padded)?.into_iter().map(|f| f * ratio).collect();
         let (step, fade, context) = (
             self.at_model(STEP),
             self.at_model(FADE),
@@ -465,6 +474,26 @@ impl RvcConverter {
             .into());
         }
         Ok(audio.iter().take(want).copied().collect())
+    }
+
+    /// The F0 in Hz (0 unvoiced) every [`FRAME`] samples of a 16 kHz signal, frame `t` centred
+    /// on sample `t FRAME`: from the pack's FCPE graph when it has one, else from [`track`].
+    fn f0(&self, signal: &[f32]) -> Result<Vec<f32>, RvcError> {
+        let Some(session) = &self.pitch else {
+            let config = PitchConfig {
+                hop_seconds: FRAME as f32 / CONTENT_RATE as f32,
+                ..PitchConfig::default()
+            };
+            let frames = track(signal, CONTENT_RATE as f32, &config);
+            return Ok(frames.iter().map(|f| f.f0_hz).collect());
+        };
+        let signature = session.signature();
+        let outputs = session.run_f32(&signature.inputs[0].name, &[1, signal.len()], signal)?;
+        let f0 = outputs.require(session.path(), &signature.outputs[0].name)?;
+        Ok(f0
+            .iter()
+            .map(|&f| if f.is_finite() && f > 0.0 { f } else { 0.0 })
+            .collect())
     }
 
     /// ContentVec features of one window, repeated to `frames` frames at 100 frames/s, flat
