@@ -15,10 +15,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use common::fetched;
 use mixsmith_core::inference::test_child::{child_mode, run_child};
 use mixsmith_core::inference::test_graph::{
-    contentvec_mean_abs, fcpe_constant, rvc_sine, write_pack_files,
+    contentvec_mean_abs, crepe_peak, fcpe_constant, rvc_sine, write_pack_files,
 };
 use mixsmith_core::inference::{InferenceError, LIBRARY_FILE, ModelPack, Runtime, RuntimeSearch};
-use mixsmith_core::voice::rvc::{CONTENT_RATE, STEP};
+use mixsmith_core::voice::rvc::{CONTENT_RATE, STEP, crepe_bin_hz};
 use mixsmith_core::voice::{PitchConfig, RvcConverter, RvcError, RvcSettings, track};
 
 fn runtime() {
@@ -290,43 +290,51 @@ fn the_units_export_and_a_v1_width_work_too() {
 }
 
 #[test]
-fn an_fcpe_graph_in_the_pack_gives_the_f0() {
+fn an_fcpe_or_crepe_graph_in_the_pack_gives_the_f0() {
     runtime();
     let tmp = tempfile::tempdir().unwrap();
-    write_pack_files(
-        tmp.path(),
-        "name = \"fcpe voice\"\ntask = \"voice\"\nconvention = \"rvc-v2\"\nsample_rate = 48000\n",
-        &[
-            ("voice.onnx", &rvc_sine(48_000, 768), None),
-            (
-                "contentvec.onnx",
-                &contentvec_mean_abs(768, false),
-                Some("contentvec"),
-            ),
-            ("fcpe.onnx", &fcpe_constant(220.0), Some("fcpe")),
-        ],
-    )
-    .unwrap();
-    let converter = RvcConverter::load(&ModelPack::load(tmp.path()).unwrap()).unwrap();
-    // A 300 Hz tone with 0.3 s of silence in the middle: the output sings the FCPE graph's
-    // 220 Hz an octave up where there is signal, and nothing in the silence.
-    let rate = 44_100;
-    let mut input = tone(rate, rate as usize * 3 + 11, 1, |_, _| 300.0, 0.5);
-    input[0][rate as usize..rate as usize * 13 / 10].fill(0.0);
-    let output = convert(&converter, &input, rate, 12.0);
-    let frames = track(&output[0], rate as f32, &PitchConfig::default());
-    let voiced: Vec<f32> = frames
-        .iter()
-        .filter(|f| (0.1..0.9).contains(&f.time) || (1.4..2.9).contains(&f.time))
-        .map(|f| f.f0_hz)
-        .collect();
-    let off = voiced
-        .iter()
-        .map(|&f| (1200.0 * (f / 440.0).log2()).abs())
-        .fold(0.0f32, f32::max);
-    assert!(off < 3.0, "{off:.2} cents from 440 Hz");
-    let gap = &output[0][rate as usize * 11 / 10..rate as usize * 12 / 10];
-    assert!(gap.iter().all(|&x| x.abs() < 1e-3), "silence stays silent");
+    let graphs = [
+        ("fcpe", fcpe_constant(220.0), 220.0),
+        ("crepe", crepe_peak(168), crepe_bin_hz(168.0) as f32),
+    ];
+    for (convention, graph, hz) in graphs {
+        let dir = tmp.path().join(convention);
+        write_pack_files(
+            &dir,
+            "name = \"f0 voice\"\ntask = \"voice\"\nconvention = \"rvc-v2\"\nsample_rate = 48000\n",
+            &[
+                ("voice.onnx", &rvc_sine(48_000, 768), None),
+                (
+                    "contentvec.onnx",
+                    &contentvec_mean_abs(768, false),
+                    Some("contentvec"),
+                ),
+                ("f0.onnx", &graph, Some(convention)),
+            ],
+        )
+        .unwrap();
+        let converter = RvcConverter::load(&ModelPack::load(&dir).unwrap()).unwrap();
+        // A 300 Hz tone with 0.3 s of silence in the middle: the output sings the graph's F0
+        // an octave up where there is signal, and nothing in the silence.
+        let rate = 44_100;
+        let mut input = tone(rate, rate as usize * 3 + 11, 1, |_, _| 300.0, 0.5);
+        input[0][rate as usize..rate as usize * 13 / 10].fill(0.0);
+        let output = convert(&converter, &input, rate, 12.0);
+        let frames = track(&output[0], rate as f32, &PitchConfig::default());
+        let off = frames
+            .iter()
+            .filter(|f| (0.1..0.9).contains(&f.time) || (1.4..2.9).contains(&f.time))
+            .map(|f| (1200.0 * (f.f0_hz / (2.0 * hz)).log2()).abs())
+            .fold(0.0f32, f32::max);
+        eprintln!("{convention}: at most {off:.2} cents from {} Hz", 2.0 * hz);
+        assert!(
+            off < 3.0,
+            "{convention}: {off:.2} cents from {} Hz",
+            2.0 * hz
+        );
+        let gap = &output[0][rate as usize * 11 / 10..rate as usize * 12 / 10];
+        assert!(gap.iter().all(|&x| x.abs() < 1e-3), "{convention}: silence");
+    }
 }
 
 #[test]

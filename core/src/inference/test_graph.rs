@@ -398,6 +398,35 @@ pub fn fcpe_constant(hz: f32) -> Vec<u8> {
     })
 }
 
+/// Samples per CREPE frame (16 kHz).
+pub const CREPE_FRAME: usize = 1024;
+/// CREPE's pitch bins.
+pub const CREPE_BINS: usize = 360;
+
+/// A `crepe` graph (`frames` f32 [B, 1024] to `probabilities` f32 [B, 360]) whose every frame
+/// holding any signal peaks at `bin` (a Gaussian of 1.5 bins, 0.9 at its top) and every silent
+/// frame is all zeros.
+pub fn crepe_peak(bin: usize) -> Vec<u8> {
+    let profile = (0..CREPE_BINS)
+        .map(|i| 0.9 * (-((i as f32 - bin as f32) / 1.5).powi(2) / 2.0).exp())
+        .collect();
+    model(GraphProto {
+        name: "crepe_peak".to_owned(),
+        node: vec![
+            node("Abs", &["frames"], "magnitudes"),
+            node("MatMul", &["magnitudes", "sum"], "levels"),
+            node("Sign", &["levels"], "voiced"),
+            node("Mul", &["voiced", "profile"], "probabilities"),
+        ],
+        initializer: vec![
+            float_tensor("sum", &[CREPE_FRAME, 1], vec![1.0; CREPE_FRAME]),
+            float_tensor("profile", &[1, CREPE_BINS], profile),
+        ],
+        input: vec![float_port("frames", &[None, Some(CREPE_FRAME)])],
+        output: vec![float_port("probabilities", &[None, Some(CREPE_BINS)])],
+    })
+}
+
 /// Writes a model pack into `dir`: `graph` as `file` and a `manifest.toml` made of `head` (the
 /// manifest's fields before `[[files]]`, e.g. name, task, convention, sample rate, stems and
 /// `[params]`) and the file's entry with its SHA-256.

@@ -24,8 +24,12 @@
 //! ```
 //!
 //! A third file with `convention = "fcpe"` (FCPE exported as one graph: wav [1, N] at 16 kHz to
-//! F0 [1, N/160 + 1] in Hz, 0 unvoiced) gives the F0 instead of the project's tracker; any other
-//! `.onnx` file (a `crepe` one, say) is refused.
+//! F0 [1, N/160 + 1] in Hz, 0 unvoiced) or `convention = "crepe"` gives the F0 instead of the
+//! project's tracker. CREPE runs as torchcrepe does for RVC: 1024-sample frames every 160
+//! samples, centred (the signal padded with 512 zeros each side), each made zero-mean and
+//! unit-variance; decoded by weighted argmax over the ±4 bins around the most probable one
+//! between 50 and 1100 Hz, unvoiced where that bin's probability is below 0.1 (RVC's threshold;
+//! its 3-frame median and mean filters are not applied). Any other `.onnx` file is refused.
 //!
 //! # What runs (following RVC's `infer/modules/vc/pipeline.py`)
 //!
@@ -158,8 +162,9 @@ pub struct RvcConverter {
     content_output: String,
     /// Width of `phone` (768 for v2 models, 256 for v1).
     width: usize,
-    /// The pack's FCPE graph, when it has one (else the F0 comes from [`track`]).
-    pitch: Option<Arc<ModelSession>>,
+    /// The pack's F0 graph (`fcpe` or `crepe`), when it has one (else the F0 comes from
+    /// [`track`]).
+    pitch: Option<(Convention, Arc<ModelSession>)>,
     sample_rate: u32,
 }
 
@@ -198,11 +203,11 @@ impl RvcConverter {
             match m.convention_of(file) {
                 Convention::RvcV2 => synth.push(file),
                 Convention::ContentVec => content.push(file),
-                Convention::Fcpe => pitch.push(file),
+                Convention::Fcpe | Convention::Crepe => pitch.push(file),
                 other => {
                     return Err(fail(format!(
                         "files: `{}` is a `{other}` graph; a voice pack holds its synthesizer, \
-                         one `contentvec` encoder and optionally one `fcpe` F0 graph",
+                         one `contentvec` encoder and optionally one `fcpe` or `crepe` F0 graph",
                         file.path.display()
                     )));
                 }
@@ -223,7 +228,7 @@ impl RvcConverter {
         };
         if pitch.len() > 1 {
             return Err(fail(format!(
-                "files: a voice pack lists at most one `fcpe` F0 graph, this one {}",
+                "files: a voice pack lists at most one F0 graph (`fcpe` or `crepe`), this one {}",
                 pitch.len()
             )));
         }
@@ -231,7 +236,10 @@ impl RvcConverter {
         let content = pack.open_session(&content.path.to_string_lossy())?;
         let pitch = pitch
             .first()
-            .map(|file| pack.open_session(&file.path.to_string_lossy()))
+            .map(|file| {
+                let session = pack.open_session(&file.path.to_string_lossy())?;
+                Ok::<_, InferenceError>((m.convention_of(file), session))
+            })
             .transpose()?;
         let signature = content.signature();
         let content_flat = signature.inputs[0].dims.len() == 2;
@@ -477,9 +485,9 @@ impl RvcConverter {
     }
 
     /// The F0 in Hz (0 unvoiced) every [`FRAME`] samples of a 16 kHz signal, frame `t` centred
-    /// on sample `t FRAME`: from the pack's FCPE graph when it has one, else from [`track`].
+    /// on sample `t FRAME`: from the pack's F0 graph when it has one, else from [`track`].
     fn f0(&self, signal: &[f32]) -> Result<Vec<f32>, RvcError> {
-        let Some(session) = &self.pitch else {
+        let Some((convention, session)) = &self.pitch else {
             let config = PitchConfig {
                 hop_seconds: FRAME as f32 / CONTENT_RATE as f32,
                 ..PitchConfig::default()
@@ -487,6 +495,9 @@ impl RvcConverter {
             let frames = track(signal, CONTENT_RATE as f32, &config);
             return Ok(frames.iter().map(|f| f.f0_hz).collect());
         };
+        if *convention == Convention::Crepe {
+            return crepe_f0(session, signal);
+        }
         let signature = session.signature();
         let outputs = session.run_f32(&signature.inputs[0].name, &[1, signal.len()], signal)?;
         let f0 = outputs.require(session.path(), &signature.outputs[0].name)?;
@@ -532,6 +543,79 @@ impl RvcConverter {
         }
         Ok(phone)
     }
+}
+
+/// Samples per CREPE frame.
+const CREPE_FRAME: usize = 1024;
+/// CREPE frames per graph run.
+const CREPE_BATCH: usize = 512;
+/// The cents (above 10 Hz) of CREPE's bin 0; bins are 20 cents apart.
+const CREPE_CENTS_0: f64 = 1997.379_408_437_619;
+
+/// The frequency in Hz of a (fractional) CREPE bin.
+pub fn crepe_bin_hz(bin: f64) -> f64 {
+    10.0 * ((CREPE_CENTS_0 + 20.0 * bin) / 1200.0).exp2()
+}
+
+/// The F0 of a 16 kHz signal every [`FRAME`] samples (`len / FRAME + 1` frames) from a CREPE
+/// graph (see the module documentation).
+fn crepe_f0(session: &ModelSession, signal: &[f32]) -> Result<Vec<f32>, RvcError> {
+    let frames = signal.len() / FRAME + 1;
+    let half = CREPE_FRAME / 2;
+    let bin_of = |hz: f64| (1200.0 * (hz / 10.0).log2() - CREPE_CENTS_0) / 20.0;
+    let lowest = bin_of(50.0).ceil().max(0.0) as usize;
+    let highest = (bin_of(1100.0).floor() as usize).min(359);
+    let signature = session.signature();
+    let (input, output) = (&signature.inputs[0].name, &signature.outputs[0].name);
+    let mut f0 = Vec::with_capacity(frames);
+    let mut batch = Vec::with_capacity(CREPE_BATCH * CREPE_FRAME);
+    for first in (0..frames).step_by(CREPE_BATCH) {
+        let count = CREPE_BATCH.min(frames - first);
+        batch.clear();
+        for t in first..first + count {
+            let start = batch.len();
+            // Frame t covers signal[t FRAME - 512 .. t FRAME + 512), zeros outside.
+            batch.extend((0..CREPE_FRAME).map(|i| {
+                (t * FRAME + i)
+                    .checked_sub(half)
+                    .and_then(|j| signal.get(j))
+                    .copied()
+                    .unwrap_or(0.0)
+            }));
+            let frame = &mut batch[start..];
+            let mean = frame.iter().sum::<f32>() / CREPE_FRAME as f32;
+            let var = frame.iter().map(|x| (x - mean).powi(2)).sum::<f32>() / CREPE_FRAME as f32;
+            let scale = 1.0 / var.sqrt().max(1e-9);
+            frame.iter_mut().for_each(|x| *x = (*x - mean) * scale);
+        }
+        let outputs = session.run_f32(input, &[count, CREPE_FRAME], &batch)?;
+        let probabilities = outputs.require(session.path(), output)?;
+        let flat: Vec<f32> = probabilities.iter().copied().collect();
+        if flat.len() != count * 360 {
+            return Err(InferenceError::run(
+                session.path(),
+                format!(
+                    "`{output}` has {} values for {count} frames of 360 bins",
+                    flat.len()
+                ),
+            )
+            .into());
+        }
+        for row in flat.chunks_exact(360) {
+            let best = (lowest..=highest)
+                .max_by(|&a, &b| row[a].total_cmp(&row[b]))
+                .unwrap_or(lowest);
+            if row[best] < 0.1 {
+                f0.push(0.0);
+                continue;
+            }
+            let near = best.saturating_sub(4)..=(best + 4).min(359);
+            let weight: f64 = near.clone().map(|i| f64::from(row[i])).sum();
+            let bin = near.map(|i| i as f64 * f64::from(row[i])).sum::<f64>() / weight;
+            f0.push(crepe_bin_hz(bin) as f32);
+        }
+    }
+    Ok(f0)
 }
 
 /// `round(len * to / from)`, the length [`Resampler`] gives.
