@@ -550,7 +550,7 @@ const CREPE_FRAME: usize = 1024;
 /// CREPE frames per graph run.
 const CREPE_BATCH: usize = 512;
 /// The cents (above 10 Hz) of CREPE's bin 0; bins are 20 cents apart.
-const CREPE_CENTS_0: f64 = 1997.379_408_437_619;
+const CREPE_CENTS_0: f64 = 1_997.379_408_437_619;
 
 /// The frequency in Hz of a (fractional) CREPE bin.
 pub fn crepe_bin_hz(bin: f64) -> f64 {
