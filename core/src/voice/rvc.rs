@@ -34,14 +34,15 @@
 //! # What runs (following RVC's `infer/modules/vc/pipeline.py`)
 //!
 //! Each channel on its own: resampled to 16 kHz; reflect-padded by [`CONTEXT`] samples at both
-//! ends (RVC's `t_pad`); F0 by the project's own tracker (or the pack's FCPE graph) on the padded
-//! signal every 10 ms (RVC's `window` of 160 samples), multiplied by `2^(transpose / 12)`; coarse pitch on RVC's mel scale
-//! (50 to 1100 Hz onto 1..=255); then per window of [`WINDOW`] samples: ContentVec features (50
-//! frames/s) repeated twice to 100 frames/s (a partial last frame repeats the one before, so
-//! `phone` always has one frame per 10 ms), standard normal `rnd` noise from a generator seeded
-//! with [`RvcSettings::seed`] and the window's index (so a run repeats exactly), speaker `ds`;
-//! the synthesizer's output at its own rate, the context dropped, windows cross-faded; the
-//! result resampled back to the input's rate and cut to its length.
+//! ends (RVC's `t_pad`); F0 by the project's own tracker (or the pack's F0 graph) on the padded
+//! signal every 10 ms (RVC's `window` of 160 samples), multiplied by `2^(transpose / 12)`;
+//! coarse pitch on RVC's mel scale (50 to 1100 Hz onto 1..=255); then per window of [`WINDOW`]
+//! samples: ContentVec features (50 frames/s) repeated twice to 100 frames/s (a partial last
+//! frame repeats the one before, so `phone` always has one frame per 10 ms), standard normal
+//! `rnd` noise from a generator seeded with [`RvcSettings::seed`] and the window's index (so a
+//! run repeats exactly), speaker `ds`; the synthesizer's output at its own rate, the context
+//! dropped, windows cross-faded; the result resampled back to the input's rate and cut to its
+//! length.
 //!
 //! Differences from RVC's offline pipeline, on purpose: RVC cuts a file at quiet points about
 //! every 38 s (on CPU) and concatenates the pieces; here windows are short and fixed so the
