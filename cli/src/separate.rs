@@ -131,7 +131,7 @@ pub fn run(args: &Args) -> Result<()> {
 
 /// The pack `model` names: a folder holding a manifest, else the pack of that folder or
 /// manifest name in the data folder's `models/`.
-fn find_pack(model: &Path) -> Result<ModelPack> {
+pub(crate) fn find_pack(model: &Path) -> Result<ModelPack> {
     if model.join(MANIFEST_FILE).is_file() {
         return Ok(ModelPack::load(model)?);
     }

@@ -13,6 +13,7 @@ use serde::Serialize;
 
 mod clone;
 mod convert;
+mod rvc;
 
 use crate::master::partial_path;
 use crate::progress::frames_bar;
@@ -34,8 +35,8 @@ pub enum VoiceCommand {
     /// Learn a voice from reference clips (speech or singing, 10 s or more): its average
     /// timbre, breathiness and range, as a JSON profile for `voice convert`.
     Clone(clone::CloneArgs),
-    /// Move a voice's timbre towards a profile from `voice clone`, keeping its melody, timing
-    /// and words.
+    /// Move a voice's timbre towards a profile from `voice clone` (or convert it with an RVC v2
+    /// model pack, `--model`), keeping its melody, timing and words.
     Convert(convert::ConvertArgs),
 }
 

@@ -3,21 +3,14 @@
 //!
 //! Needs ONNX Runtime from `cargo xtask setup` in `<workspace>/vendor/` (or `ORT_DYLIB_PATH`).
 
+mod common;
+
 use std::ffi::OsStr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
+use common::ort_library;
 use mixsmith_core::inference::test_graph::{mdx_low_pass, write_pack};
-
-fn ort_library() -> PathBuf {
-    std::env::var_os("ORT_DYLIB_PATH").map_or_else(
-        || {
-            Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("../vendor/onnxruntime/libonnxruntime.so.1.31.1")
-        },
-        PathBuf::from,
-    )
-}
 
 /// Runs `mixsmith ARGS` with the data folder in `data`.
 fn mixsmith(data: &Path, args: &[&OsStr]) -> Output {

@@ -23,7 +23,7 @@ use std::time::Instant;
 
 use mixsmith_core::audio::AudioReader;
 use mixsmith_core::inference::test_graph::{demucs_weighted, mdx_low_pass, write_pack};
-use mixsmith_core::inference::{InputTensor, LIBRARY_FILE, ModelPack, Runtime, RuntimeSearch};
+use mixsmith_core::inference::{InputTensor, ModelPack};
 use mixsmith_core::separate::{PackSeparator, Stem, StemLayout};
 
 const RATE: u32 = 44_100;
@@ -87,16 +87,7 @@ fn report(label: &str, pack: &ModelPack, layout: StemLayout, shapes: &[(&str, Ve
 }
 
 fn main() {
-    let library = std::env::var_os("ORT_DYLIB_PATH")
-        .filter(|v| !v.is_empty())
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| {
-            Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("..")
-                .join(format!("vendor/onnxruntime/{LIBRARY_FILE}"))
-        });
-    if let Err(e) = Runtime::global_with(|| RuntimeSearch::explicit([library])) {
-        println!("separate_packs bench SKIPPED: {e}; run `cargo xtask setup`");
+    if !common::load_runtime("separate_packs") {
         return;
     }
     let dir = tempfile::tempdir().expect("temp dir");

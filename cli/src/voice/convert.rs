@@ -1,5 +1,5 @@
 //! `mixsmith voice convert IN --voice VOICE.json -o OUT`: move a voice's timbre towards a
-//! profile with the DSP converter, each channel on its own.
+//! profile with the DSP converter, each channel on its own (`--model PACK`: see `rvc.rs`).
 
 use std::path::{Path, PathBuf};
 
@@ -23,8 +23,21 @@ pub struct ConvertArgs {
     /// is converted, and the output keeps the input's rate and channel count).
     pub input: PathBuf,
     /// The target voice: a profile written by `mixsmith voice clone`.
-    #[arg(long, value_name = "VOICE.json")]
-    pub voice: PathBuf,
+    #[arg(
+        long,
+        value_name = "VOICE.json",
+        required_unless_present = "model",
+        conflicts_with = "model"
+    )]
+    pub voice: Option<PathBuf>,
+    /// Convert with an RVC v2 model pack instead (a folder holding its `manifest.toml`, or the
+    /// name of a pack in the data folder's `models/`): ContentVec features and the pack's
+    /// synthesizer, in overlapping windows.
+    #[arg(long, value_name = "PACK")]
+    pub model: Option<PathBuf>,
+    /// Shift the pitch by this many semitones (RVC packs; -36..36).
+    #[arg(long, requires = "model", allow_negative_numbers = true)]
+    pub transpose: Option<f32>,
     /// Where to write the converted voice (WAV; replaced only once complete).
     #[arg(long, short = 'o')]
     pub output: PathBuf,
@@ -67,11 +80,16 @@ impl ConvertArgs {
 
 /// Runs `voice convert`.
 pub fn run(args: &ConvertArgs) -> Result<()> {
+    let voice = match (&args.voice, &args.model) {
+        (_, Some(model)) => return super::rvc::run(args, model),
+        (Some(voice), None) => voice,
+        (None, None) => bail!("give the target voice: --voice VOICE.json or --model PACK"),
+    };
     let settings = args.settings()?;
-    let text = std::fs::read_to_string(&args.voice)
-        .with_context(|| format!("{}: cannot read the profile", args.voice.display()))?;
+    let text = std::fs::read_to_string(voice)
+        .with_context(|| format!("{}: cannot read the profile", voice.display()))?;
     let profile =
-        VoiceProfile::from_json(&text).map_err(|e| anyhow!("{}: {e}", args.voice.display()))?;
+        VoiceProfile::from_json(&text).map_err(|e| anyhow!("{}: {e}", voice.display()))?;
     let mut reader = AudioReader::open(&args.input)?;
     let spec = reader.spec().clone();
     if (spec.sample_rate as f32) < MIN_SAMPLE_RATE {

@@ -131,3 +131,24 @@ pub fn child_peak(env: &str, path: &Path) -> (u64, Duration) {
     let secs: f64 = fields.next().and_then(|v| v.parse().ok()).expect("time");
     (kib, Duration::from_secs_f64(secs))
 }
+
+/// Loads the process-wide ONNX Runtime for a bench from `ORT_DYLIB_PATH`, else
+/// `<workspace>/vendor/`; when it cannot, prints `<bench> bench SKIPPED: <why>` and returns false.
+pub fn load_runtime(bench: &str) -> bool {
+    use mixsmith_core::inference::{LIBRARY_FILE, Runtime, RuntimeSearch};
+    let library = std::env::var_os("ORT_DYLIB_PATH")
+        .filter(|v| !v.is_empty())
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("..")
+                .join(format!("vendor/onnxruntime/{LIBRARY_FILE}"))
+        });
+    match Runtime::global_with(|| RuntimeSearch::explicit([library])) {
+        Ok(_) => true,
+        Err(e) => {
+            println!("{bench} bench SKIPPED: {e}; run `cargo xtask setup`");
+            false
+        }
+    }
+}

@@ -18,8 +18,8 @@ mod manifest;
 mod pack;
 mod runtime;
 mod session;
-#[cfg(test)]
-mod test_child;
+#[cfg(any(test, feature = "test-graphs"))]
+pub mod test_child;
 #[cfg(feature = "test-graphs")]
 pub mod test_graph;
 

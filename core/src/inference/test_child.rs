@@ -1,5 +1,6 @@
 //! Running one test in a child process, for tests that need a process where ONNX Runtime has
-//! not been loaded (loading is process-global and cannot be undone).
+//! not been loaded (loading is process-global and cannot be undone). Public with the
+//! `test-graphs` feature, for the integration tests.
 
 use std::ffi::OsString;
 use std::process::Command;
@@ -9,13 +10,13 @@ const CHILD_ENV: &str = "MIXSMITH_INFERENCE_TEST_CHILD";
 
 /// True inside a child started by [`run_child`]. Child tests are `#[ignore]`d and return at
 /// once when run any other way (e.g. `--include-ignored` in a shared process).
-pub(crate) fn child_mode() -> bool {
+pub fn child_mode() -> bool {
     std::env::var_os(CHILD_ENV).is_some()
 }
 
 /// Runs exactly the ignored test `name` of this test binary in a new process with `envs` added,
 /// and fails (showing the child's output) unless it ran and passed.
-pub(crate) fn run_child(name: &str, envs: &[(&str, OsString)]) {
+pub fn run_child(name: &str, envs: &[(&str, OsString)]) {
     let exe = std::env::current_exe().expect("test binary path");
     let output = Command::new(exe)
         .args([

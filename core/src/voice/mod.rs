@@ -4,7 +4,8 @@
 //! small fixed latency and no allocation while it runs; [`track`] runs it over a whole signal.
 //! [`ProfileBuilder`] learns a [`VoiceProfile`] (average timbre, breathiness, range) from
 //! reference clips ("clone"), and [`VoiceConverter`] moves a voice's timbre towards a profile
-//! as a low-latency stream, allocation-free after it is made.
+//! as a low-latency stream, allocation-free after it is made. [`RvcConverter`] runs an RVC v2
+//! model pack (ContentVec + synthesizer) in overlapping windows instead (see [`rvc`]).
 
 mod convert;
 #[cfg(test)]
@@ -14,6 +15,7 @@ pub mod pitch;
 mod profile;
 #[cfg(test)]
 mod profile_tests;
+pub mod rvc;
 #[cfg(test)]
 mod synth;
 #[cfg(test)]
@@ -25,3 +27,4 @@ pub use profile::{
     PROFILE_VERSION, PitchStats, ProfileBuilder, ProfileError, RECOMMENDED_VOICED_SECONDS,
     VoiceProfile, learn,
 };
+pub use rvc::{RvcConverter, RvcError, RvcSettings};

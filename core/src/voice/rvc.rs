@@ -1,0 +1,786 @@
+//! RVC v2 voice packs (`rvc-v2`): ContentVec features, the F0 track and the RVC synthesizer,
+//! run in overlapping windows on a whole signal.
+//!
+//! # The pack
+//!
+//! One folder, one manifest (`task = "voice"`, `convention = "rvc-v2"`, `sample_rate` the
+//! synthesizer's: 32000, 40000 or 48000) listing two graphs: the synthesizer (the pack's
+//! convention) and its content encoder, marked with its own `convention = "contentvec"`:
+//!
+//! ```toml
+//! name = "my voice"
+//! task = "voice"
+//! convention = "rvc-v2"
+//! sample_rate = 40000
+//!
+//! [[files]]
+//! path = "my_voice.onnx"
+//! sha256 = "..."
+//!
+//! [[files]]
+//! path = "contentvec.onnx"
+//! sha256 = "..."
+//! convention = "contentvec"
+//! ```
+//!
+//! A third file with `convention = "fcpe"` (FCPE exported as one graph: wav [1, N] at 16 kHz to
+//! F0 [1, N/160 + 1] in Hz, 0 unvoiced) or `convention = "crepe"` gives the F0 instead of the
+//! project's tracker. CREPE runs as torchcrepe does for RVC: 1024-sample frames every 160
+//! samples, centred (the signal padded with 512 zeros each side), each made zero-mean and
+//! unit-variance; decoded by weighted argmax over the ±4 bins around the most probable one
+//! between 50 and 1100 Hz, unvoiced where that bin's probability is below 0.1 (RVC's threshold;
+//! its 3-frame median and mean filters are not applied). Any other `.onnx` file is refused.
+//!
+//! # What runs (following RVC's `infer/modules/vc/pipeline.py`)
+//!
+//! Each channel on its own: resampled to 16 kHz; reflect-padded by [`CONTEXT`] samples at both
+//! ends (RVC's `t_pad`); F0 by the project's own tracker (or the pack's F0 graph) on the padded
+//! signal every 10 ms (RVC's `window` of 160 samples), multiplied by `2^(transpose / 12)`;
+//! coarse pitch on RVC's mel scale (50 to 1100 Hz onto 1..=255); then per window of [`WINDOW`]
+//! samples: ContentVec features (50 frames/s) repeated twice to 100 frames/s (a partial last
+//! frame repeats the one before, so `phone` always has one frame per 10 ms), standard normal
+//! `rnd` noise from a generator seeded with [`RvcSettings::seed`] and the window's index (so a
+//! run repeats exactly), speaker `ds`; the synthesizer's output at its own rate, the context
+//! dropped, windows cross-faded; the result resampled back to the input's rate and cut to its
+//! length.
+//!
+//! Differences from RVC's offline pipeline, on purpose: RVC cuts a file at quiet points about
+//! every 38 s (on CPU) and concatenates the pieces; here windows are short and fixed so the
+//! same code can stream, and each seam is cross-faded over [`FADE`] after a synchronised
+//! overlap-add search ([`SEARCH`], the SOLA of realtime RVC clients) that aligns the new
+//! window's waveform with the previous one's, since a synthesizer's excitation starts with a
+//! new phase in every call. RVC's 48 Hz high-pass before the features and its RMS mix are not
+//! applied. RVC's `protect` only blends index-retrieved features with the original ones, so
+//! index-free (as packs are) it changes nothing, and it is not offered here.
+//!
+//! # Latency for a realtime use
+//!
+//! A window can run once its last sample has arrived, and it finishes the output from the start
+//! of its cross-fade: [`REALTIME_LATENCY_SAMPLES`] at 16 kHz (0.76 s) plus the time the graphs
+//! take for one window.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use super::pitch::{PitchConfig, track};
+use crate::audio::{AudioError, Resampler};
+use crate::inference::{Convention, InferenceError, InputTensor, ModelPack, ModelSession, Task};
+
+/// The rate ContentVec and the F0 track run at.
+pub const CONTENT_RATE: u32 = 16_000;
+/// Samples at 16 kHz per synthesizer frame (100 frames/s): RVC's `window`.
+pub const FRAME: usize = 160;
+/// Samples at 16 kHz per ContentVec frame (50 frames/s).
+const CONTENT_FRAME: usize = 320;
+/// Samples at 16 kHz between window starts (0.5 s).
+pub const STEP: usize = 8_000;
+/// Samples at 16 kHz of context before and after each window's used part, dropped from its
+/// output (0.2 s; RVC's `t_pad` offline is 1 s).
+pub const CONTEXT: usize = 3_200;
+/// Samples at 16 kHz over which consecutive windows cross-fade (40 ms).
+pub const FADE: usize = 640;
+/// Samples at 16 kHz of the range searched for the best alignment of a window with the one
+/// before (20 ms, one period at 50 Hz), centred on the nominal position.
+pub const SEARCH: usize = 320;
+/// Samples at 16 kHz per window (0.96 s, 96 synthesizer frames).
+pub const WINDOW: usize = STEP + FADE + SEARCH + 2 * CONTEXT;
+/// The delay a streaming use of these windows adds, in samples at 16 kHz, before the graphs'
+/// own time: a window runs once its last sample has arrived, and finishes the output from the
+/// start of its cross-fade, `WINDOW - CONTEXT` samples earlier.
+pub const REALTIME_LATENCY_SAMPLES: usize = WINDOW - CONTEXT;
+/// Channels of the synthesizer's `rnd` noise input.
+pub const NOISE_CHANNELS: usize = 192;
+/// The noise seed of [`RvcSettings::default`].
+pub const DEFAULT_SEED: u64 = 0x5EED;
+/// The widest transpose accepted, in semitones.
+pub const MAX_TRANSPOSE: f32 = 36.0;
+
+// Every length above is a whole number of ContentVec frames, so it is a whole number of
+// samples at every synthesizer rate.
+const _: () = assert!(
+    STEP.is_multiple_of(CONTENT_FRAME)
+        && CONTEXT.is_multiple_of(CONTENT_FRAME)
+        && FADE.is_multiple_of(CONTENT_FRAME)
+        && SEARCH.is_multiple_of(CONTENT_FRAME)
+);
+
+/// What can go wrong loading or running an RVC pack.
+#[derive(Debug, thiserror::Error)]
+pub enum RvcError {
+    /// ONNX Runtime is missing, or a graph could not be opened or run, or disagrees with its
+    /// convention (the message names the file).
+    #[error(transparent)]
+    Model(#[from] InferenceError),
+    /// The pack is not a usable voice pack (the message names its manifest).
+    #[error("{}: {reason}", .path.display())]
+    Pack {
+        /// The pack's manifest.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// Resampling failed.
+    #[error(transparent)]
+    Audio(#[from] AudioError),
+    /// The input or the settings cannot be converted.
+    #[error("{0}")]
+    Unsupported(String),
+    /// The run was cancelled.
+    #[error("cancelled")]
+    Cancelled,
+}
+
+/// The user's controls of the RVC path.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RvcSettings {
+    /// Pitch shift in semitones applied to the F0 before synthesis (±[`MAX_TRANSPOSE`]).
+    pub transpose: f32,
+    /// Speaker id fed as `ds` (0 for single-speaker models).
+    pub speaker: i64,
+    /// Seed of the synthesizer's noise: equal seeds give equal output.
+    pub seed: u64,
+}
+
+impl Default for RvcSettings {
+    fn default() -> Self {
+        Self {
+            transpose: 0.0,
+            speaker: 0,
+            seed: DEFAULT_SEED,
+        }
+    }
+}
+
+/// A loaded RVC pack: its synthesizer and content encoder, opened, checked and warmed up.
+/// Converting runs them on the calling thread: call it from a worker.
+pub struct RvcConverter {
+    synth: Arc<ModelSession>,
+    content: Arc<ModelSession>,
+    /// The content graph's input name, and whether it is [1, N] (`audio`) rather than [1, 1, N].
+    content_input: String,
+    content_flat: bool,
+    content_output: String,
+    /// Width of `phone` (768 for v2 models, 256 for v1).
+    width: usize,
+    /// The pack's F0 graph (`fcpe` or `crepe`), when it has one (else the F0 comes from
+    /// [`track`]).
+    pitch: Option<(Convention, Arc<ModelSession>)>,
+    sample_rate: u32,
+}
+
+impl std::fmt::Debug for RvcConverter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RvcConverter")
+            .field("synth", &self.synth.path())
+            .field("content", &self.content.path())
+            .field("sample_rate", &self.sample_rate)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RvcConverter {
+    /// Opens the pack's two graphs in the process-wide ONNX Runtime. Fails naming the manifest
+    /// when the pack is not an `rvc-v2` voice pack with exactly one synthesizer and one
+    /// `contentvec` file, naming the graph when it disagrees with its convention or the two
+    /// disagree on the feature width, and with [`InferenceError::RuntimeMissing`] when ONNX
+    /// Runtime cannot be loaded.
+    pub fn load(pack: &ModelPack) -> Result<Self, RvcError> {
+        let m = pack.manifest();
+        let fail = |reason: String| RvcError::Pack {
+            path: pack.manifest_path().to_path_buf(),
+            reason,
+        };
+        if m.task != Task::Voice || m.convention != Convention::RvcV2 {
+            return Err(fail(format!(
+                "a `{}` pack of the `{}` convention, not an `rvc-v2` voice pack",
+                m.task, m.convention
+            )));
+        }
+        let mut synth = Vec::new();
+        let mut content = Vec::new();
+        let mut pitch = Vec::new();
+        for file in pack.onnx_files() {
+            match m.convention_of(file) {
+                Convention::RvcV2 => synth.push(file),
+                Convention::ContentVec => content.push(file),
+                Convention::Fcpe | Convention::Crepe => pitch.push(file),
+                other => {
+                    return Err(fail(format!(
+                        "files: `{}` is a `{other}` graph; a voice pack holds its synthesizer, \
+                         one `contentvec` encoder and optionally one `fcpe` or `crepe` F0 graph",
+                        file.path.display()
+                    )));
+                }
+            }
+        }
+        let [synth] = synth[..] else {
+            return Err(fail(format!(
+                "files: a voice pack lists exactly one `rvc-v2` synthesizer, this one {}",
+                synth.len()
+            )));
+        };
+        let [content] = content[..] else {
+            return Err(fail(format!(
+                "files: a voice pack lists exactly one file with `convention = \"contentvec\"`, \
+                 this one {}",
+                content.len()
+            )));
+        };
+        if pitch.len() > 1 {
+            return Err(fail(format!(
+                "files: a voice pack lists at most one F0 graph (`fcpe` or `crepe`), this one {}",
+                pitch.len()
+            )));
+        }
+        let synth = pack.open_session(&synth.path.to_string_lossy())?;
+        let content = pack.open_session(&content.path.to_string_lossy())?;
+        let pitch = pitch
+            .first()
+            .map(|file| {
+                let session = pack.open_session(&file.path.to_string_lossy())?;
+                Ok::<_, InferenceError>((m.convention_of(file), session))
+            })
+            .transpose()?;
+        let signature = content.signature();
+        let content_flat = signature.inputs[0].dims.len() == 2;
+        let output = if content_flat {
+            signature.output("units")
+        } else {
+            signature.outputs.first()
+        }
+        .expect("the convention check found the output");
+        let phone = synth
+            .signature()
+            .input("phone")
+            .expect("the convention check found `phone`");
+        let width = phone.dims[2].unwrap_or(768) as usize;
+        if let Some(got) = output.dims[2]
+            && got != width as u64
+        {
+            return Err(InferenceError::ShapeMismatch {
+                path: content.path().to_path_buf(),
+                convention: Convention::ContentVec,
+                kind: "output",
+                name: output.name.clone(),
+                expected: format!(
+                    "features {width} wide, as the synthesizer's `phone` (`{}`)",
+                    synth.path().display()
+                ),
+                got: format!("{got} wide"),
+            }
+            .into());
+        }
+        Ok(Self {
+            content_input: signature.inputs[0].name.clone(),
+            content_output: output.name.clone(),
+            content_flat,
+            width,
+            sample_rate: m.sample_rate,
+            synth,
+            content,
+            pitch,
+        })
+    }
+
+    /// The synthesizer's sample rate in Hz.
+    pub fn sample_rate(&self) -> u32 {
+        self.sample_rate
+    }
+
+    /// The synthesizer's file.
+    pub fn path(&self) -> &Path {
+        self.synth.path()
+    }
+
+    /// The windows (graph runs per channel) converting `frames` frames at `sample_rate` takes:
+    /// none for an empty signal, else one per [`STEP`] at 16 kHz begun.
+    pub fn windows(frames: usize, sample_rate: u32) -> usize {
+        if frames == 0 {
+            return 0;
+        }
+        resampled_len(frames, sample_rate, CONTENT_RATE)
+            .div_ceil(STEP)
+            .max(1)
+    }
+
+    /// Converts planar `audio` (1 to 64 channels of equal length at `sample_rate`, 8 kHz or
+    /// more), each channel on its own, into as many channels as long at the same rate.
+    /// `progress(done, total)` counts windows over all channels; `cancel` stops the run between
+    /// two windows with [`RvcError::Cancelled`].
+    pub fn convert(
+        &self,
+        audio: &[Vec<f32>],
+        sample_rate: u32,
+        settings: &RvcSettings,
+        progress: &mut dyn FnMut(usize, usize),
+        cancel: &AtomicBool,
+    ) -> Result<Vec<Vec<f32>>, RvcError> {
+        let channels = audio.len();
+        let frames = audio.first().map_or(0, Vec::len);
+        if !(1..=64).contains(&channels)
+            || !(8_000..=768_000).contains(&sample_rate)
+            || audio.iter().any(|c| c.len() != frames)
+        {
+            return Err(RvcError::Unsupported(format!(
+                "cannot convert {channels} channels at {sample_rate} Hz (1 to 64 channels of \
+                 equal length, 8 to 768 kHz)"
+            )));
+        }
+        if settings.transpose.is_nan() || settings.transpose.abs() > MAX_TRANSPOSE {
+            return Err(RvcError::Unsupported(format!(
+                "transpose {} is outside ±{MAX_TRANSPOSE} semitones",
+                settings.transpose
+            )));
+        }
+        if frames == 0 {
+            return Ok(vec![Vec::new(); channels]);
+        }
+        let windows = Self::windows(frames, sample_rate);
+        let total = windows * channels;
+        let mut out = Vec::with_capacity(channels);
+        for (c, channel) in audio.iter().enumerate() {
+            let input = resample(channel, sample_rate, CONTENT_RATE)?;
+            let voice = self.convert_16k(
+                &input,
+                settings,
+                &mut |w| progress(c * windows + w, total),
+                cancel,
+            )?;
+            let mut back = resample(&voice, self.sample_rate, sample_rate)?;
+            back.resize(frames, 0.0);
+            out.push(back);
+        }
+        Ok(out)
+    }
+
+    /// Samples at the synthesizer's rate for `samples` (a multiple of [`FRAME`]) at 16 kHz.
+    fn at_model(&self, samples: usize) -> usize {
+        samples / FRAME * (self.sample_rate as usize / 100)
+    }
+
+    /// One 16 kHz channel to the synthesizer's rate, `round(len * rate / 16000)` samples.
+    fn convert_16k(
+        &self,
+        input: &[f32],
+        settings: &RvcSettings,
+        progress: &mut dyn FnMut(usize),
+        cancel: &AtomicBool,
+    ) -> Result<Vec<f32>, RvcError> {
+        let n = input.len();
+        let windows = n.div_ceil(STEP).max(1);
+        let padded = pad(input, (windows - 1) * STEP + WINDOW);
+        let ratio = 2f32.powf(settings.transpose / 12.0);
+        let f0: Vec<f32> = self.f0(&padded)?.into_iter().map(|f| f * ratio).collect();
+        let (step, fade, context) = (
+            self.at_model(STEP),
+            self.at_model(FADE),
+            self.at_model(CONTEXT),
+        );
+        let half_search = self.at_model(SEARCH) / 2;
+        let mut out = Vec::with_capacity(windows * step + fade);
+        for k in 0..windows {
+            if cancel.load(Ordering::Relaxed) {
+                return Err(RvcError::Cancelled);
+            }
+            let start = k * STEP;
+            let pitchf: Vec<f32> = (0..WINDOW / FRAME)
+                .map(|i| f0.get(start / FRAME + i).copied().unwrap_or(0.0))
+                .collect();
+            let voice = self.synthesize(&padded[start..start + WINDOW], &pitchf, settings, k)?;
+            let from = if k == 0 {
+                context
+            } else {
+                let tail = &out[k * step..];
+                let region = &voice[context - half_search..context + half_search + fade];
+                context - half_search + best_alignment(tail, region, half_search)
+            };
+            let part = &voice[from..from + step + fade];
+            if k == 0 {
+                out.extend_from_slice(part);
+            } else {
+                cross_fade(&mut out[k * step..], &part[..fade]);
+                out.extend_from_slice(&part[fade..]);
+            }
+            progress(k + 1);
+        }
+        out.truncate(resampled_len(n, CONTENT_RATE, self.sample_rate));
+        Ok(out)
+    }
+
+    /// Runs ContentVec and the synthesizer on one window (`index`, which seeds its noise) of
+    /// [`WINDOW`] samples at 16 kHz with its [`WINDOW`] / [`FRAME`] F0 frames (Hz, transposed);
+    /// returns the window's [`WINDOW`] / [`FRAME`] × `sample_rate / 100` samples at the
+    /// synthesizer's rate, context included. What [`convert`](Self::convert) runs per window,
+    /// for a streaming worker (and the bench that times the graphs).
+    pub fn synthesize(
+        &self,
+        window: &[f32],
+        pitchf: &[f32],
+        settings: &RvcSettings,
+        index: usize,
+    ) -> Result<Vec<f32>, RvcError> {
+        let t = pitchf.len();
+        let phone = self.features(window, t)?;
+        let pitch: Vec<i64> = pitchf.iter().map(|&f| coarse_pitch(f)).collect();
+        let rnd = noise(settings.seed, index, NOISE_CHANNELS * t);
+        let outputs = self.synth.run(&[
+            (
+                "phone",
+                InputTensor::F32 {
+                    shape: &[1, t, self.width],
+                    data: &phone,
+                },
+            ),
+            (
+                "phone_lengths",
+                InputTensor::I64 {
+                    shape: &[1],
+                    data: &[t as i64],
+                },
+            ),
+            (
+                "pitch",
+                InputTensor::I64 {
+                    shape: &[1, t],
+                    data: &pitch,
+                },
+            ),
+            (
+                "pitchf",
+                InputTensor::F32 {
+                    shape: &[1, t],
+                    data: pitchf,
+                },
+            ),
+            (
+                "ds",
+                InputTensor::I64 {
+                    shape: &[1],
+                    data: &[settings.speaker],
+                },
+            ),
+            (
+                "rnd",
+                InputTensor::F32 {
+                    shape: &[1, NOISE_CHANNELS, t],
+                    data: &rnd,
+                },
+            ),
+        ])?;
+        let audio = outputs.require(self.synth.path(), "audio")?;
+        let want = self.at_model(WINDOW);
+        if audio.len() < want {
+            return Err(InferenceError::run(
+                self.synth.path(),
+                format!(
+                    "`audio` has {} samples for {t} frames; expected {want} ({} per frame at {} Hz)",
+                    audio.len(),
+                    self.sample_rate / 100,
+                    self.sample_rate
+                ),
+            )
+            .into());
+        }
+        Ok(audio.iter().take(want).copied().collect())
+    }
+
+    /// The F0 in Hz (0 unvoiced) every [`FRAME`] samples of a 16 kHz signal, frame `t` centred
+    /// on sample `t FRAME`: from the pack's F0 graph when it has one, else from [`track`].
+    fn f0(&self, signal: &[f32]) -> Result<Vec<f32>, RvcError> {
+        let Some((convention, session)) = &self.pitch else {
+            let config = PitchConfig {
+                hop_seconds: FRAME as f32 / CONTENT_RATE as f32,
+                ..PitchConfig::default()
+            };
+            let frames = track(signal, CONTENT_RATE as f32, &config);
+            return Ok(frames.iter().map(|f| f.f0_hz).collect());
+        };
+        if *convention == Convention::Crepe {
+            return crepe_f0(session, signal);
+        }
+        let signature = session.signature();
+        let outputs = session.run_f32(&signature.inputs[0].name, &[1, signal.len()], signal)?;
+        let f0 = outputs.require(session.path(), &signature.outputs[0].name)?;
+        Ok(f0
+            .iter()
+            .map(|&f| if f.is_finite() && f > 0.0 { f } else { 0.0 })
+            .collect())
+    }
+
+    /// ContentVec features of one window, repeated to `frames` frames at 100 frames/s, flat
+    /// [frames, width].
+    fn features(&self, window: &[f32], frames: usize) -> Result<Vec<f32>, RvcError> {
+        let shape: &[usize] = if self.content_flat {
+            &[1, window.len()]
+        } else {
+            &[1, 1, window.len()]
+        };
+        let outputs = self.content.run(&[(
+            self.content_input.as_str(),
+            InputTensor::F32 {
+                shape,
+                data: window,
+            },
+        )])?;
+        let feats = outputs.require(self.content.path(), &self.content_output)?;
+        let dims = feats.shape();
+        if dims.len() != 3 || dims[0] != 1 || dims[1] == 0 || dims[2] != self.width {
+            return Err(InferenceError::run(
+                self.content.path(),
+                format!(
+                    "`{}` has shape {dims:?}; expected [1, frames, {}]",
+                    self.content_output, self.width
+                ),
+            )
+            .into());
+        }
+        let units: Vec<f32> = feats.iter().copied().collect();
+        let last = dims[1] - 1;
+        let mut phone = Vec::with_capacity(frames * self.width);
+        for i in 0..frames {
+            let unit = (i / 2).min(last) * self.width;
+            phone.extend_from_slice(&units[unit..unit + self.width]);
+        }
+        Ok(phone)
+    }
+}
+
+/// Samples per CREPE frame.
+const CREPE_FRAME: usize = 1024;
+/// CREPE frames per graph run.
+const CREPE_BATCH: usize = 512;
+/// The cents (above 10 Hz) of CREPE's bin 0; bins are 20 cents apart.
+const CREPE_CENTS_0: f64 = 1_997.379_408_437_619;
+
+/// The frequency in Hz of a (fractional) CREPE bin.
+pub fn crepe_bin_hz(bin: f64) -> f64 {
+    10.0 * ((CREPE_CENTS_0 + 20.0 * bin) / 1200.0).exp2()
+}
+
+/// The F0 of a 16 kHz signal every [`FRAME`] samples (`len / FRAME + 1` frames) from a CREPE
+/// graph (see the module documentation).
+fn crepe_f0(session: &ModelSession, signal: &[f32]) -> Result<Vec<f32>, RvcError> {
+    let frames = signal.len() / FRAME + 1;
+    let half = CREPE_FRAME / 2;
+    let bin_of = |hz: f64| (1200.0 * (hz / 10.0).log2() - CREPE_CENTS_0) / 20.0;
+    let lowest = bin_of(50.0).ceil().max(0.0) as usize;
+    let highest = (bin_of(1100.0).floor() as usize).min(359);
+    let signature = session.signature();
+    let (input, output) = (&signature.inputs[0].name, &signature.outputs[0].name);
+    let mut f0 = Vec::with_capacity(frames);
+    let mut batch = Vec::with_capacity(CREPE_BATCH * CREPE_FRAME);
+    for first in (0..frames).step_by(CREPE_BATCH) {
+        let count = CREPE_BATCH.min(frames - first);
+        batch.clear();
+        for t in first..first + count {
+            let start = batch.len();
+            // Frame t covers signal[t FRAME - 512 .. t FRAME + 512), zeros outside.
+            batch.extend((0..CREPE_FRAME).map(|i| {
+                (t * FRAME + i)
+                    .checked_sub(half)
+                    .and_then(|j| signal.get(j))
+                    .copied()
+                    .unwrap_or(0.0)
+            }));
+            let frame = &mut batch[start..];
+            let mean = frame.iter().sum::<f32>() / CREPE_FRAME as f32;
+            let var = frame.iter().map(|x| (x - mean).powi(2)).sum::<f32>() / CREPE_FRAME as f32;
+            let scale = 1.0 / var.sqrt().max(1e-9);
+            frame.iter_mut().for_each(|x| *x = (*x - mean) * scale);
+        }
+        let outputs = session.run_f32(input, &[count, CREPE_FRAME], &batch)?;
+        let probabilities = outputs.require(session.path(), output)?;
+        let flat: Vec<f32> = probabilities.iter().copied().collect();
+        if flat.len() != count * 360 {
+            return Err(InferenceError::run(
+                session.path(),
+                format!(
+                    "`{output}` has {} values for {count} frames of 360 bins",
+                    flat.len()
+                ),
+            )
+            .into());
+        }
+        for row in flat.chunks_exact(360) {
+            let best = (lowest..=highest)
+                .max_by(|&a, &b| row[a].total_cmp(&row[b]))
+                .unwrap_or(lowest);
+            if row[best] < 0.1 {
+                f0.push(0.0);
+                continue;
+            }
+            let near = best.saturating_sub(4)..=(best + 4).min(359);
+            let weight: f64 = near.clone().map(|i| f64::from(row[i])).sum();
+            let bin = near.map(|i| i as f64 * f64::from(row[i])).sum::<f64>() / weight;
+            f0.push(crepe_bin_hz(bin) as f32);
+        }
+    }
+    Ok(f0)
+}
+
+/// `round(len * to / from)`, the length [`Resampler`] gives.
+fn resampled_len(len: usize, from: u32, to: u32) -> usize {
+    ((len as u128 * u128::from(to) + u128::from(from) / 2) / u128::from(from)) as usize
+}
+
+/// One channel from `from` Hz to `to` Hz, `round(len * to / from)` samples.
+fn resample(samples: &[f32], from: u32, to: u32) -> Result<Vec<f32>, AudioError> {
+    if from == to {
+        return Ok(samples.to_vec());
+    }
+    let mut resampler = Resampler::new(from, to, 1)?;
+    let mut out = vec![Vec::with_capacity(resampled_len(samples.len(), from, to))];
+    resampler.process(&[samples], &mut out)?;
+    resampler.finish(&mut out)?;
+    Ok(out.pop().unwrap_or_default())
+}
+
+/// `input` after [`CONTEXT`] samples of its reflection (as numpy's `reflect`: the edge sample
+/// is not repeated), followed by its reflection and zeros up to `len` samples.
+fn pad(input: &[f32], len: usize) -> Vec<f32> {
+    let n = input.len();
+    let mut padded = vec![0.0; len];
+    padded[CONTEXT..CONTEXT + n].copy_from_slice(input);
+    for i in 0..CONTEXT {
+        if let Some(&x) = input.get(i + 1) {
+            padded[CONTEXT - 1 - i] = x;
+        }
+        if let Some(j) = n.checked_sub(2 + i)
+            && let Some(slot) = padded.get_mut(CONTEXT + n + i)
+        {
+            *slot = input[j];
+        }
+    }
+    padded
+}
+
+/// RVC's coarse pitch: `f0_hz` on the mel scale, 50..1100 Hz mapped onto 1..=255 (1 when
+/// unvoiced or below), rounded half to even.
+pub fn coarse_pitch(f0_hz: f32) -> i64 {
+    let mel = |hz: f64| 1127.0 * (1.0 + hz / 700.0).ln();
+    let (low, high) = (mel(50.0), mel(1100.0));
+    let m = mel(f64::from(f0_hz.max(0.0)));
+    let m = if m > 0.0 {
+        (m - low) * 254.0 / (high - low) + 1.0
+    } else {
+        m
+    };
+    m.clamp(1.0, 255.0).round_ties_even() as i64
+}
+
+/// `len` standard normal values (Box-Muller) from a generator seeded by `seed` and `window`.
+fn noise(seed: u64, window: usize, len: usize) -> Vec<f32> {
+    let mut rng =
+        fastrand::Rng::with_seed(seed ^ (window as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+    let mut out = Vec::with_capacity(len + 1);
+    while out.len() < len {
+        let radius = (-2.0 * (1.0 - rng.f64()).ln()).sqrt();
+        let angle = std::f64::consts::TAU * rng.f64();
+        out.push((radius * angle.cos()) as f32);
+        out.push((radius * angle.sin()) as f32);
+    }
+    out.truncate(len);
+    out
+}
+
+/// The offset (0..=2 `half`) into `region` where the next `tail.len()` samples best continue
+/// `tail`: the highest normalised cross-correlation, the centre (`half`) on ties and in silence.
+fn best_alignment(tail: &[f32], region: &[f32], half: usize) -> usize {
+    let score = |o: usize| {
+        let candidate = &region[o..o + tail.len()];
+        let dot: f64 = tail
+            .iter()
+            .zip(candidate)
+            .map(|(&a, &b)| f64::from(a) * f64::from(b))
+            .sum();
+        let energy: f64 = candidate.iter().map(|&b| f64::from(b).powi(2)).sum();
+        dot / (energy + 1e-9).sqrt()
+    };
+    let mut best = (half, score(half));
+    for o in 0..=2 * half {
+        let s = score(o);
+        if s > best.1 {
+            best = (o, s);
+        }
+    }
+    best.0
+}
+
+/// Fades `out` out and `incoming` in over their common length (raised cosine, gains summing
+/// to 1: the aligned signals are correlated).
+fn cross_fade(out: &mut [f32], incoming: &[f32]) {
+    let len = incoming.len();
+    for (i, (o, &x)) in out.iter_mut().zip(incoming).enumerate() {
+        let w = 0.5 - 0.5 * (std::f32::consts::PI * (i as f32 + 0.5) / len as f32).cos();
+        *o = *o * (1.0 - w) + x * w;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn coarse_pitch_follows_rvc_mel_scale() {
+        assert_eq!(coarse_pitch(0.0), 1);
+        assert_eq!(coarse_pitch(30.0), 1);
+        assert_eq!(coarse_pitch(50.0), 1);
+        assert_eq!(coarse_pitch(1100.0), 255);
+        assert_eq!(coarse_pitch(4000.0), 255);
+        // 1127 ln(1 + 220/700) = 307.6 mel; (307.6 - 77.76) * 254 / (1064.4 - 77.76) + 1 = 60.2
+        assert_eq!(coarse_pitch(220.0), 60);
+        let steps: Vec<i64> = [100.0, 200.0, 400.0, 800.0].map(coarse_pitch).to_vec();
+        assert!(steps.windows(2).all(|w| w[0] < w[1]), "{steps:?}");
+    }
+
+    #[test]
+    fn padding_reflects_without_repeating_the_edge() {
+        let input: Vec<f32> = (1..=CONTEXT + 5).map(|i| i as f32).collect();
+        let padded = pad(&input, 3 * CONTEXT + 100);
+        assert_eq!(padded[CONTEXT - 1], 2.0);
+        assert_eq!(padded[CONTEXT - 2], 3.0);
+        assert_eq!(padded[CONTEXT], 1.0);
+        let end = CONTEXT + input.len();
+        assert_eq!(padded[end - 1], input[input.len() - 1]);
+        assert_eq!(padded[end], input[input.len() - 2]);
+        assert_eq!(padded[end + CONTEXT - 1], input[input.len() - 1 - CONTEXT]);
+        assert!(padded[end + CONTEXT..].iter().all(|&x| x == 0.0));
+        // Shorter than the context: what exists is reflected, the rest is zero.
+        let padded = pad(&[1.0, 2.0, 3.0], WINDOW);
+        assert_eq!(
+            &padded[CONTEXT - 3..CONTEXT + 6],
+            &[0.0, 3.0, 2.0, 1.0, 2.0, 3.0, 2.0, 1.0, 0.0]
+        );
+    }
+
+    #[test]
+    fn noise_is_standard_normal_and_repeats_per_seed_and_window() {
+        let a = noise(7, 3, 100_000);
+        assert_eq!(a, noise(7, 3, 100_000));
+        assert_ne!(a[..10], noise(7, 4, 10)[..]);
+        assert_ne!(a[..10], noise(8, 3, 10)[..]);
+        let mean = a.iter().map(|&x| f64::from(x)).sum::<f64>() / a.len() as f64;
+        let var = a
+            .iter()
+            .map(|&x| (f64::from(x) - mean).powi(2))
+            .sum::<f64>()
+            / a.len() as f64;
+        assert!(
+            mean.abs() < 0.02 && (var - 1.0).abs() < 0.02,
+            "{mean} {var}"
+        );
+    }
+
+    #[test]
+    fn alignment_finds_the_phase_that_continues_a_sine() {
+        let sine = |phase: f32| -> Vec<f32> {
+            (0..2000).map(|i| (0.05 * i as f32 + phase).sin()).collect()
+        };
+        let tail = &sine(0.0)[1000..1400];
+        // The region starts 37 samples later in the same sine: the tail continues at 1000 - 963.
+        let region = &sine(0.0)[963..963 + 400 + 100];
+        assert_eq!(best_alignment(tail, region, 50), 37);
+        assert_eq!(best_alignment(&[0.0; 40], &[0.0; 60], 10), 10);
+    }
+}
