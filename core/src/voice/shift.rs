@@ -151,11 +151,11 @@ impl PitchShifter {
             };
             let (sin, cos) = peak.offset.sin_cos();
             let rotation = Complex32::new(sign * cos, sign * sin) * correction;
-            for k in peak.start..peak.end {
-                self.offsets[k] = peak.offset;
+            self.offsets[peak.start..peak.end].fill(peak.offset);
+            for (k, &bin) in spectrum.iter().enumerate().take(peak.end).skip(peak.start) {
                 let to = k as isize + peak.shift;
                 if (0..last).contains(&to) {
-                    self.output[to as usize] += spectrum[k] * rotation;
+                    self.output[to as usize] += bin * rotation;
                 }
             }
         }

@@ -2,7 +2,10 @@
 //! steady on sustained notes, the formants stay, streaming equals one-shot, the latency and
 //! silence are as without it, and automation does not click.
 
-use super::convert_tests::{average_envelope, distance_db, profile_x, song_y};
+use super::convert_tests::{
+    average_envelope, distance_db, profile_x, silence_stays_silent, song_y,
+    streaming_equals_one_shot,
+};
 use super::synth::{Timbre, VOWEL_A, render};
 use super::testvoice::{X, Y, melody, sing};
 use super::*;
@@ -145,21 +148,7 @@ fn the_formants_stay_where_they_were() {
 
 #[test]
 fn streaming_transposed_in_random_blocks_equals_one_shot() {
-    let x = profile_x(RATE);
-    let y = song_y(Y, RATE);
-    let settings = transposed(-4.5);
-    let mut one_shot = vec![0.0; y.len()];
-    VoiceConverter::new(&x, RATE, settings).process(&y, &mut one_shot);
-    let mut converter = VoiceConverter::new(&x, RATE, settings);
-    let mut streamed = vec![0.0; y.len()];
-    let mut noise = crate::analyze::synth::Noise::new(9);
-    let mut at = 0;
-    while at < y.len() {
-        let block = (((noise.next() + 1.0) * 700.0) as usize).clamp(1, y.len() - at);
-        converter.process(&y[at..at + block], &mut streamed[at..at + block]);
-        at += block;
-    }
-    assert!(streamed == one_shot, "streamed output differs");
+    streaming_equals_one_shot(transposed(-4.5));
 }
 
 /// Samples between the points of [`level`].
@@ -217,23 +206,7 @@ fn the_latency_is_unchanged_and_is_the_measured_delay() {
 
 #[test]
 fn silence_stays_silent_when_transposed() {
-    let x = profile_x(RATE);
-    let mut converter = VoiceConverter::new(&x, RATE, transposed(7.0));
-    let silence = vec![0.0; RATE as usize];
-    let mut out = vec![1.0; silence.len()];
-    converter.process(&silence, &mut out);
-    assert!(out.iter().all(|&v| v == 0.0));
-    let mut y = song_y(Y, RATE);
-    let voice_end = y.len();
-    y.extend(std::iter::repeat_n(0.0, RATE as usize));
-    y[20_000..20_100].fill(f32::NAN);
-    let mut out = vec![0.0; y.len()];
-    converter.process(&y, &mut out);
-    assert!(out.iter().all(|v| v.is_finite()));
-    let tail = voice_end + 2 * converter.latency_frames();
-    assert!(out[tail..].iter().all(|&v| v == 0.0));
-    let peak = out.iter().fold(0.0f32, |m, v| m.max(v.abs()));
-    assert!(peak > 0.1 && peak < 2.0, "{peak}");
+    silence_stays_silent(transposed(7.0));
 }
 
 /// The largest step between neighbouring samples.

@@ -101,7 +101,7 @@ impl VoiceEngine {
         if !(1..=MAX_CHANNELS).contains(&channels) {
             return Err(format!("{channels} channels (mono or stereo only)"));
         }
-        if !(sample_rate >= 8_000.0) {
+        if sample_rate.is_nan() || sample_rate < 8_000.0 {
             return Err(format!("{sample_rate} Hz (8 kHz or more)"));
         }
         // Until a profile arrives the converters run at amount 0: the delayed input, transposed.
