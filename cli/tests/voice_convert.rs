@@ -70,23 +70,30 @@ fn samples(path: &Path) -> (hound::WavSpec, Vec<f32>) {
     (spec, s)
 }
 
+/// The reference voice, the voice to convert, the profile and the output, in `dir`.
+fn files(dir: &Path) -> [std::path::PathBuf; 4] {
+    ["x.wav", "y.wav", "x.json", "out.wav"].map(|name| dir.join(name))
+}
+
 const MELODY: [f32; 8] = [52.0, 55.0, 57.0, 59.0, 57.0, 55.0, 54.0, 52.0];
+
+/// Writes the reference voice (the melody 2.5 times, at 48 kHz) to `reference` and clones it
+/// into `profile`.
+fn clone_reference(reference: &Path, profile: &Path) -> Output {
+    let notes: Vec<f32> = MELODY.iter().cycle().take(20).copied().collect();
+    write_voice(reference, 48_000, 1, &notes, &[600.0, 1000.0, 2400.0]);
+    let out = voice(&["clone", utf8(reference), "-o", utf8(profile)]);
+    assert!(out.status.success(), "stderr: {}", stderr(&out));
+    out
+}
 
 #[test]
 fn clones_a_voice_and_converts_a_stereo_file_to_it() {
     let dir = tempfile::tempdir().unwrap();
-    let (reference, input, profile, output) = (
-        dir.path().join("x.wav"),
-        dir.path().join("y.wav"),
-        dir.path().join("x.json"),
-        dir.path().join("out.wav"),
-    );
-    let notes: Vec<f32> = MELODY.iter().cycle().take(20).copied().collect();
-    write_voice(&reference, 48_000, 1, &notes, &[600.0, 1000.0, 2400.0]);
+    let [reference, input, profile, output] = files(dir.path());
     write_voice(&input, 44_100, 2, &MELODY, &[400.0, 2000.0, 3000.0]);
 
-    let out = voice(&["clone", utf8(&reference), "-o", utf8(&profile)]);
-    assert!(out.status.success(), "stderr: {}", stderr(&out));
+    let out = clone_reference(&reference, &profile);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         stdout.contains("Pitch") && stdout.contains("voiced"),
@@ -199,4 +206,61 @@ fn bad_input_fails_cleanly_and_writes_nothing() {
     let (spec, wet) = samples(&output);
     assert_eq!((spec.channels, spec.sample_rate), (1, 8000));
     assert!(wet.iter().all(|s| s.is_finite()) && wet.iter().any(|&s| s != 0.0));
+}
+
+/// The median F0 of `samples` at `rate` over its voiced frames.
+fn median_f0(samples: &[f32], rate: f32) -> f32 {
+    let frames = mixsmith_core::voice::track(samples, rate, &Default::default());
+    let mut voiced: Vec<f32> = frames
+        .iter()
+        .map(|f| f.f0_hz)
+        .filter(|&f| f > 0.0)
+        .collect();
+    assert!(voiced.len() > frames.len() / 3, "{} voiced", voiced.len());
+    voiced.sort_by(f32::total_cmp);
+    voiced[voiced.len() / 2]
+}
+
+#[test]
+fn transposes_by_semitones_or_automatically_by_octaves() {
+    let dir = tempfile::tempdir().unwrap();
+    let [reference, input, profile, output] = files(dir.path());
+    // The profile's voice sings an octave below the input's.
+    clone_reference(&reference, &profile);
+    let high: Vec<f32> = MELODY.iter().map(|n| n + 12.0).collect();
+    write_voice(&input, 48_000, 1, &high, &[400.0, 2000.0, 3000.0]);
+    let (_, dry) = samples(&input);
+    let dry_f0 = median_f0(&dry, 48_000.0);
+
+    let convert = |transpose: &str| {
+        let args = ["convert", utf8(&input), "--voice", utf8(&profile)];
+        voice(&[&args[..], &["-o", utf8(&output), "--transpose", transpose]].concat())
+    };
+    for (transpose, semitones) in [("12", 12.0f32), ("-7.5", -7.5), ("auto", -12.0)] {
+        let out = convert(transpose);
+        assert!(out.status.success(), "stderr: {}", stderr(&out));
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        if transpose == "auto" {
+            assert!(
+                stdout.contains("transpose auto") && stdout.contains("-12 semitones"),
+                "{stdout}"
+            );
+        }
+        let (spec, wet) = samples(&output);
+        assert_eq!(wet.len(), dry.len());
+        let cents = 1200.0 * (median_f0(&wet, spec.sample_rate as f32) / dry_f0).log2();
+        println!("--transpose {transpose}: moved {cents:.1} cents");
+        assert!(
+            (cents - 100.0 * semitones).abs() < 10.0,
+            "--transpose {transpose}: {cents} cents"
+        );
+    }
+
+    std::fs::remove_file(&output).unwrap();
+    for bad in ["abc", "30", "-24.5", ""] {
+        let out = convert(bad);
+        assert!(!out.status.success(), "--transpose {bad:?} was accepted");
+        assert!(stderr(&out).contains("--transpose"), "{}", stderr(&out));
+        assert!(!output.exists());
+    }
 }

@@ -179,7 +179,7 @@ fn bad_packs_a_missing_runtime_and_dsp_only_flags_fail_clearly_writing_nothing()
     let err = run(&ort_library(), &tmp.path().join("absent"), &[]);
     assert!(err.contains("not a model pack folder"), "{err}");
 
-    // --voice and --model exclude each other; --transpose needs --model.
+    // --voice and --model exclude each other.
     let out = convert(
         &ort_library(),
         tmp.path(),

@@ -1,6 +1,7 @@
 //! The DSP voice converter's cost: its real-time factor on a minute of mono 48 kHz voice and
-//! its `process()` time per 128- and 512-frame block, against a plain STFT pass-through of the
-//! same frame and hop (forward FFT, inverse FFT, weighted overlap-add) measured in the same run.
+//! its `process()` time per 128- and 512-frame block, untransposed and transposed (+7
+//! semitones), against a plain STFT pass-through of the same frame and hop (forward FFT,
+//! inverse FFT, weighted overlap-add) measured in the same run.
 
 #[path = "../src/voice/synth.rs"]
 mod synth;
@@ -16,6 +17,13 @@ use realfft::{ComplexToReal, RealFftPlanner, RealToComplex};
 use synth::{Timbre, VOWEL_A, VOWEL_I, VOWEL_U, render};
 
 const RATE: f32 = 48_000.0;
+/// The transposed case's settings: up a fifth.
+const TRANSPOSED: ConvertSettings = ConvertSettings {
+    amount: 1.0,
+    formant_semitones: 0.0,
+    protect: 0.33,
+    transpose_semitones: 7.0,
+};
 
 /// `seconds` of a voice singing vowels /a/, /i/, /u/ in turn on a few notes around `base_hz`,
 /// each note 0.5 s.
@@ -124,18 +132,23 @@ fn real_time_factor() {
     let input = voice(220.0, 60.0);
     let seconds = input.len() as f64 / f64::from(RATE);
     let mut converter = VoiceConverter::new(&profile, RATE, ConvertSettings::default());
+    let mut transposer = VoiceConverter::new(&profile, RATE, TRANSPOSED);
     let mut baseline = StftPassThrough::new(frame_len(RATE));
     let convert = best_pass(&input, |i, o| converter.process(i, o));
+    let transpose = best_pass(&input, |i, o| transposer.process(i, o));
     let pass = best_pass(&input, |i, o| baseline.process(i, o));
-    println!(
-        "voice_convert: {seconds:.0} s of mono 48 kHz voice: converter {:.1} ms (real-time \
-         factor {:.4}), STFT pass-through {:.1} ms ({:.4}); ratio {:.2}",
-        convert.as_secs_f64() * 1e3,
-        convert.as_secs_f64() / seconds,
-        pass.as_secs_f64() * 1e3,
-        pass.as_secs_f64() / seconds,
-        convert.as_secs_f64() / pass.as_secs_f64()
-    );
+    let report = |what: &str, time: Duration| {
+        println!(
+            "voice_convert: {seconds:.0} s of mono 48 kHz voice: {what} {:.1} ms (real-time \
+             factor {:.4}, {:.2} x the STFT pass-through)",
+            time.as_secs_f64() * 1e3,
+            time.as_secs_f64() / seconds,
+            time.as_secs_f64() / pass.as_secs_f64()
+        );
+    };
+    report("converter", convert);
+    report("converter transposed +7 st", transpose);
+    report("STFT pass-through", pass);
     for rate in [44_100.0f32, 48_000.0] {
         let converter = VoiceConverter::new(&profile, rate, ConvertSettings::default());
         println!(
@@ -153,6 +166,7 @@ fn blocks(c: &mut Criterion) {
     let mut group = c.benchmark_group("voice_convert_block");
     for block in [128usize, 512] {
         let mut converter = VoiceConverter::new(&profile, RATE, ConvertSettings::default());
+        let mut transposer = VoiceConverter::new(&profile, RATE, TRANSPOSED);
         let mut baseline = StftPassThrough::new(frame_len(RATE));
         let mut out = vec![0.0; block];
         let mut at = 0;
@@ -171,6 +185,12 @@ fn blocks(c: &mut Criterion) {
             b.iter(|| {
                 let at = next();
                 converter.process(&signal[at..at + block], &mut out);
+            })
+        });
+        group.bench_function(BenchmarkId::new("converter_transposed", block), |b| {
+            b.iter(|| {
+                let at = next();
+                transposer.process(&signal[at..at + block], &mut out);
             })
         });
     }

@@ -1,5 +1,6 @@
 //! The voice converter allocates nothing after `new`: a counting allocator watches `process`
-//! and `set_settings` over random block sizes, silence, NaN and parameter changes.
+//! and `set_settings` over random block sizes, silence, NaN and parameter changes (transpose
+//! included).
 
 #[path = "../src/voice/synth.rs"]
 mod synth;
@@ -69,6 +70,8 @@ fn process_and_set_settings_do_not_allocate() {
                 amount: (step % 3) as f32 / 2.0,
                 formant_semitones: (step % 7) as f32 - 3.0,
                 protect: 0.25,
+                // Through 0, so the transpose's phases also glide back to the untouched path.
+                transpose_semitones: ((step % 5) as f32 - 2.0) * 6.0,
             });
         }
         converter.process(&input[at..at + block], &mut output[at..at + block]);

@@ -7,7 +7,8 @@ use anyhow::{Context, Result, anyhow, bail};
 use mixsmith_core::audio::{AudioReader, SampleFormat, WavWriter};
 use mixsmith_core::voice::envelope::MIN_SAMPLE_RATE;
 use mixsmith_core::voice::{
-    ConvertSettings, MAX_FORMANT_SEMITONES, MAX_PROTECT, VoiceConverter, VoiceProfile,
+    ConvertSettings, MAX_FORMANT_SEMITONES, MAX_PROTECT, MAX_TRANSPOSE_SEMITONES, PitchConfig,
+    VoiceConverter, VoiceProfile, octave_transpose,
 };
 
 use crate::master::partial_path;
@@ -35,12 +36,14 @@ pub struct ConvertArgs {
     /// synthesizer, in overlapping windows.
     #[arg(long, value_name = "PACK")]
     pub model: Option<PathBuf>,
-    /// Shift the pitch by this many semitones (RVC packs; -36..36).
-    #[arg(long, requires = "model", allow_negative_numbers = true)]
-    pub transpose: Option<f32>,
     /// Where to write the converted voice (WAV; replaced only once complete).
     #[arg(long, short = 'o')]
     pub output: PathBuf,
+    /// Transpose the voice by this many semitones (-24..24, fractions allowed; the formants
+    /// stay), or `auto`: the whole octaves that bring the input's median pitch closest to the
+    /// profile's (the input is tracked first; `--voice` only).
+    #[arg(long, default_value = "0", value_parser = parse_transpose, allow_negative_numbers = true)]
+    pub transpose: Transpose,
     /// Shift the target's formants by this many semitones (-12..12; up is a smaller voice).
     #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
     pub formant: f32,
@@ -54,6 +57,33 @@ pub struct ConvertArgs {
     /// Write 32-bit float WAV instead of 24-bit integer.
     #[arg(long)]
     pub float: bool,
+}
+
+/// The `--transpose` value.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Transpose {
+    /// A fixed number of semitones.
+    Semitones(f32),
+    /// Whole octaves towards the profile's median pitch.
+    Auto,
+}
+
+/// Parses `--transpose`: `auto` or a number of semitones within ±24.
+fn parse_transpose(text: &str) -> Result<Transpose, String> {
+    if text.eq_ignore_ascii_case("auto") {
+        return Ok(Transpose::Auto);
+    }
+    match text.parse::<f32>() {
+        Ok(st) if (-MAX_TRANSPOSE_SEMITONES..=MAX_TRANSPOSE_SEMITONES).contains(&st) => {
+            Ok(Transpose::Semitones(st))
+        }
+        Ok(_) => Err(format!(
+            "{text} is outside ±{MAX_TRANSPOSE_SEMITONES} semitones"
+        )),
+        Err(_) => Err(format!(
+            "expected a number of semitones (±{MAX_TRANSPOSE_SEMITONES}) or `auto`, not {text:?}"
+        )),
+    }
 }
 
 impl ConvertArgs {
@@ -74,6 +104,10 @@ impl ConvertArgs {
             amount: self.amount / 100.0,
             formant_semitones: self.formant,
             protect: self.protect,
+            transpose_semitones: match self.transpose {
+                Transpose::Semitones(st) => st,
+                Transpose::Auto => 0.0,
+            },
         })
     }
 }
@@ -85,11 +119,14 @@ pub fn run(args: &ConvertArgs) -> Result<()> {
         (Some(voice), None) => voice,
         (None, None) => bail!("give the target voice: --voice VOICE.json or --model PACK"),
     };
-    let settings = args.settings()?;
+    let mut settings = args.settings()?;
     let text = std::fs::read_to_string(voice)
         .with_context(|| format!("{}: cannot read the profile", voice.display()))?;
     let profile =
         VoiceProfile::from_json(&text).map_err(|e| anyhow!("{}: {e}", voice.display()))?;
+    if args.transpose == Transpose::Auto {
+        settings.transpose_semitones = auto_transpose(&args.input, &profile)?;
+    }
     let mut reader = AudioReader::open(&args.input)?;
     let spec = reader.spec().clone();
     if (spec.sample_rate as f32) < MIN_SAMPLE_RATE {
@@ -141,6 +178,35 @@ pub fn run(args: &ConvertArgs) -> Result<()> {
         1000.0 * writer.latency as f64 / rate
     );
     Ok(())
+}
+
+/// Tracks the pitch of the whole input and picks the octaves towards the profile's median,
+/// saying what it chose.
+fn auto_transpose(input: &Path, profile: &VoiceProfile) -> Result<f32> {
+    let (_, summary) = super::track_file(&super::PitchArgs {
+        input: input.to_path_buf(),
+        csv: None,
+        json: false,
+        min_hz: PitchConfig::default().min_hz,
+        max_hz: PitchConfig::default().max_hz,
+    })?;
+    let target = profile.pitch.median_hz;
+    let Some(median) = summary.median_f0_hz else {
+        println!("transpose auto: no voiced frames in the input, 0 semitones");
+        return Ok(0.0);
+    };
+    if target.is_nan() || target <= 0.0 {
+        println!("transpose auto: the profile has no median pitch, 0 semitones");
+        return Ok(0.0);
+    }
+    let semitones = octave_transpose(median, target);
+    println!(
+        "transpose auto: input median {median:.1} Hz ({}), profile median {target:.1} Hz ({}): \
+         {semitones:+} semitones",
+        super::note_name(median),
+        super::note_name(target)
+    );
+    Ok(semitones)
 }
 
 /// What [`convert_into`] wrote.

@@ -9,7 +9,7 @@ use mixsmith_core::audio::{SampleFormat, WavWriter, read_file};
 use mixsmith_core::voice::rvc::{CONTENT_RATE, REALTIME_LATENCY_SAMPLES};
 use mixsmith_core::voice::{ConvertSettings, RvcConverter, RvcSettings};
 
-use super::convert::ConvertArgs;
+use super::convert::{ConvertArgs, Transpose};
 use crate::master::partial_path;
 use crate::progress::frames_bar;
 use crate::separate::find_pack;
@@ -30,7 +30,13 @@ pub fn run(args: &ConvertArgs, model: &Path) -> Result<()> {
         }
     }
     let settings = RvcSettings {
-        transpose: args.transpose.unwrap_or(0.0),
+        transpose: match args.transpose {
+            Transpose::Semitones(st) => st,
+            Transpose::Auto => bail!(
+                "--transpose auto needs a voice profile's range (--voice); give a number of \
+                 semitones with --model"
+            ),
+        },
         ..RvcSettings::default()
     };
     let pack = find_pack(model)?;

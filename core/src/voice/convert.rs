@@ -11,6 +11,10 @@
 //! sustained notes do not flutter. The ratio is levelled so the input's loudness stays, scaled
 //! by the amount, reduced in unvoiced frames by `protect`, and smoothed over time.
 //!
+//! `transpose_semitones` moves the pitch inside the same STFT, before the gains (see
+//! [`PitchShifter`](super::shift)): the partials move, the formants stay, and the latency is
+//! unchanged. At 0 the spectrum is not touched.
+//!
 //! The output is the input delayed by [`VoiceConverter::latency_frames`] (one frame: 21.3 ms at
 //! 48 kHz, 23.2 ms at 44.1 kHz) whatever the block size; with `amount` 0 it is that delayed
 //! input to float rounding (the STFT round trip). [`VoiceConverter::process`] allocates nothing,
@@ -26,9 +30,12 @@ use super::envelope::{
     voicing,
 };
 use super::profile::VoiceProfile;
+use super::shift::PitchShifter;
 
 /// The largest formant shift in semitones, either way.
 pub const MAX_FORMANT_SEMITONES: f32 = 12.0;
+/// The largest transpose in semitones, either way (two octaves).
+pub const MAX_TRANSPOSE_SEMITONES: f32 = 24.0;
 /// The largest `protect` (no protection: unvoiced frames change as much as voiced ones).
 pub const MAX_PROTECT: f32 = 0.5;
 /// The largest boost the envelope ratio may ask for, dB.
@@ -59,15 +66,20 @@ pub struct ConvertSettings {
     /// meaning: unvoiced frames are converted `protect / 0.5` as much as voiced ones, so 0.5
     /// turns protection off and 0 leaves them as they are.
     pub protect: f32,
+    /// Pitch shift of the output in semitones (fractions allowed), within
+    /// ±[`MAX_TRANSPOSE_SEMITONES`]; 0 keeps the sung pitch. The formants stay where they were,
+    /// and the latency is the same.
+    pub transpose_semitones: f32,
 }
 
 impl Default for ConvertSettings {
-    /// Full amount, no formant shift, `protect` 0.33 (RVC's default).
+    /// Full amount, no formant shift, `protect` 0.33 (RVC's default), no transpose.
     fn default() -> Self {
         Self {
             amount: 1.0,
             formant_semitones: 0.0,
             protect: 0.33,
+            transpose_semitones: 0.0,
         }
     }
 }
@@ -88,6 +100,12 @@ impl ConvertSettings {
                 default.formant_semitones,
             ),
             protect: clamp(self.protect, 0.0, MAX_PROTECT, default.protect),
+            transpose_semitones: clamp(
+                self.transpose_semitones,
+                -MAX_TRANSPOSE_SEMITONES,
+                MAX_TRANSPOSE_SEMITONES,
+                default.transpose_semitones,
+            ),
         }
     }
 }
@@ -100,6 +118,8 @@ fn coefficient(seconds: f32, hop: usize, sample_rate: f32) -> f32 {
 /// A streaming converter of one mono voice towards a profile, at one sample rate.
 pub struct VoiceConverter {
     analyser: FrameAnalyser,
+    /// Moves the pitch of each frame's spectrum by the transpose.
+    shifter: PitchShifter,
     inverse: Arc<dyn ComplexToReal<f32>>,
     fft_scratch: Vec<Complex32>,
     hop: usize,
@@ -171,6 +191,7 @@ impl VoiceConverter {
             .map(|k| position(grid_index(k as f32 * sample_rate / n as f32), GRID_POINTS))
             .collect();
         let mut converter = Self {
+            shifter: PitchShifter::new(n, hop),
             fft_scratch: vec![Complex32::default(); inverse.get_scratch_len()],
             inverse,
             hop,
@@ -244,8 +265,15 @@ impl VoiceConverter {
         &self.gain_db
     }
 
+    /// Turns the transpose's formant correction off (`false`) or on, to measure what it does.
+    #[cfg(test)]
+    pub(super) fn set_formant_correction(&mut self, on: bool) {
+        self.shifter.set_formant_correction(on);
+    }
+
     /// Forgets the input heard so far (its average timbre too), as after a transport jump.
     pub fn reset(&mut self) {
+        self.shifter.reset();
         self.input.fill(0.0);
         self.overlap.fill(0.0);
         self.ready.fill(0.0);
@@ -292,6 +320,7 @@ impl VoiceConverter {
     /// finished output into `ready`.
     fn process_frame(&mut self) {
         let analysis = self.analyser.analyse(&self.input);
+        let sounding = analysis.level_db > f32::NEG_INFINITY;
         let voiced = voicing(analysis);
         if voiced > 0.0 {
             self.average_weight += voiced;
@@ -305,7 +334,10 @@ impl VoiceConverter {
         }
         self.voicing += self.voicing_rate * (voiced - self.voicing);
         self.update_gains();
-        let spectrum = self.analyser.spectrum_mut();
+        let (spectrum, envelope) = self.analyser.spectrum_and_envelope();
+        let ratio = 2f32.powf(self.settings.transpose_semitones / 12.0);
+        self.shifter
+            .shift(spectrum, sounding.then_some(envelope), ratio);
         for (bin, &(i, frac)) in spectrum.iter_mut().zip(&self.bin_grid) {
             *bin *= lerp(self.gain[i], self.gain[i + 1], frac);
         }
@@ -345,7 +377,9 @@ impl VoiceConverter {
             {
                 *t = (s - a).clamp(-MAX_CUT_DB, MAX_BOOST_DB);
             }
-            let low_f0 = self.average_log_f0.exp2().max(self.target_low_f0);
+            // The gains apply to the transposed spectrum, whose fundamental is moved too.
+            let output_log_f0 = self.average_log_f0 + self.settings.transpose_semitones / 12.0;
+            let low_f0 = output_log_f0.exp2().max(self.target_low_f0);
             let first = (grid_index(BELOW_F0 * low_f0).ceil().max(0.0) as usize).min(covered - 1);
             let held = target[first];
             target[..first].fill(held);

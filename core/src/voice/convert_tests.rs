@@ -10,7 +10,7 @@ use super::*;
 const RATE: f32 = 48_000.0;
 
 /// The profile of voice X from its own song (8 s; learned once per rate).
-fn profile_x(rate: f32) -> VoiceProfile {
+pub(super) fn profile_x(rate: f32) -> VoiceProfile {
     static CACHE: Mutex<Vec<(u32, VoiceProfile)>> = Mutex::new(Vec::new());
     let mut cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
     if let Some((_, p)) = cache.iter().find(|(r, _)| *r == rate as u32) {
@@ -22,13 +22,13 @@ fn profile_x(rate: f32) -> VoiceProfile {
 }
 
 /// Voice Y singing another song, higher (5 s).
-fn song_y(singer: Singer, rate: f32) -> Vec<f32> {
+pub(super) fn song_y(singer: Singer, rate: f32) -> Vec<f32> {
     sing(singer, &melody(60.0, 10, 0.45, 2), rate, 2)
 }
 
 /// The voicing-weighted average envelope of `samples`, as a profile learns it, without the
 /// pitch tracker.
-fn average_envelope(samples: &[f32], rate: f32) -> Vec<f32> {
+pub(super) fn average_envelope(samples: &[f32], rate: f32) -> Vec<f32> {
     let mut analyser = FrameAnalyser::new(rate);
     let n = analyser.frame_len();
     let (mut sum, mut weight) = (vec![0.0f32; GRID_POINTS], 0.0f32);
@@ -46,7 +46,7 @@ fn average_envelope(samples: &[f32], rate: f32) -> Vec<f32> {
 /// How far apart two envelopes' shapes are: the RMS of their difference in dB, less its mean,
 /// over the points from 400 Hz (above the voices' fundamentals, where harmonics sample the
 /// envelope) to the highest both cover.
-fn distance_db(a: &[f32], b: &[f32], rate: f32) -> f32 {
+pub(super) fn distance_db(a: &[f32], b: &[f32], rate: f32) -> f32 {
     let grid = grid_frequencies();
     let points: Vec<usize> = (0..covered_points(rate))
         .filter(|&i| grid[i] >= 400.0)
@@ -179,9 +179,13 @@ fn the_reported_latency_is_the_measured_delay() {
 
 #[test]
 fn streaming_in_random_blocks_equals_one_shot() {
+    streaming_equals_one_shot(ConvertSettings::default());
+}
+
+/// Converting Y's song in random blocks gives the same output as in one block.
+pub(super) fn streaming_equals_one_shot(settings: ConvertSettings) {
     let x = profile_x(RATE);
     let y = song_y(Y, RATE);
-    let settings = ConvertSettings::default();
     let mut one_shot = vec![0.0; y.len()];
     VoiceConverter::new(&x, RATE, settings).process(&y, &mut one_shot);
     let mut converter = VoiceConverter::new(&x, RATE, settings);
@@ -198,8 +202,14 @@ fn streaming_in_random_blocks_equals_one_shot() {
 
 #[test]
 fn silence_stays_silent_and_nan_is_harmless() {
+    silence_stays_silent(ConvertSettings::default());
+}
+
+/// Silence converts to exact silence, a voice's tail dies out to exact silence, and NaN and
+/// infinite samples do no harm.
+pub(super) fn silence_stays_silent(settings: ConvertSettings) {
     let x = profile_x(RATE);
-    let mut converter = VoiceConverter::new(&x, RATE, ConvertSettings::default());
+    let mut converter = VoiceConverter::new(&x, RATE, settings);
     let silence = vec![0.0; RATE as usize];
     let mut out = vec![1.0; silence.len()];
     converter.process(&silence, &mut out);

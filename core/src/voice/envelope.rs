@@ -269,6 +269,12 @@ impl FrameAnalyser {
         &mut self.spectrum
     }
 
+    /// The spectrum of the last analysed frame (as [`spectrum_mut`](Self::spectrum_mut)) and its
+    /// true envelope, natural-log magnitude per bin (not updated by a silent frame).
+    pub fn spectrum_and_envelope(&mut self) -> (&mut [Complex32], &[f32]) {
+        (&mut self.spectrum, &self.envelope)
+    }
+
     /// Analyses `frame` (exactly [`frame_len`](Self::frame_len) samples, finite): windows and
     /// transforms it (see [`spectrum_mut`](Self::spectrum_mut)), then measures its level,
     /// periodicity and envelope.

@@ -16,15 +16,22 @@ mod profile;
 #[cfg(test)]
 mod profile_tests;
 pub mod rvc;
+mod shift;
+#[cfg(test)]
+mod shift_tests;
 #[cfg(test)]
 mod synth;
 #[cfg(test)]
 mod testvoice;
 
-pub use convert::{ConvertSettings, MAX_FORMANT_SEMITONES, MAX_PROTECT, VoiceConverter, convert};
+pub use convert::{
+    ConvertSettings, MAX_FORMANT_SEMITONES, MAX_PROTECT, MAX_TRANSPOSE_SEMITONES, VoiceConverter,
+    convert,
+};
 pub use pitch::{PitchConfig, PitchConfigError, PitchFrame, PitchTracker, track};
 pub use profile::{
     PROFILE_VERSION, PitchStats, ProfileBuilder, ProfileError, RECOMMENDED_VOICED_SECONDS,
     VoiceProfile, learn,
 };
 pub use rvc::{RvcConverter, RvcError, RvcSettings};
+pub use shift::octave_transpose;

@@ -245,6 +245,11 @@ impl VoiceEditor {
             .show(ui, |ui| {
                 for (label, param, hint) in [
                     (
+                        "Transpose",
+                        &self.params.transpose,
+                        "Moves the pitch, in semitones; the formants stay",
+                    ),
+                    (
                         "Amount",
                         &self.params.amount,
                         "How far the timbre moves to the profile's",

@@ -105,7 +105,7 @@ impl VoiceEngine {
         if sample_rate.is_nan() || sample_rate < 8_000.0 {
             return Err(format!("{sample_rate} Hz (8 kHz or more)"));
         }
-        // Until a profile arrives the converters run at amount 0: the delayed input.
+        // Until a profile arrives the converters run at amount 0: the delayed input, transposed.
         let neutral = neutral_profile();
         let converters: Vec<VoiceConverter> = (0..channels)
             .map(|_| VoiceConverter::new(&neutral, sample_rate, ConvertSettings::default()))

@@ -73,6 +73,7 @@ impl MixsmithVoice {
                 amount: self.params.amount.value() / 100.0,
                 formant_semitones: self.params.formant.value(),
                 protect: self.params.protect.value(),
+                transpose_semitones: self.params.transpose.value(),
             },
             wet: self.params.dry_wet.value() / 100.0,
             bypass: self.params.bypass.value(),

@@ -2,12 +2,16 @@
 
 use std::sync::RwLock;
 
-use mixsmith_core::voice::{MAX_FORMANT_SEMITONES, MAX_PROTECT};
+use mixsmith_core::voice::{MAX_FORMANT_SEMITONES, MAX_PROTECT, MAX_TRANSPOSE_SEMITONES};
 use nice_plug::prelude::*;
 
 /// Host-visible parameters of Mixsmith Voice, all automatable.
 #[derive(Params)]
 pub struct VoiceParams {
+    /// Pitch shift of the voice in semitones (the formants stay), within ±24; fine steps so
+    /// automation can glide.
+    #[id = "transpose"]
+    pub transpose: FloatParam,
     /// Formant shift of the target timbre, in semitones (positive sounds smaller and brighter).
     #[id = "formant"]
     pub formant: FloatParam,
@@ -36,6 +40,16 @@ pub struct VoiceParams {
 impl Default for VoiceParams {
     fn default() -> Self {
         Self {
+            transpose: FloatParam::new(
+                "Transpose",
+                0.0,
+                FloatRange::Linear {
+                    min: -MAX_TRANSPOSE_SEMITONES,
+                    max: MAX_TRANSPOSE_SEMITONES,
+                },
+            )
+            .with_step_size(0.01)
+            .with_unit(" st"),
             formant: FloatParam::new(
                 "Formant",
                 0.0,

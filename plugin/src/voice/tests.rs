@@ -10,6 +10,7 @@ use mixsmith_core::voice::{ConvertSettings, VoiceProfile, convert, learn};
 use super::engine::{VoiceControls, VoiceEngine};
 use super::monitor::{Monitor, VoiceCommand, VoiceShared};
 use super::params::VoiceParams;
+use nice_plug::prelude::{Param, ParamFlags, Params};
 
 const RATE: f32 = 48_000.0;
 const MAX_BLOCK: usize = 512;
@@ -56,6 +57,7 @@ fn controls(amount: f32, wet: f32, bypass: bool) -> VoiceControls {
             amount,
             formant_semitones: 0.0,
             protect: 0.33,
+            transpose_semitones: 0.0,
         },
         wet,
         bypass,
@@ -257,4 +259,73 @@ fn the_monitor_plots_the_pitch_and_learns_a_voice_from_playback() {
         !params.profile.read().unwrap().is_empty(),
         "a failed learn keeps the profile"
     );
+}
+
+#[test]
+fn transpose_is_an_automatable_parameter_in_semitones() {
+    let params = VoiceParams::default();
+    let transpose = &params.transpose;
+    assert_eq!(transpose.value(), 0.0);
+    assert!(transpose.to_string().ends_with(" st"), "{transpose}");
+    assert_eq!(transpose.preview_plain(0.0), -24.0);
+    assert_eq!(transpose.preview_plain(1.0), 24.0);
+    assert!(
+        !transpose.flags().contains(ParamFlags::NON_AUTOMATABLE),
+        "{:?}",
+        transpose.flags()
+    );
+    let ids: Vec<String> = params.param_map().into_iter().map(|(id, ..)| id).collect();
+    assert!(ids.iter().any(|id| id == "transpose"), "{ids:?}");
+}
+
+#[test]
+fn transpose_automation_moves_the_pitch_without_allocating() {
+    let profile = Arc::new(profile());
+    let input = vec![voices().1, vowel(3.0, 150.0, &[500.0, 1500.0, 2600.0])];
+    let (mut engine, mut links) = VoiceEngine::new(RATE, 2, MAX_BLOCK).unwrap();
+    links.profile.publish(Some(profile.clone())).unwrap();
+    let mut out = input.clone();
+    let frames = input[0].len();
+    let (mut done, mut step) = (0, 0usize);
+    while done < frames {
+        step += 1;
+        let len = (step * 7919 % MAX_BLOCK + 1).min(frames - done);
+        // Automation: a new transpose every block, gliding from -12 to +12 semitones.
+        let mut c = controls(1.0, 1.0, false);
+        c.convert.transpose_semitones = 24.0 * done as f32 / frames as f32 - 12.0;
+        let mut channels: Vec<&mut [f32]> =
+            out.iter_mut().map(|ch| &mut ch[done..done + len]).collect();
+        no_allocation(|| engine.process(&mut channels, c));
+        done += len;
+    }
+    assert!(out.iter().flatten().all(|x| x.is_finite()));
+
+    // A fixed +12 transposes as `voice convert --transpose 12` does.
+    let (mut engine, mut links) = VoiceEngine::new(RATE, 1, MAX_BLOCK).unwrap();
+    links.profile.publish(Some(profile.clone())).unwrap();
+    let mut c = controls(1.0, 1.0, false);
+    c.convert.transpose_semitones = 12.0;
+    let mono = vec![input[0].clone()];
+    let out = play(&mut engine, &mono, &[100, 512, 7], c);
+    let cli = convert(&profile, &mono[0], RATE, c.convert);
+    let latency = engine.latency_frames();
+    assert_eq!(&out[0][latency..], &cli[..frames - latency]);
+
+    // Without a profile the transpose still applies (the timbre is left as it is).
+    let (mut engine, _links) = VoiceEngine::new(RATE, 1, MAX_BLOCK).unwrap();
+    let out = play(&mut engine, &mono, &[MAX_BLOCK], c);
+    assert!(max_difference(&out[0], &delayed(&mono[0], latency)) > 0.01);
+}
+
+/// Runs `f` with allocation forbidden, as nice-plug runs `process()` in builds with the
+/// `assert_process_allocs` feature: an allocation aborts the test.
+#[cfg(feature = "assert_process_allocs")]
+fn no_allocation(f: impl FnOnce()) {
+    nice_assert_no_alloc::assert_no_alloc(f);
+}
+
+/// Runs `f` (allocations are only caught with the `assert_process_allocs` feature).
+#[cfg(not(feature = "assert_process_allocs"))]
+fn no_allocation(f: impl FnOnce()) {
+    f();
 }
