@@ -241,7 +241,7 @@ impl MonitorState {
                 let rate = self.sample_rate;
                 let samples = std::mem::take(&mut self.capture);
                 let seconds = samples.len() as f32 / self.sample_rate;
-                let source = format!("captured from the host ({seconds:.1} s)");
+                let source = format!("the host's playback ({seconds:.1} s)");
                 self.learn(source, |builder, progress| {
                     builder
                         .add_clip(&samples, rate, progress)

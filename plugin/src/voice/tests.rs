@@ -175,12 +175,13 @@ fn dry_wet_mixes_the_delayed_input_with_the_converted_voice() {
     }
 }
 
-/// Waits up to a minute for `done`.
+/// Polls `done` until it holds; the generous limit only turns a hang into a failure (a debug
+/// build learning a voice on a loaded CI machine has taken over a minute).
 fn wait_for(what: &str, done: impl Fn() -> bool) {
     let start = Instant::now();
     while !done() {
         assert!(
-            start.elapsed() < Duration::from_secs(60),
+            start.elapsed() < Duration::from_secs(600),
             "timed out waiting for {what}"
         );
         std::thread::sleep(Duration::from_millis(20));
@@ -241,7 +242,7 @@ fn the_monitor_plots_the_pitch_and_learns_a_voice_from_playback() {
     assert!(
         shared
             .status()
-            .starts_with("Voice of captured from the host"),
+            .starts_with("Voice of the host's playback"),
         "{}",
         shared.status()
     );
