@@ -26,8 +26,8 @@ use realfft::num_complex::Complex32;
 use realfft::{ComplexToReal, RealFftPlanner};
 
 use super::envelope::{
-    FrameAnalyser, GRID_POINTS, covered_points, grid_frequencies, grid_index, lerp, position,
-    voicing,
+    FrameAnalyser, GRID_MAX_HZ, GRID_POINTS, covered_points, grid_frequencies, grid_index, lerp,
+    position, voicing,
 };
 use super::profile::VoiceProfile;
 use super::shift::PitchShifter;
@@ -51,6 +51,12 @@ const AVERAGE_SECONDS: f32 = 10.0;
 const VOICING_SECONDS: f32 = 0.02;
 /// Time constant of the gains' smoothing, seconds.
 const GAIN_SECONDS: f32 = 0.04;
+/// Above the grid's top ([`GRID_MAX_HZ`]) the profile does not know the voice: over this many
+/// octaves the gains fade from the top point's to the frame's level alone (the input's own
+/// shape there), instead of carrying the top point's ratio to the Nyquist frequency.
+const ABOVE_GRID_OCTAVES: f32 = 1.0;
+/// Gains: one per grid point, then the level alone (for the bins above the grid).
+const GAINS: usize = GRID_POINTS + 1;
 /// Gains closer than this to their target (dB) jump to it, so they settle exactly.
 const GAIN_SNAP_DB: f32 = 1e-4;
 
@@ -135,7 +141,8 @@ pub struct VoiceConverter {
     synthesis: Vec<f32>,
     /// Synthesis window including the FFT's 1/n and the overlap-add normalisation.
     synthesis_window: Vec<f32>,
-    /// Grid position (index, fraction) of each bin.
+    /// Gain position (index, fraction) of each bin: on the grid, then fading from its top point
+    /// to the level-only gain above it.
     bin_grid: Vec<(usize, f32)>,
     /// Grid points both the profile and this sample rate cover.
     covered: usize,
@@ -153,9 +160,9 @@ pub struct VoiceConverter {
     target_low_f0: f32,
     /// The smoothed voicing of recent frames, 0..1.
     voicing: f32,
-    /// Smoothed gains in dB and as factors, on the grid.
-    gain_db: [f32; GRID_POINTS],
-    gain: [f32; GRID_POINTS],
+    /// Smoothed gains in dB and as factors: on the grid, then the level-only gain.
+    gain_db: [f32; GAINS],
+    gain: [f32; GAINS],
     settings: ConvertSettings,
     sample_rate: f32,
     average_rate: f32,
@@ -188,7 +195,15 @@ impl VoiceConverter {
         let norm = 1.0 / (n as f32 * 1.5);
         let synthesis_window = analyser.window().iter().map(|w| w * norm).collect();
         let bin_grid = (0..=n / 2)
-            .map(|k| position(grid_index(k as f32 * sample_rate / n as f32), GRID_POINTS))
+            .map(|k| {
+                let hz = k as f32 * sample_rate / n as f32;
+                if hz > GRID_MAX_HZ {
+                    let fade = (hz / GRID_MAX_HZ).log2() / ABOVE_GRID_OCTAVES;
+                    (GRID_POINTS - 1, fade.min(1.0))
+                } else {
+                    position(grid_index(hz), GRID_POINTS)
+                }
+            })
             .collect();
         let mut converter = Self {
             shifter: PitchShifter::new(n, hop),
@@ -211,8 +226,8 @@ impl VoiceConverter {
             average_log_f0: 0.0,
             target_low_f0: 0.0,
             voicing: 0.0,
-            gain_db: [0.0; GRID_POINTS],
-            gain: [1.0; GRID_POINTS],
+            gain_db: [0.0; GAINS],
+            gain: [1.0; GAINS],
             settings: ConvertSettings::default(),
             sample_rate,
             average_rate: coefficient(AVERAGE_SECONDS, hop, sample_rate),
@@ -261,7 +276,7 @@ impl VoiceConverter {
 
     /// The smoothed gains in dB on the grid, for tests.
     #[cfg(test)]
-    pub(super) fn gains_db(&self) -> &[f32; GRID_POINTS] {
+    pub(super) fn gains_db(&self) -> &[f32; GAINS] {
         &self.gain_db
     }
 
@@ -282,8 +297,8 @@ impl VoiceConverter {
         self.average_weight = 0.0;
         self.average_log_f0 = 0.0;
         self.voicing = 0.0;
-        self.gain_db = [0.0; GRID_POINTS];
-        self.gain = [1.0; GRID_POINTS];
+        self.gain_db = [0.0; GAINS];
+        self.gain = [1.0; GAINS];
     }
 
     /// Converts one block of any length: `output[i]` is the converted input of
@@ -367,7 +382,7 @@ impl VoiceConverter {
     fn update_gains(&mut self) {
         let protect = self.settings.protect / MAX_PROTECT;
         let amount = self.settings.amount * (self.voicing + (1.0 - self.voicing) * protect);
-        let mut target = [0.0f32; GRID_POINTS];
+        let mut target = [0.0f32; GAINS];
         let covered = self.covered;
         if self.average_weight > 0.0 && amount > 0.0 {
             for ((t, s), a) in target
@@ -393,7 +408,12 @@ impl VoiceConverter {
             let level = 10.0 * (after / before).log10();
             let edge = target[covered - 1] - level;
             for (i, t) in target.iter_mut().enumerate() {
-                *t = amount * if i < covered { *t - level } else { edge };
+                *t = amount
+                    * match i {
+                        _ if i < covered => *t - level,
+                        GRID_POINTS => -level,
+                        _ => edge,
+                    };
             }
         }
         for ((g, lin), t) in self.gain_db.iter_mut().zip(&mut self.gain).zip(target) {
