@@ -264,20 +264,16 @@ impl FrameAnalyser {
         &self.window
     }
 
-    /// The spectrum of the last analysed frame, windowed (`frame_len / 2 + 1` bins).
-    pub fn spectrum_mut(&mut self) -> &mut [Complex32] {
-        &mut self.spectrum
-    }
-
-    /// The spectrum of the last analysed frame (as [`spectrum_mut`](Self::spectrum_mut)) and its
-    /// true envelope, natural-log magnitude per bin (not updated by a silent frame).
+    /// The spectrum of the last analysed frame, windowed (`frame_len / 2 + 1` bins), to be
+    /// transformed in place, and its true envelope, natural-log magnitude per bin (not updated by
+    /// a silent frame).
     pub fn spectrum_and_envelope(&mut self) -> (&mut [Complex32], &[f32]) {
         (&mut self.spectrum, &self.envelope)
     }
 
     /// Analyses `frame` (exactly [`frame_len`](Self::frame_len) samples, finite): windows and
-    /// transforms it (see [`spectrum_mut`](Self::spectrum_mut)), then measures its level,
-    /// periodicity and envelope.
+    /// transforms it (see [`spectrum_and_envelope`](Self::spectrum_and_envelope)), then measures
+    /// its level, periodicity and envelope.
     pub fn analyse(&mut self, frame: &[f32]) -> &FrameAnalysis {
         assert_eq!(frame.len(), self.n, "frame length");
         for ((r, x), w) in self.real.iter_mut().zip(frame).zip(&self.window) {

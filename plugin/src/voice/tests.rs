@@ -240,9 +240,7 @@ fn the_monitor_plots_the_pitch_and_learns_a_voice_from_playback() {
         learned.pitch
     );
     assert!(
-        shared
-            .status()
-            .starts_with("Voice of the host's playback"),
+        shared.status().starts_with("Voice of the host's playback"),
         "{}",
         shared.status()
     );
