@@ -7,8 +7,10 @@ use mixsmith_tests::voice_scenarios::{
     self as voice, ClapVoice, VoiceHost, Vst3Voice, test_profile, test_voice,
 };
 
+/// Without a profile the voice passes delayed; below 8 kHz, where the converter does not run,
+/// it passes unchanged with no latency.
 fn clap_dry_without_profile() -> Result<()> {
-    for rate in [44_100.0, 48_000.0] {
+    for rate in [44_100.0, 48_000.0, 4_000.0] {
         voice::passes_delayed_without_a_profile(
             &mut ClapVoice::new(rate, 512, false, None, None)?,
             rate,

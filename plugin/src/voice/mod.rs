@@ -158,8 +158,14 @@ impl Plugin for MixsmithVoice {
         ) {
             Ok(started) => started,
             Err(error) => {
-                nice_error!("Mixsmith Voice cannot run this configuration: {error}");
-                return false;
+                // The host's audio still passes, untouched and without latency.
+                nice_error!("Mixsmith Voice cannot convert at {error}: passing audio through");
+                context.set_latency_samples(0);
+                self.shared.latency_frames.store(0, Ordering::Relaxed);
+                self.shared.set_status(format!(
+                    "Not converting at {error}: the audio passes unchanged."
+                ));
+                return true;
             }
         };
         if let Some(profile) = self.saved_profile() {

@@ -23,6 +23,8 @@ pub const HISTORY_SECONDS: f64 = 10.0;
 pub const MAX_CAPTURE_SECONDS: f32 = 600.0;
 /// How long the monitor waits for audio or a command before looking again.
 const POLL: Duration = Duration::from_millis(20);
+/// The most audio the monitor reads and tracks between two looks at its stop flag, seconds.
+const DRAIN_SECONDS: f32 = 0.05;
 
 /// One point of the pitch plot.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -179,10 +181,22 @@ impl MonitorState {
         }
     }
 
-    /// Reads what the audio thread sent: tracks both pitches and captures the input.
+    /// Reads what the audio thread sent, a bounded chunk at a time until the ring is empty or
+    /// the monitor is asked to stop (so deactivating never waits for a long backlog).
     fn drain_audio(&mut self) {
-        let available = self.links.monitor.slots() / 2 * 2;
-        let Ok(chunk) = self.links.monitor.read_chunk(available) else {
+        let most = 2 * ((DRAIN_SECONDS * self.sample_rate) as usize).max(1);
+        while !self.stop.load(Ordering::Relaxed) {
+            let available = self.links.monitor.slots().min(most) / 2 * 2;
+            if available == 0 {
+                return;
+            }
+            self.drain_chunk(available);
+        }
+    }
+
+    /// Reads `len` interleaved samples: tracks both pitches and captures the input.
+    fn drain_chunk(&mut self, len: usize) {
+        let Ok(chunk) = self.links.monitor.read_chunk(len) else {
             return;
         };
         self.input.clear();
