@@ -1,4 +1,5 @@
-//! `mixsmith analyze IN [--json] [--beats]`: loudness, peaks, tempo and key of one file.
+//! `mixsmith analyze IN [--json] [--beats] [--tempo-key]`: loudness, peaks, tempo and key of
+//! one file.
 
 use std::path::PathBuf;
 
@@ -19,6 +20,10 @@ pub struct Args {
     /// Also print the beat times (seconds from the start).
     #[arg(long)]
     pub beats: bool,
+    /// Measure only tempo and key, not loudness and peaks: several times faster, for tagging a
+    /// library of loops and samples. The JSON then has no loudness or peak fields.
+    #[arg(long)]
+    pub tempo_key: bool,
 }
 
 /// Runs the command: analyses the file and prints the report on stdout.
@@ -28,7 +33,10 @@ pub fn run(args: &Args) -> Result<()> {
         |n| n.to_string_lossy().into_owned(),
     );
     let mut bar = None;
-    let options = AnalyzeOptions { beats: args.beats };
+    let options = AnalyzeOptions {
+        beats: args.beats,
+        tempo_key_only: args.tempo_key,
+    };
     let report = analyze_file(&args.input, &options, |p| {
         bar.get_or_insert_with(|| frames_bar(&label, p.total_frames, p.sample_rate))
             .set_position(p.frames_done);
@@ -37,19 +45,19 @@ pub fn run(args: &Args) -> Result<()> {
         bar.finish_and_clear();
     }
     let report = report?;
-    let loudness = &report.loudness;
-    if loudness.non_finite_samples > 0 {
+    let stream = &report.stream;
+    if stream.non_finite_samples > 0 {
         eprintln!(
             "warning: {}: {} NaN or infinite samples were replaced by 0",
             args.input.display(),
-            loudness.non_finite_samples
+            stream.non_finite_samples
         );
     }
-    if loudness.skipped_packets > 0 {
+    if stream.skipped_packets > 0 {
         eprintln!(
             "warning: {}: {} damaged stretch(es) could not be decoded and were skipped",
             args.input.display(),
-            loudness.skipped_packets
+            stream.skipped_packets
         );
     }
     if args.json {
@@ -60,42 +68,48 @@ pub fn run(args: &Args) -> Result<()> {
     Ok(())
 }
 
-/// The human-readable form of a report.
+/// The human-readable form of a report (without loudness rows when it was not measured).
 fn table(file: &str, report: &AnalysisReport) -> String {
-    let r = &report.loudness;
+    let s = &report.stream;
     let m = &report.musical;
     let db = |v: Option<f64>, unit: &str| match v {
         Some(v) => format!("{v:.1} {unit}"),
         None => "-inf (silent or too short)".to_string(),
     };
-    let minutes = (r.duration_s / 60.0).floor();
-    let rows = [
+    let minutes = (s.duration_s / 60.0).floor();
+    let mut rows = vec![
         ("File", file.to_string()),
         (
             "Duration",
             format!(
                 "{}:{:06.3} ({:.3} s)",
                 minutes,
-                r.duration_s - minutes * 60.0,
-                r.duration_s
+                s.duration_s - minutes * 60.0,
+                s.duration_s
             ),
         ),
-        ("Sample rate", format!("{} Hz", r.sample_rate)),
-        ("Channels", r.channels.to_string()),
-        ("Integrated", db(r.lufs, "LUFS")),
-        (
-            "Loudness range",
-            match r.lra {
-                Some(v) => format!("{v:.1} LU"),
-                None => "n/a".into(),
-            },
-        ),
-        ("True peak", db(r.true_peak_dbtp, "dBTP (BS.1770)")),
-        (
-            "Reconstructed",
-            db(r.reconstructed_peak_dbfs, "dBFS (band-limited peak)"),
-        ),
-        ("Sample peak", db(r.sample_peak_dbfs, "dBFS")),
+        ("Sample rate", format!("{} Hz", s.sample_rate)),
+        ("Channels", s.channels.to_string()),
+    ];
+    if let Some(r) = &report.loudness {
+        rows.extend([
+            ("Integrated", db(r.lufs, "LUFS")),
+            (
+                "Loudness range",
+                match r.lra {
+                    Some(v) => format!("{v:.1} LU"),
+                    None => "n/a".into(),
+                },
+            ),
+            ("True peak", db(r.true_peak_dbtp, "dBTP (BS.1770)")),
+            (
+                "Reconstructed",
+                db(r.reconstructed_peak_dbfs, "dBFS (band-limited peak)"),
+            ),
+            ("Sample peak", db(r.sample_peak_dbfs, "dBFS")),
+        ]);
+    }
+    rows.extend([
         (
             "Tempo",
             match (m.bpm, m.bpm_confidence) {
@@ -110,13 +124,13 @@ fn table(file: &str, report: &AnalysisReport) -> String {
                 _ => "none (no tonal centre)".into(),
             },
         ),
-    ];
+    ]);
     let mut out = String::new();
     for (k, v) in rows {
         out.push_str(&format!("{k:<16}{v}\n"));
     }
-    if r.non_finite_samples > 0 {
-        out.push_str(&format!("{:<16}{}\n", "Non-finite", r.non_finite_samples));
+    if s.non_finite_samples > 0 {
+        out.push_str(&format!("{:<16}{}\n", "Non-finite", s.non_finite_samples));
     }
     if let Some(beats) = &m.beats {
         let times: Vec<String> = beats.iter().map(|t| format!("{t:.3}")).collect();
@@ -128,7 +142,7 @@ fn table(file: &str, report: &AnalysisReport) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use mixsmith_core::analyze::{Key, LoudnessReport, Mode, MusicalReport};
+    use mixsmith_core::analyze::{Key, LoudnessReport, Mode, MusicalReport, StreamReport};
 
     #[test]
     fn table_shows_units_and_silence() {
@@ -138,6 +152,8 @@ mod tests {
             true_peak_dbtp: None,
             reconstructed_peak_dbfs: None,
             sample_peak_dbfs: Some(-20.0),
+        };
+        let stream = StreamReport {
             duration_s: 75.5,
             sample_rate: 48_000,
             channels: 2,
@@ -151,7 +167,11 @@ mod tests {
             key_confidence: None,
             beats: None,
         };
-        let mut r = AnalysisReport { loudness, musical };
+        let mut r = AnalysisReport {
+            loudness: Some(loudness),
+            stream,
+            musical,
+        };
         let t = table("x.wav", &r);
         assert!(t.contains("Integrated      -23.0 LUFS"), "{t}");
         assert!(t.contains("1:15.500 (75.500 s)"), "{t}");
@@ -181,5 +201,10 @@ mod tests {
             "{t}"
         );
         assert!(t.contains("Beats           0.500 0.986 s"), "{t}");
+
+        r.loudness = None;
+        let t = table("x.wav", &r);
+        assert!(!t.contains("Integrated") && !t.contains("peak"), "{t}");
+        assert!(t.contains("Tempo           123.4 BPM"), "{t}");
     }
 }

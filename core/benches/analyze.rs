@@ -1,5 +1,5 @@
 //! `analyze_file` (the code behind `mixsmith analyze`) on a 3-minute 44.1 kHz stereo WAV: time
-//! and ratio to real time; then peak memory (VmHWM) of a child process analysing a 3-minute and
+//! and ratio to real time, with everything and with tempo and key alone (`--tempo-key`); then peak memory (VmHWM) of a child process analysing a 3-minute and
 //! a 60-minute file, and their ratio, which stays near 1 because every pass streams.
 //!
 //! It also counts heap allocations made by `LoudnessMeter::add_frames` on a warmed-up stereo
@@ -105,6 +105,20 @@ fn main() {
         "\nanalyze 180 s: {:.3} s wall, {:.0} x real time (best of 3)",
         wall.as_secs_f64(),
         180.0 / wall.as_secs_f64()
+    );
+    let tempo_key = AnalyzeOptions {
+        tempo_key_only: true,
+        ..AnalyzeOptions::default()
+    };
+    let tempo_key_wall = common::best_of(3, || {
+        analyze_file(&short, &tempo_key, |_| {}).expect("analyze");
+    });
+    println!(
+        "analyze 180 s, tempo and key only: {:.3} s wall, {:.0} x real time, {:.1} x faster \
+         than the whole analysis (best of 3)",
+        tempo_key_wall.as_secs_f64(),
+        180.0 / tempo_key_wall.as_secs_f64(),
+        wall.as_secs_f64() / tempo_key_wall.as_secs_f64()
     );
 
     // The CLI binary itself, when a release build of it sits next to this bench.

@@ -317,10 +317,12 @@ struct Quality {
 fn quality(out: &Path, reference: &Path) -> Quality {
     let ours = analyze_file(out, &AnalyzeOptions::default(), |_| {})
         .expect("analyse output")
-        .loudness;
+        .loudness
+        .expect("loudness is measured by default");
     let theirs = analyze_file(reference, &AnalyzeOptions::default(), |_| {})
         .expect("analyse reference")
-        .loudness;
+        .loudness
+        .expect("loudness is measured by default");
     Quality {
         lufs_error: ours.lufs.unwrap_or(f64::NEG_INFINITY)
             - theirs.lufs.unwrap_or(f64::NEG_INFINITY),
@@ -349,10 +351,12 @@ fn comparison() {
         let (t, r) = (
             analyze_file(&case.target, &AnalyzeOptions::default(), |_| {})
                 .expect("analyse")
-                .loudness,
+                .loudness
+                .expect("loudness is measured by default"),
             analyze_file(&case.reference, &AnalyzeOptions::default(), |_| {})
                 .expect("analyse")
-                .loudness,
+                .loudness
+                .expect("loudness is measured by default"),
         );
         println!(
             "master: case {:<14} mix {:.1} LUFS, reference {:.1} LUFS / {:.2} dBTP",

@@ -237,7 +237,8 @@ mod tests {
         writer.finalize().unwrap();
         let cli = analyze_file(&path, &crate::analyze::AnalyzeOptions::default(), |_| {})
             .unwrap()
-            .loudness;
+            .loudness
+            .expect("loudness is measured by default");
 
         let live = Arc::new(LiveLoudness::default());
         let processor =

@@ -34,7 +34,7 @@ pub use live::{LiveLoudness, LoudnessSnapshot, MeteredProcessor};
 pub use loudness::{LoudnessMeter, MAX_CHANNELS, MeterError};
 pub use musical::{MusicalAnalyzer, MusicalReport};
 
-/// The result of [`analyze_file`].
+/// Loudness and peaks of a stream.
 ///
 /// Serialised as JSON with exactly these field names. Quantities that are undefined (the
 /// loudness of silence or of less than 400 ms of audio, the peak of silence, all `-inf` dB) are
@@ -55,13 +55,18 @@ pub struct LoudnessReport {
     pub reconstructed_peak_dbfs: Option<f64>,
     /// Highest sample peak over all channels, in dBFS.
     pub sample_peak_dbfs: Option<f64>,
+}
+
+/// What was read: the stream's format and length, and what could not be used.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StreamReport {
     /// Duration in seconds (decoded frames / sample rate).
     pub duration_s: f64,
     /// Sample rate in Hz.
     pub sample_rate: u32,
     /// Channel count.
     pub channels: usize,
-    /// NaN or infinite samples in the file, replaced by 0 before metering. Only present in JSON
+    /// NaN or infinite samples in the file, replaced by 0 before analysis. Only present in JSON
     /// when above 0.
     #[serde(skip_serializing_if = "is_zero")]
     pub non_finite_samples: u64,
@@ -71,23 +76,30 @@ pub struct LoudnessReport {
     pub skipped_packets: u64,
 }
 
-/// Everything [`analyze_file`] measures. In JSON the two parts' fields sit side by side in one
+/// Everything [`analyze_file`] measures. In JSON the parts' fields sit side by side in one
 /// object.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct AnalysisReport {
-    /// Loudness and peaks.
+    /// Loudness and peaks; `None` (and absent from JSON) when only tempo and key were asked
+    /// for ([`AnalyzeOptions::tempo_key_only`]).
     #[serde(flatten)]
-    pub loudness: LoudnessReport,
+    pub loudness: Option<LoudnessReport>,
+    /// The stream's format and length.
+    #[serde(flatten)]
+    pub stream: StreamReport,
     /// Tempo, beats and key.
     #[serde(flatten)]
     pub musical: MusicalReport,
 }
 
-/// What [`analyze_file`] measures beyond its defaults.
+/// What [`analyze_file`] measures beyond or instead of its defaults.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct AnalyzeOptions {
     /// Also report the beat times.
     pub beats: bool,
+    /// Measure only tempo and key, not loudness and peaks (several times faster: for tagging
+    /// a library of loops and samples).
+    pub tempo_key_only: bool,
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -100,7 +112,7 @@ fn finite(x: f64) -> Option<f64> {
 }
 
 impl LoudnessReport {
-    /// Reads the current state of a meter (the decoder counts are set to 0).
+    /// Reads the current state of a meter.
     pub fn from_meter(meter: &LoudnessMeter) -> Self {
         Self {
             lufs: finite(meter.integrated()),
@@ -108,11 +120,6 @@ impl LoudnessReport {
             true_peak_dbtp: finite(meter.true_peak_dbtp()),
             reconstructed_peak_dbfs: None,
             sample_peak_dbfs: finite(meter.sample_peak_dbfs()),
-            duration_s: meter.frames() as f64 / f64::from(meter.sample_rate()),
-            sample_rate: meter.sample_rate(),
-            channels: meter.channels(),
-            non_finite_samples: 0,
-            skipped_packets: 0,
         }
     }
 }
@@ -154,9 +161,10 @@ pub enum AnalyzeError {
 /// Blocks in flight between the two threads of [`analyze_file`].
 const PIPELINE_BLOCKS: usize = 4;
 
-/// Measures a file's loudness, peaks, tempo and key in one streaming pass (memory does not grow
-/// with the file's length, except the onset envelope's 4 bytes per 11.6 ms). `progress` is
-/// called after every decoded block.
+/// Measures a file's loudness, peaks, tempo and key (or, with
+/// [`AnalyzeOptions::tempo_key_only`], its tempo and key alone) in one streaming pass (memory
+/// does not grow with the file's length, except the onset envelope's 4 bytes per 11.6 ms).
+/// `progress` is called after every decoded block.
 pub fn analyze_file(
     path: impl AsRef<Path>,
     options: &AnalyzeOptions,
@@ -165,53 +173,74 @@ pub fn analyze_file(
     let path = path.as_ref();
     let mut reader = AudioReader::open(path)?;
     let spec = reader.spec().clone();
-    let mut meter = LoudnessMeter::new(spec.channels, spec.sample_rate).map_err(|source| {
-        AnalyzeError::Meter {
-            path: path.into(),
-            source,
-        }
-    })?;
     let meter_error = |source| AnalyzeError::Meter {
         path: path.into(),
         source,
     };
+    let mut meter = if options.tempo_key_only {
+        None
+    } else {
+        Some(LoudnessMeter::new(spec.channels, spec.sample_rate).map_err(meter_error)?)
+    };
     let channels = spec.channels;
+    let mut frames = 0u64;
+    let musical = MusicalAnalyzer::new(spec.sample_rate);
     // Two threads: this one decodes and meters the loudness and the BS.1770 peak, a second
     // follows the reconstructed peak, the tempo and the key on copies of the blocks (recycled
-    // through `free`, so memory stays constant).
+    // through `free`, so memory stays constant). For tempo and key alone, this thread decodes
+    // and decimates and the second one analyses the decimated mono mix.
+    let mut decimator = options.tempo_key_only.then(|| musical.decimator());
     let (full_tx, full_rx) = crossbeam_channel::bounded::<Vec<Vec<f32>>>(PIPELINE_BLOCKS);
     let (free_tx, free_rx) = crossbeam_channel::bounded::<Vec<Vec<f32>>>(PIPELINE_BLOCKS);
+    let block_channels = if decimator.is_some() { 1 } else { channels };
     for _ in 0..PIPELINE_BLOCKS {
-        let _ = free_tx.send(vec![Vec::new(); channels]);
+        let _ = free_tx.send(vec![Vec::new(); block_channels]);
     }
     let (read, followed) = std::thread::scope(|scope| {
+        let follow_peaks = meter.is_some();
+        let decimated = decimator.is_some();
         let follower = scope.spawn(move || {
-            let mut musical = MusicalAnalyzer::new(spec.sample_rate);
-            let mut reconstruction =
-                PeakDetector::new(channels, spec.sample_rate, Grade::Reconstruction);
+            let mut musical = musical;
+            let mut reconstruction = follow_peaks
+                .then(|| PeakDetector::new(channels, spec.sample_rate, Grade::Reconstruction));
             let mut peak = 0.0f32;
             for block in full_rx {
-                peak = reconstruction.scan(&block, peak);
-                musical.add_frames(&block);
+                if let Some(reconstruction) = &mut reconstruction {
+                    peak = reconstruction.scan(&block, peak);
+                }
+                if decimated {
+                    musical.add_decimated(&block[0]);
+                } else {
+                    musical.add_frames(&block);
+                }
                 let _ = free_tx.send(block);
             }
-            (peak.max(reconstruction.flush()), musical)
+            let peak = reconstruction.map(|mut r| peak.max(r.flush()));
+            (peak, musical)
         });
         let read = (|| -> Result<(), AnalyzeError> {
             while let Some(block) = reader.next_block()? {
-                meter.add_frames(block).map_err(meter_error)?;
+                frames += block.first().map_or(0, |c| c.len()) as u64;
+                if let Some(meter) = &mut meter {
+                    meter.add_frames(block).map_err(meter_error)?;
+                }
                 let Ok(mut copy) = free_rx.recv() else {
                     break;
                 };
-                for (to, from) in copy.iter_mut().zip(block) {
-                    to.clear();
-                    to.extend_from_slice(from);
+                if let Some(decimator) = &mut decimator {
+                    copy[0].clear();
+                    decimator.process(block, &mut copy[0]);
+                } else {
+                    for (to, from) in copy.iter_mut().zip(block) {
+                        to.clear();
+                        to.extend_from_slice(from);
+                    }
                 }
                 if full_tx.send(copy).is_err() {
                     break;
                 }
                 progress(Progress {
-                    frames_done: meter.frames(),
+                    frames_done: frames,
                     total_frames: spec.total_frames,
                     sample_rate: spec.sample_rate,
                 });
@@ -224,15 +253,23 @@ pub fn analyze_file(
     read?;
     let (reconstructed_peak, musical) =
         followed.unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-    if meter.frames() == 0 {
+    if frames == 0 {
         return Err(AnalyzeError::NoAudio { path: path.into() });
     }
-    let mut loudness = LoudnessReport::from_meter(&meter);
-    loudness.reconstructed_peak_dbfs = finite(20.0 * f64::from(reconstructed_peak).log10());
-    loudness.non_finite_samples = reader.non_finite_samples();
-    loudness.skipped_packets = reader.skipped_packets();
+    let loudness = meter.map(|meter| LoudnessReport {
+        reconstructed_peak_dbfs: reconstructed_peak
+            .and_then(|peak| finite(20.0 * f64::from(peak).log10())),
+        ..LoudnessReport::from_meter(&meter)
+    });
     Ok(AnalysisReport {
         loudness,
+        stream: StreamReport {
+            duration_s: frames as f64 / f64::from(spec.sample_rate),
+            sample_rate: spec.sample_rate,
+            channels,
+            non_finite_samples: reader.non_finite_samples(),
+            skipped_packets: reader.skipped_packets(),
+        },
         musical: musical.finish(options.beats),
     })
 }

@@ -80,6 +80,20 @@ impl MusicalAnalyzer {
         self.chroma.push(&self.mono);
     }
 
+    /// A mix-down decimator to the rate [`add_decimated`](Self::add_decimated) expects, for a
+    /// caller that decimates on another thread.
+    pub(crate) fn decimator(&self) -> MonoDecimator {
+        let mut decimator = self.decimator.clone();
+        decimator.reset();
+        decimator
+    }
+
+    /// Adds mono samples already mixed down and decimated by a [`decimator`](Self::decimator).
+    pub(crate) fn add_decimated(&mut self, mono: &[f32]) {
+        self.onsets.push(mono);
+        self.chroma.push(mono);
+    }
+
     /// The tempo, key and (with `with_beats`) the beat times of everything added so far.
     pub fn finish(&self, with_beats: bool) -> MusicalReport {
         let envelope = self.onsets.envelope();

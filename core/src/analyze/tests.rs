@@ -167,8 +167,6 @@ fn silence_gives_null_in_json() {
     );
     let json: serde_json::Value = serde_json::to_value(&r).unwrap();
     assert!(json["lufs"].is_null() && json["true_peak_dbtp"].is_null());
-    assert_eq!(json["duration_s"], 1.0);
-    assert!(json.get("non_finite_samples").is_none());
 }
 
 #[test]
@@ -185,14 +183,19 @@ fn analyze_file_reports_a_wav() {
     })
     .unwrap();
     let full = r.clone();
-    let r = r.loudness;
-    assert_near(r.lufs.unwrap(), -23.0, 0.1, "lufs");
-    assert_near(r.sample_peak_dbfs.unwrap(), -23.0, 0.01, "sample peak");
-    assert_near(r.duration_s, 12.0, 1e-9, "duration");
+    let stream = &r.stream;
+    assert_near(stream.duration_s, 12.0, 1e-9, "duration");
     assert_eq!(
-        (r.sample_rate, r.channels, r.non_finite_samples),
+        (
+            stream.sample_rate,
+            stream.channels,
+            stream.non_finite_samples
+        ),
         (44_100, 2, 0)
     );
+    let r = r.loudness.expect("loudness is measured by default");
+    assert_near(r.lufs.unwrap(), -23.0, 0.1, "lufs");
+    assert_near(r.sample_peak_dbfs.unwrap(), -23.0, 0.01, "sample peak");
     assert!(r.lra.unwrap() < 0.5);
     assert!(calls > 10);
     assert_eq!(
@@ -265,11 +268,48 @@ fn analyze_file_counts_non_finite_samples() {
             .unwrap();
     }
     w.finalize().unwrap();
-    let r = analyze_file(&path, &AnalyzeOptions::default(), |_| {})
-        .unwrap()
-        .loudness;
-    assert_eq!(r.non_finite_samples, 48);
-    assert_near(r.sample_peak_dbfs.unwrap(), -20.0, 0.01, "peak");
+    let r = analyze_file(&path, &AnalyzeOptions::default(), |_| {}).unwrap();
+    assert_eq!(r.stream.non_finite_samples, 48);
+    let peak = r.loudness.as_ref().and_then(|l| l.sample_peak_dbfs);
+    assert_near(peak.unwrap(), -20.0, 0.01, "peak");
     let json = serde_json::to_value(&r).unwrap();
     assert_eq!(json["non_finite_samples"], 48);
+}
+
+#[test]
+fn tempo_key_only_skips_loudness_and_keeps_the_musical_answers() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("clicks.wav");
+    let rate = 44_100;
+    // A click every 0.5 s (120 BPM) for 12 s, on an A minor triad.
+    let data: Vec<Vec<f32>> = (0..2)
+        .map(|_| {
+            (0..12 * rate)
+                .map(|i| {
+                    let t = i as f64 / f64::from(rate);
+                    let chord: f64 = [220.0, 261.63, 329.63]
+                        .iter()
+                        .map(|f| (std::f64::consts::TAU * f * t).sin())
+                        .sum();
+                    let click = if i % (rate / 2) < 200 { 0.8 } else { 0.0 };
+                    (0.1 * chord + click * (i as f64 * 0.9).sin()) as f32
+                })
+                .collect()
+        })
+        .collect();
+    write_wav(&path, rate, &data, SampleFormat::Float32);
+    let full = analyze_file(&path, &AnalyzeOptions::default(), |_| {}).unwrap();
+    let options = AnalyzeOptions {
+        tempo_key_only: true,
+        ..AnalyzeOptions::default()
+    };
+    let only = analyze_file(&path, &options, |_| {}).unwrap();
+    assert!(only.loudness.is_none());
+    assert_eq!(only.stream, full.stream);
+    assert_eq!(only.musical, full.musical);
+    assert!(full.musical.bpm.is_some(), "{:?}", full.musical);
+    let json = serde_json::to_value(&only).unwrap();
+    assert!(json.get("lufs").is_none() && json.get("true_peak_dbtp").is_none());
+    assert_eq!(json["duration_s"], 12.0);
+    assert_eq!(json["bpm"], full.musical.bpm.unwrap());
 }

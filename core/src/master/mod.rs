@@ -58,7 +58,7 @@ pub use estimate::FrameBands;
 pub use fir::{PartitionedConvolver, design_linear_phase, fir_latency};
 pub use limiter::{LimiterStats, TruePeakLimiter};
 pub use loudness::LoudnessFigures;
-pub(crate) use peak::{Grade, PeakDetector};
+pub(crate) use peak::{Grade, PeakDetector, kaiser_at};
 pub use processor::{DEFAULT_CHUNK_FRAMES, Mastering};
 pub use profile::{
     GRID_MIN_HZ, GRID_POINTS, GRID_POINTS_PER_OCTAVE, InputAnalysis, MAX_COMPENSATION_DB,

@@ -603,7 +603,7 @@ fn kaiser(m: f64, len: f64) -> f64 {
 }
 
 /// The Kaiser window (β = 6) at `x` from its centre, in half-lengths (-1 to 1).
-fn kaiser_at(x: f64) -> f64 {
+pub(crate) fn kaiser_at(x: f64) -> f64 {
     const BETA: f64 = 6.0;
     bessel_i0(BETA * (1.0 - x * x).max(0.0).sqrt()) / bessel_i0(BETA)
 }
