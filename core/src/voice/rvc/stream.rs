@@ -124,11 +124,6 @@ impl RvcChannel {
         Ok(())
     }
 
-    /// The windows converted since the start.
-    pub fn windows_run(&self) -> usize {
-        self.next
-    }
-
     /// Converted frames not taken yet.
     pub fn converted(&self) -> usize {
         self.converted.len()
