@@ -18,6 +18,8 @@ pub(crate) enum FileDialog {
     OpenProfile,
     /// A MIDI file to write, proposing this name.
     SaveMidi(String),
+    /// A folder (a model pack).
+    OpenFolder,
 }
 
 /// Shown when no file dialog can be opened.
@@ -41,6 +43,7 @@ pub(crate) fn file_dialog(kind: FileDialog) -> Option<Receiver<Option<String>>> 
                     .add_filter("MIDI", &["mid"])
                     .set_file_name(name)
                     .save_file(),
+                FileDialog::OpenFolder => rfd::FileDialog::new().pick_folder(),
             };
             let _ = sender.send(picked.map(|path| path.display().to_string()));
         })

@@ -1,10 +1,13 @@
 //! Mixsmith Voice in both hosts: the latency it reports is the delay it has, the voice passes
 //! delayed without a profile, a profile in the saved state converts exactly as
-//! `mixsmith voice convert`, and automation of the amount.
+//! `mixsmith voice convert`, and automation of the amount; an RVC pack named in the saved state
+//! renders offline exactly as `mixsmith voice convert --model`, and a missing one leaves the
+//! DSP path running.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, ensure};
+use mixsmith_core::inference::test_graph::{contentvec_mean_abs, rvc_sine, write_pack_files};
 use mixsmith_core::voice::{VoiceProfile, learn};
 
 use crate::clap_host::{Activation, ClapPlugin, ParamChange, RenderMode};
@@ -53,10 +56,22 @@ impl ClapVoice {
         profile: Option<&VoiceProfile>,
         blob: Option<&[u8]>,
     ) -> Result<Self> {
+        Self::with_pack(sample_rate, max_block, offline, profile, blob, None)
+    }
+
+    /// Like [`new`](Self::new), with the RVC pack folder `pack` (if any) put into the state.
+    pub fn with_pack(
+        sample_rate: f64,
+        max_block: usize,
+        offline: bool,
+        profile: Option<&VoiceProfile>,
+        blob: Option<&[u8]>,
+        pack: Option<&Path>,
+    ) -> Result<Self> {
         let mut plugin = ClapPlugin::load(&crate::paths::clap_bundle()?, VOICE_CLAP_ID)?;
-        if let Some(profile) = profile {
+        if profile.is_some() || pack.is_some() {
             let mut saved = state::parse(&state::clap_unframe(&plugin.save_state()?)?)?;
-            put_profile(&mut saved, profile)?;
+            put_fields(&mut saved, profile, pack)?;
             plugin.load_state(&state::clap_frame(&state::to_bytes(&saved)?))?;
         }
         if let Some(blob) = blob {
@@ -116,15 +131,26 @@ impl Vst3Voice {
         offline: bool,
         profile: Option<&VoiceProfile>,
     ) -> Result<Self> {
+        Self::with_pack(sample_rate, max_block, offline, profile, None)
+    }
+
+    /// Like [`new`](Self::new), with the RVC pack folder `pack` (if any) put into the state.
+    pub fn with_pack(
+        sample_rate: f64,
+        max_block: usize,
+        offline: bool,
+        profile: Option<&VoiceProfile>,
+        pack: Option<&Path>,
+    ) -> Result<Self> {
         let mut plugin = Vst3Plugin::load_class(
             &crate::paths::vst3_bundle()?,
             Some(&VOICE_VST3_CLASS),
             sample_rate,
             max_block,
         )?;
-        if let Some(profile) = profile {
+        if profile.is_some() || pack.is_some() {
             let mut saved = state::parse(&state::vst3_component(&plugin.save_state()?)?)?;
-            put_profile(&mut saved, profile)?;
+            put_fields(&mut saved, profile, pack)?;
             plugin.load_state(&state::to_bytes(&saved)?)?;
         }
         if offline {
@@ -167,12 +193,108 @@ impl VoiceHost for Vst3Voice {
     }
 }
 
-/// Puts `profile` into a parsed nice-plug state as the plugin saves it.
-fn put_profile(saved: &mut serde_json::Value, profile: &VoiceProfile) -> Result<()> {
-    saved["fields"]["profile"] =
-        serde_json::Value::String(serde_json::to_string(&profile.to_json())?);
-    saved["fields"]["profile_source"] =
-        serde_json::Value::String(serde_json::to_string("test voice")?);
+/// Puts `profile` and the pack folder `pack` (those given) into a parsed nice-plug state as
+/// the plugin saves them.
+fn put_fields(
+    saved: &mut serde_json::Value,
+    profile: Option<&VoiceProfile>,
+    pack: Option<&Path>,
+) -> Result<()> {
+    if let Some(profile) = profile {
+        saved["fields"]["profile"] =
+            serde_json::Value::String(serde_json::to_string(&profile.to_json())?);
+        saved["fields"]["profile_source"] =
+            serde_json::Value::String(serde_json::to_string("test voice")?);
+    }
+    if let Some(pack) = pack {
+        saved["fields"]["pack"] =
+            serde_json::Value::String(serde_json::to_string(&pack.display().to_string())?);
+    }
+    Ok(())
+}
+
+/// Writes an RVC v2 test pack into `dir`: the generated "ContentVec" (each frame's level) and
+/// a 40 kHz synthesizer singing a sine at `pitchf` with that level.
+pub fn sine_pack(dir: &Path) -> Result<PathBuf> {
+    let head = "name = \"sine voice\"\ntask = \"voice\"\nconvention = \"rvc-v2\"\n\
+                sample_rate = 40000\n";
+    write_pack_files(
+        dir,
+        head,
+        &[
+            ("voice.onnx", &rvc_sine(40_000, 768), None),
+            (
+                "contentvec.onnx",
+                &contentvec_mean_abs(768, false),
+                Some("contentvec"),
+            ),
+        ],
+    )?;
+    Ok(dir.to_path_buf())
+}
+
+/// With the RVC pack `pack` in the state, an offline render is `mixsmith voice convert
+/// --float --model PACK --transpose 5` of the same input (the transpose automated before the
+/// first block), delayed by the reported latency (between 1 and 2.5 s), to float rounding.
+pub fn pack_render_equals_the_cli(
+    host: &mut dyn VoiceHost,
+    pack: &Path,
+    rate: f64,
+    work: &Path,
+) -> Result<()> {
+    let latency = host.latency()?;
+    eprintln!(
+        "{}: latency with the pack at {rate} Hz: {latency} frames = {:.1} ms",
+        host.format(),
+        1000.0 * latency as f64 / rate
+    );
+    ensure!(
+        (1.0..2.5).contains(&(latency as f64 / rate)),
+        "{}: latency {latency} frames at {rate} Hz",
+        host.format()
+    );
+    let input = test_voice(rate);
+    let frames = input[0].len();
+    let wav = work.join("pack-in.wav");
+    crate::render::write_wav(&wav, &input, rate as u32)?;
+    let converted = work.join("pack-out.wav");
+    let status = std::process::Command::new(crate::fake_providers::cli_binary())
+        .args(["voice", "convert", "--float", "--transpose", "5", "--model"])
+        .arg(pack)
+        .arg("-o")
+        .arg(&converted)
+        .arg(&wav)
+        .status()
+        .context("running mixsmith voice convert --model")?;
+    ensure!(status.success(), "mixsmith voice convert failed: {status}");
+    let (cli, _) = crate::render::read_wav(&converted)?;
+    let padded = signal::pad(input.clone(), latency);
+    // Transpose +5 of ±24 semitones, normalised.
+    let transpose = (5.0 + 24.0) / 48.0;
+    let output = host.process(
+        &padded,
+        &signal::random_blocks(frames + latency, 512, 7),
+        &[(0, "transpose", transpose)],
+    )?;
+    for (c, ((x, y), expected)) in input.iter().zip(&output).zip(&cli).enumerate() {
+        ensure!(
+            expected.len() == frames,
+            "the CLI wrote {} frames",
+            expected.len()
+        );
+        let mut moved = 0.0f32;
+        for t in 0..frames {
+            ensure!(
+                (expected[t] - y[t + latency]).abs() <= 1e-6,
+                "{}: channel {c}, frame {t}: {} against the CLI's {}",
+                host.format(),
+                y[t + latency],
+                expected[t]
+            );
+            moved = moved.max((x[t] - expected[t]).abs());
+        }
+        ensure!(moved > 0.01, "channel {c} was not converted");
+    }
     Ok(())
 }
 

@@ -4,7 +4,7 @@
 use anyhow::{Result, ensure};
 use mixsmith_tests::isolated_test;
 use mixsmith_tests::voice_scenarios::{
-    self as voice, ClapVoice, VoiceHost, Vst3Voice, test_profile, test_voice,
+    self as voice, ClapVoice, VoiceHost, Vst3Voice, sine_pack, test_profile, test_voice,
 };
 
 /// Without a profile the voice passes delayed; below 8 kHz, where the converter does not run,
@@ -76,3 +76,38 @@ fn vst3_amount_automation() -> Result<()> {
     voice::amount_automation_returns_to_the_dry_voice(&mut host, 48_000.0)
 }
 isolated_test!(vst3_amount_automation);
+
+/// An RVC pack named in the state: the offline render is `mixsmith voice convert --model`'s;
+/// realtime (faster than real time here, so the worker falls behind and late blocks are the
+/// delayed dry signal) runs under the allocation check too.
+fn clap_pack_render_equals_cli() -> Result<()> {
+    let work = tempfile::tempdir()?;
+    let pack = sine_pack(&work.path().join("pack"))?;
+    let mut host = ClapVoice::with_pack(48_000.0, 512, true, None, None, Some(&pack))?;
+    voice::pack_render_equals_the_cli(&mut host, &pack, 48_000.0, work.path())?;
+    let mut live = ClapVoice::with_pack(48_000.0, 512, false, None, None, Some(&pack))?;
+    let input = test_voice(48_000.0);
+    let blocks = mixsmith_tests::signal::fixed_blocks(input[0].len(), 512);
+    let output = live.process(&input, &blocks, &[])?;
+    ensure!(output.iter().flatten().all(|x| x.is_finite()));
+    Ok(())
+}
+isolated_test!(clap_pack_render_equals_cli);
+
+/// A pack folder that does not exist leaves the DSP converter running: without a profile the
+/// voice passes delayed by its few milliseconds.
+fn clap_missing_pack_keeps_the_dsp_path() -> Result<()> {
+    let work = tempfile::tempdir()?;
+    let missing = work.path().join("no pack here");
+    let mut host = ClapVoice::with_pack(48_000.0, 512, false, None, None, Some(&missing))?;
+    voice::passes_delayed_without_a_profile(&mut host, 48_000.0)
+}
+isolated_test!(clap_missing_pack_keeps_the_dsp_path);
+
+fn vst3_pack_render_equals_cli() -> Result<()> {
+    let work = tempfile::tempdir()?;
+    let pack = sine_pack(&work.path().join("pack"))?;
+    let mut host = Vst3Voice::with_pack(44_100.0, 512, true, None, Some(&pack))?;
+    voice::pack_render_equals_the_cli(&mut host, &pack, 44_100.0, work.path())
+}
+isolated_test!(vst3_pack_render_equals_cli);

@@ -6,7 +6,7 @@ use std::sync::atomic::AtomicBool;
 
 use anyhow::{Context, Result, bail};
 use mixsmith_core::audio::{SampleFormat, WavWriter, read_file};
-use mixsmith_core::voice::rvc::{CONTENT_RATE, REALTIME_LATENCY_SAMPLES};
+use mixsmith_core::voice::rvc::RvcChannel;
 use mixsmith_core::voice::{ConvertSettings, RvcConverter, RvcSettings};
 
 use super::convert::{ConvertArgs, Transpose};
@@ -96,7 +96,8 @@ pub fn run(args: &ConvertArgs, model: &Path) -> Result<()> {
     }
     println!(
         "{}: {:.1} s, {} channel(s) at {} Hz, RVC pack `{}` (synthesizer at {} Hz, {} window(s) \
-         per channel, {:.2} s of latency if streamed)",
+         per channel; streamed, as in the plugin, its output comes {:.2} s later plus the \
+         worker's margin)",
         args.output.display(),
         frames as f64 / f64::from(rate),
         converted.len(),
@@ -104,7 +105,7 @@ pub fn run(args: &ConvertArgs, model: &Path) -> Result<()> {
         pack.manifest().name,
         converter.sample_rate(),
         RvcConverter::windows(frames, rate),
-        REALTIME_LATENCY_SAMPLES as f64 / f64::from(CONTENT_RATE)
+        RvcChannel::latency_frames(&converter, rate)? as f64 / f64::from(rate)
     );
     Ok(())
 }

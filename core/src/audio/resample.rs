@@ -103,6 +103,17 @@ impl Resampler {
         self.out_rate
     }
 
+    /// An upper bound, in input frames, on how far the input must run past a time before the
+    /// output frame at that time has been appended: one chunk (1024 frames) collected,
+    /// then the filter's length. 0 for a pass-through. A streaming user adds it to its latency.
+    pub fn emission_delay_bound(&self) -> usize {
+        if self.inner.is_some() {
+            CHUNK + SINC_LEN
+        } else {
+            0
+        }
+    }
+
     /// Feeds one planar block and appends any finished output to `out` (one `Vec` per channel).
     pub fn process<S: AsRef<[f32]>>(
         &mut self,

@@ -1,5 +1,5 @@
-//! The Voice editor: the voice profile (load, learn from playback or a file), the conversion
-//! controls, and a live plot of the pitch going in and coming out.
+//! The Voice editor: the RVC pack, the voice profile (load, learn from playback or a file), the
+//! conversion controls, and a live plot of the pitch going in and coming out.
 
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
@@ -48,6 +48,8 @@ enum Picking {
     Profile,
     /// An audio file to learn a voice from.
     Reference,
+    /// An RVC v2 pack's folder.
+    Pack,
 }
 
 /// The editor application.
@@ -64,6 +66,8 @@ pub struct VoiceEditor {
     file_dialog: Option<(Picking, Receiver<Option<String>>)>,
     /// The host connection, present while the window is open.
     gui: Option<GuiContext>,
+    /// The pack folder being typed or picked, applied with "Use pack".
+    pack_path: String,
 }
 
 impl VoiceEditor {
@@ -74,6 +78,7 @@ impl VoiceEditor {
         shared: Arc<VoiceShared>,
         commands: Arc<Mutex<Option<Sender<VoiceCommand>>>>,
     ) -> Self {
+        let pack_path = params.pack.read().map(|p| p.clone()).unwrap_or_default();
         Self {
             params,
             sample_rate,
@@ -81,6 +86,7 @@ impl VoiceEditor {
             commands,
             file_dialog: None,
             gui: None,
+            pack_path,
         }
     }
 
@@ -97,7 +103,75 @@ impl VoiceEditor {
             ));
             ui.separator();
             ui.label(format!("{:.1} kHz", rate / 1000.0));
+            let rvc = self.shared.rvc.lock().ok().and_then(|r| r.clone());
+            if let Some(rvc) = rvc {
+                let stats = self.shared.stats.snapshot();
+                ui.separator();
+                ui.label(format!(
+                    "pack: {} windows, load {:.0} %, {} underruns",
+                    rvc.windows(),
+                    100.0 * stats.load,
+                    stats.underruns
+                ))
+                .on_hover_text(
+                    "Underruns: realtime blocks that were the delayed dry signal because the \
+                     pack's worker was late",
+                );
+            }
         });
+    }
+
+    /// The RVC pack: its folder (typed or picked), applied by restarting the plugin, and what
+    /// converts now.
+    fn pack_section(&mut self, ui: &mut egui::Ui) {
+        ui.strong("Voice pack (RVC v2)");
+        ui.horizontal(|ui| {
+            field_label(ui, FIELD_WIDTH, "Folder");
+            ui.add(
+                egui::TextEdit::singleline(&mut self.pack_path)
+                    .hint_text("none: the DSP converter")
+                    .desired_width(300.0),
+            );
+            if ui.button("Pick…").clicked() {
+                self.open_dialog(Picking::Pack, FileDialog::OpenFolder);
+            }
+            if ui
+                .button("Use pack")
+                .on_hover_text("Loads the pack: the host restarts the plugin (new latency)")
+                .clicked()
+            {
+                let folder = self.pack_path.trim().to_owned();
+                self.apply_pack(folder);
+            }
+            if ui.button("DSP").clicked() {
+                self.pack_path.clear();
+                self.apply_pack(String::new());
+            }
+        });
+        let rvc = self.shared.rvc.lock().ok().and_then(|r| r.clone());
+        if let Some(error) = rvc.and_then(|r| r.error()) {
+            ui.colored_label(
+                egui::Color32::LIGHT_RED,
+                format!("The pack failed while converting: {error}. The input passes delayed."),
+            );
+        }
+        let status = self.shared.pack_status();
+        if !status.is_empty() {
+            ui.add(egui::Label::new(status).wrap());
+        }
+    }
+
+    /// Saves `folder` as the pack (empty: the DSP converter) and asks the host to restart the
+    /// plugin, which loads it in `activate()` and reports the new latency.
+    fn apply_pack(&mut self, folder: String) {
+        if let Ok(mut pack) = self.params.pack.write() {
+            *pack = folder;
+        }
+        self.shared
+            .set_pack_status("Restarting the plugin to load the pack…");
+        if let Some(gui) = &self.gui {
+            gui.request_restart();
+        }
     }
 
     /// The profile in use, loading one, and "Learn voice".
@@ -220,10 +294,14 @@ impl VoiceEditor {
         };
         let picking = *picking;
         self.file_dialog = None;
-        let (Some(path), Some(sender)) = (answer, sender) else {
+        let Some(path) = answer else {
             return;
         };
         let command = match picking {
+            Picking::Pack => {
+                self.pack_path = path;
+                return;
+            }
             Picking::Reference => VoiceCommand::LearnFile(PathBuf::from(path)),
             Picking::Profile => match load_profile(&path) {
                 Ok(profile) => VoiceCommand::Use(Box::new(profile), path),
@@ -232,6 +310,9 @@ impl VoiceEditor {
                     return;
                 }
             },
+        };
+        let Some(sender) = sender else {
+            return;
         };
         let _ = sender.send(command);
     }
@@ -335,6 +416,8 @@ impl NiceEguiApp for VoiceEditor {
             .inner_margin(egui::Margin::same(8))
             .show(ui, |ui| {
                 self.status_bar(ui);
+                ui.separator();
+                self.pack_section(ui);
                 ui.separator();
                 self.profile_section(ui);
                 ui.separator();

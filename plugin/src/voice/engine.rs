@@ -2,10 +2,16 @@
 //! one [`VoiceConverter`] per channel on the audio thread itself (it is allocation-free and
 //! cheap), the dry signal delayed by the same latency for the dry/wet mix and the bypass, the
 //! profile picked up from a lock-free handoff, and the mono input and output sent to the
-//! monitor thread for the pitch plot and "Learn voice".
+//! monitor thread for the pitch plot and "Learn voice". With an RVC v2 pack the
+//! conversion runs on the realtime bridge's worker instead, a fixed latency later.
+
+use std::sync::Arc;
 
 use mixsmith_core::realtime::handoff::{HandoffReceiver, HandoffSender, handoff};
+use mixsmith_core::realtime::{Bridge, BridgeAudio, BridgeConfig, EngineStats, RenderMode};
+use mixsmith_core::voice::RvcConverter;
 use mixsmith_core::voice::envelope::{GRID_POINTS, grid_frequencies};
+use mixsmith_core::voice::rvc::{RvcStream, RvcStreamShared};
 use mixsmith_core::voice::{
     ConvertSettings, PROFILE_VERSION, PitchStats, VoiceConverter, VoiceProfile,
 };
@@ -80,6 +86,58 @@ pub struct VoiceEngine {
     monitor: Producer<f32>,
     /// The converters' latency in frames.
     latency: usize,
+    /// Converting with an RVC pack on the bridge's worker instead of the converters.
+    rvc: Option<RvcPath>,
+}
+
+/// The RVC pack's path through the engine: the realtime bridge running an [`RvcStream`], and
+/// the dry signal delayed as much for the dry/wet mix and the bypass.
+struct RvcPath {
+    bridge: Bridge,
+    /// The transpose the worker follows, its window count and any error.
+    shared: Arc<RvcStreamShared>,
+    /// The dry signal per channel, delayed by the bridge's latency.
+    dry: Vec<Delay>,
+    /// One block of each channel's delayed dry signal.
+    scratch: Vec<Vec<f32>>,
+    /// Realtime never waits for the worker; offline always does.
+    mode: RenderMode,
+}
+
+impl RvcPath {
+    /// Processes frames `done..done + len` of the first `count` channels in place.
+    fn process(
+        &mut self,
+        channels: &mut [&mut [f32]],
+        (done, len, count): (usize, usize, usize),
+        controls: VoiceControls,
+    ) {
+        self.shared
+            .set_transpose(controls.convert.transpose_semitones);
+        for (c, channel) in channels.iter().take(count).enumerate() {
+            let dry = &mut self.scratch[c][..len];
+            dry.copy_from_slice(&channel[done..done + len]);
+            self.dry[c].process(dry);
+        }
+        let mut parts = channels
+            .iter_mut()
+            .take(count)
+            .map(|c| &mut c[done..done + len]);
+        let mut blocks: [&mut [f32]; MAX_CHANNELS] =
+            std::array::from_fn(|_| parts.next().unwrap_or(&mut [][..]));
+        self.bridge.audio().process(&mut blocks[..count], self.mode);
+        let wet = controls.wet.clamp(0.0, 1.0);
+        for (c, channel) in channels.iter_mut().take(count).enumerate() {
+            let dry = &self.scratch[c][..len];
+            for (x, &d) in channel[done..done + len].iter_mut().zip(dry) {
+                *x = if controls.bypass {
+                    d
+                } else {
+                    wet * *x + (1.0 - wet) * d
+                };
+            }
+        }
+    }
 }
 
 /// The other ends of an engine's channels, for the threads around it.
@@ -125,6 +183,7 @@ impl VoiceEngine {
                 applied: 0,
                 monitor,
                 latency,
+                rvc: None,
             },
             EngineLinks {
                 profile: profile_sender,
@@ -133,13 +192,61 @@ impl VoiceEngine {
         ))
     }
 
+    /// An engine converting with an RVC pack on the realtime bridge's worker (see
+    /// [`new`](Self::new) for the rest): `mode` says whether the audio thread may wait for it,
+    /// `stats` counts its underruns. The returned handle carries the worker's error, if a
+    /// window fails (the output is then the delayed input).
+    pub fn with_pack(
+        sample_rate: f32,
+        channels: usize,
+        max_block: usize,
+        converter: Arc<RvcConverter>,
+        mode: RenderMode,
+        stats: Arc<EngineStats>,
+    ) -> Result<(Self, EngineLinks, Arc<RvcStreamShared>), String> {
+        let (mut engine, links) = Self::new(sample_rate, channels, max_block)?;
+        let shared = Arc::new(RvcStreamShared::default());
+        let stream = RvcStream::new(converter, channels, sample_rate as u32, shared.clone())
+            .map_err(|e| e.to_string())?;
+        let config = BridgeConfig {
+            channels,
+            output_channels: channels,
+            sample_rate,
+            max_block_frames: max_block.max(1),
+        };
+        let bridge = Bridge::start(stream, config, stats)
+            .map_err(|e| format!("the bridge's worker could not start: {e}"))?;
+        let latency = bridge.latency_frames();
+        engine.latency = latency;
+        engine.rvc = Some(RvcPath {
+            bridge,
+            shared: shared.clone(),
+            dry: (0..channels).map(|_| Delay::new(latency)).collect(),
+            scratch: vec![vec![0.0; max_block.max(1)]; channels],
+            mode,
+        });
+        Ok((engine, links, shared))
+    }
+
     /// The latency to report, in frames: the same for every block size and setting.
     pub fn latency_frames(&self) -> usize {
         self.latency
     }
 
+    /// The realtime bridge's audio side when converting with a pack (to restart its stream on
+    /// a transport jump).
+    pub fn bridge(&mut self) -> Option<&mut BridgeAudio> {
+        self.rvc.as_mut().map(|rvc| rvc.bridge.audio())
+    }
+
     /// Forgets the audio heard (after a transport jump or a host reset).
     pub fn reset(&mut self) {
+        if let Some(rvc) = &mut self.rvc {
+            rvc.bridge.audio().reset();
+            for delay in &mut rvc.dry {
+                delay.reset();
+            }
+        }
         for converter in &mut self.converters {
             converter.reset();
         }
@@ -149,7 +256,8 @@ impl VoiceEngine {
     }
 
     /// Processes one block in place: `channels` slices of equal length, at most the largest
-    /// block. Allocation-free, lock-free and wait-free.
+    /// block. Allocation-free and lock-free; wait-free except offline with a pack, where it waits
+    /// for the bridge's worker (so the render is the converted one).
     pub fn process(&mut self, channels: &mut [&mut [f32]], controls: VoiceControls) {
         let has_profile = self.pick_up_profile();
         let mut settings = controls.convert;
@@ -169,6 +277,11 @@ impl VoiceEngine {
                 {
                     *m += share * x;
                 }
+            }
+            if let Some(rvc) = &mut self.rvc {
+                rvc.process(channels, (done, len, count), controls);
+                self.send_to_monitor(channels, done, len, count);
+                continue;
             }
             for (index, channel) in channels.iter_mut().take(count).enumerate() {
                 let block = &mut channel[done..done + len];

@@ -9,11 +9,19 @@
 //! editor's plot. The profile is saved in the plugin state, so a reopened project sounds the
 //! same without the file. An offline render equals `mixsmith voice convert` on the same input,
 //! delayed by the latency.
+//!
+//! With an RVC v2 pack picked ([`pack`]; its folder saved in the state) the conversion runs on
+//! the realtime bridge's worker instead, with the pack's latency (about 1.8 s): realtime never
+//! waits for it (a late block is the delayed dry signal, counted as an underrun), offline
+//! waits, so a render equals `mixsmith voice convert --model PACK`.
 
 mod editor;
 pub mod engine;
 pub mod monitor;
+pub mod pack;
 pub mod params;
+#[cfg(test)]
+mod rvc_tests;
 #[cfg(test)]
 mod tests;
 
@@ -27,11 +35,12 @@ use mixsmith_core::voice::{ConvertSettings, VoiceProfile};
 use nice_plug::prelude::*;
 use nice_plug_egui::EguiEditorState;
 
-use engine::{VoiceControls, VoiceEngine};
+use engine::{EngineLinks, VoiceControls, VoiceEngine};
 use monitor::{Monitor, VoiceCommand, VoiceShared};
+use pack::PackCache;
 use params::VoiceParams;
 
-use crate::suite;
+use crate::suite::{self, TransportFollower};
 
 /// The Voice plugin.
 pub struct MixsmithVoice {
@@ -47,6 +56,10 @@ pub struct MixsmithVoice {
     monitor: Option<Monitor>,
     /// The monitor's commands, for the editor (while active).
     commands: Arc<Mutex<Option<Sender<VoiceCommand>>>>,
+    /// The RVC pack last loaded, kept across activations.
+    packs: PackCache,
+    /// Restarts the pack's stream when the transport jumps.
+    transport: TransportFollower,
     /// The editor window's size.
     editor_state: Arc<EguiEditorState>,
 }
@@ -60,6 +73,8 @@ impl Default for MixsmithVoice {
             engine: None,
             monitor: None,
             commands: Arc::default(),
+            packs: PackCache::default(),
+            transport: TransportFollower::default(),
             editor_state: editor::default_state(),
         }
     }
@@ -77,6 +92,59 @@ impl MixsmithVoice {
             },
             wet: self.params.dry_wet.value() / 100.0,
             bypass: self.params.bypass.value(),
+        }
+    }
+
+    /// The engine for this activation: with the pack named in the state when there is one
+    /// and it loads (its sessions created and warmed here, off the audio thread), else with
+    /// the DSP converter, the pack's line saying why.
+    fn start_engine(
+        &mut self,
+        channels: usize,
+        config: &BufferConfig,
+    ) -> Result<(VoiceEngine, EngineLinks), String> {
+        let (rate, block) = (config.sample_rate, config.max_buffer_size as usize);
+        let folder = self
+            .params
+            .pack
+            .read()
+            .map(|p| p.clone())
+            .unwrap_or_default();
+        if let Ok(mut rvc) = self.shared.rvc.lock() {
+            *rvc = None;
+        }
+        if folder.is_empty() {
+            self.shared.set_pack_status("");
+            return VoiceEngine::new(rate, channels, block);
+        }
+        let started = self.packs.load(&folder).and_then(|converter| {
+            VoiceEngine::with_pack(
+                rate,
+                channels,
+                block,
+                converter,
+                suite::render_mode(config.process_mode),
+                self.shared.stats.clone(),
+            )
+        });
+        match started {
+            Ok((engine, links, stream)) => {
+                if let Ok(mut rvc) = self.shared.rvc.lock() {
+                    *rvc = Some(stream);
+                }
+                self.shared.set_pack_status(format!(
+                    "Converting with the RVC pack {folder} (latency {:.0} ms; Amount, Formant \
+                     and Protect apply to the DSP converter only).",
+                    engine.latency_frames() as f64 * 1000.0 / f64::from(rate)
+                ));
+                Ok((engine, links))
+            }
+            Err(error) => {
+                nice_error!("Mixsmith Voice: {error}");
+                self.shared
+                    .set_pack_status(format!("{error}. The DSP converter runs instead."));
+                VoiceEngine::new(rate, channels, block)
+            }
         }
     }
 
@@ -151,11 +219,7 @@ impl Plugin for MixsmithVoice {
         // Join the previous monitor before its engine goes.
         self.monitor = None;
         self.engine = None;
-        let (engine, mut links) = match VoiceEngine::new(
-            buffer_config.sample_rate,
-            channels,
-            buffer_config.max_buffer_size as usize,
-        ) {
+        let (engine, mut links) = match self.start_engine(channels, buffer_config) {
             Ok(started) => started,
             Err(error) => {
                 // The host's audio still passes, untouched and without latency.
@@ -199,6 +263,7 @@ impl Plugin for MixsmithVoice {
     }
 
     fn reset(&mut self) {
+        self.transport.reset();
         if let Some(engine) = self.engine.as_mut() {
             engine.reset();
         }
@@ -208,8 +273,13 @@ impl Plugin for MixsmithVoice {
         &mut self,
         buffer: &mut Buffer,
         _aux: &mut AuxiliaryBuffers,
-        _context: &mut impl ProcessContext<Self>,
+        context: &mut impl ProcessContext<Self>,
     ) -> ProcessStatus {
+        self.transport.follow(
+            context.transport(),
+            buffer.samples(),
+            self.engine.as_mut().and_then(VoiceEngine::bridge),
+        );
         let controls = self.controls();
         if let Some(engine) = self.engine.as_mut() {
             engine.process(buffer.as_slice(), controls);

@@ -11,6 +11,8 @@ use std::time::Duration;
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use mixsmith_core::audio::read_file;
+use mixsmith_core::realtime::EngineStats;
+use mixsmith_core::voice::rvc::RvcStreamShared;
 use mixsmith_core::voice::{PitchConfig, PitchFrame, PitchTracker, ProfileBuilder, VoiceProfile};
 use nice_plug::prelude::AtomicF32;
 
@@ -54,6 +56,14 @@ pub struct VoiceShared {
     pub progress: AtomicF32,
     /// The last thing to tell the user (learned, failed, loaded, ...).
     pub status: Mutex<String>,
+    /// What converts: the RVC pack in use and its latency, or why the pack named in the state
+    /// could not be used (the DSP converter runs then).
+    pub pack_status: Mutex<String>,
+    /// The pack's worker: its windows and any error; `None` with the DSP converter.
+    pub rvc: Mutex<Option<Arc<RvcStreamShared>>>,
+    /// The bridge's counters with a pack: underruns (blocks that were the delayed dry signal
+    /// because the worker was late, realtime only) and the worker's load.
+    pub stats: Arc<EngineStats>,
 }
 
 impl VoiceShared {
@@ -67,6 +77,21 @@ impl VoiceShared {
     /// The status line.
     pub fn status(&self) -> String {
         self.status.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+
+    /// Sets the pack's line.
+    pub fn set_pack_status(&self, status: impl Into<String>) {
+        if let Ok(mut line) = self.pack_status.lock() {
+            *line = status.into();
+        }
+    }
+
+    /// The pack's line.
+    pub fn pack_status(&self) -> String {
+        self.pack_status
+            .lock()
+            .map(|s| s.clone())
+            .unwrap_or_default()
     }
 }
 

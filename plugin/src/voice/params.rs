@@ -35,6 +35,10 @@ pub struct VoiceParams {
     /// Where the profile was loaded from or learned from, for the editor (display only).
     #[persist = "profile_source"]
     pub profile_source: RwLock<String>,
+    /// The RVC v2 voice pack's folder; empty for the DSP converter. Saved with the session and
+    /// loaded at activation, so a reopened project converts with the same pack.
+    #[persist = "pack"]
+    pub pack: RwLock<String>,
 }
 
 impl Default for VoiceParams {
@@ -92,6 +96,7 @@ impl Default for VoiceParams {
             bypass: BoolParam::new("Bypass", false).make_bypass(),
             profile: RwLock::new(String::new()),
             profile_source: RwLock::new(String::new()),
+            pack: RwLock::new(String::new()),
         }
     }
 }

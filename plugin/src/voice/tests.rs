@@ -88,7 +88,7 @@ fn play(
 }
 
 /// `signal` delayed by `frames` (same length).
-fn delayed(signal: &[f32], frames: usize) -> Vec<f32> {
+pub(super) fn delayed(signal: &[f32], frames: usize) -> Vec<f32> {
     let mut out = vec![0.0; frames.min(signal.len())];
     out.extend_from_slice(&signal[..signal.len() - out.len()]);
     out
@@ -319,12 +319,12 @@ fn transpose_automation_moves_the_pitch_without_allocating() {
 /// Runs `f` with allocation forbidden, as nice-plug runs `process()` in builds with the
 /// `assert_process_allocs` feature: an allocation aborts the test.
 #[cfg(feature = "assert_process_allocs")]
-fn no_allocation(f: impl FnOnce()) {
+pub(super) fn no_allocation(f: impl FnOnce()) {
     nice_assert_no_alloc::assert_no_alloc(f);
 }
 
 /// Runs `f` (allocations are only caught with the `assert_process_allocs` feature).
 #[cfg(not(feature = "assert_process_allocs"))]
-fn no_allocation(f: impl FnOnce()) {
+pub(super) fn no_allocation(f: impl FnOnce()) {
     f();
 }

@@ -33,16 +33,18 @@
 //!
 //! # What runs (following RVC's `infer/modules/vc/pipeline.py`)
 //!
-//! Each channel on its own: resampled to 16 kHz; reflect-padded by [`CONTEXT`] samples at both
-//! ends (RVC's `t_pad`); F0 by the project's own tracker (or the pack's F0 graph) on the padded
-//! signal every 10 ms (RVC's `window` of 160 samples), multiplied by `2^(transpose / 12)`;
-//! coarse pitch on RVC's mel scale (50 to 1100 Hz onto 1..=255); then per window of [`WINDOW`]
-//! samples: ContentVec features (50 frames/s) repeated twice to 100 frames/s (a partial last
-//! frame repeats the one before, so `phone` always has one frame per 10 ms), standard normal
-//! `rnd` noise from a generator seeded with [`RvcSettings::seed`] and the window's index (so a
-//! run repeats exactly), speaker `ds`; the synthesizer's output at its own rate, the context
-//! dropped, windows cross-faded; the result resampled back to the input's rate and cut to its
-//! length.
+//! Each channel on its own, as a stream ([`RvcChannel`], which the plugin's [`RvcStream`] runs
+//! too): resampled to 16 kHz; the first [`CONTEXT`] samples reflected before the start (RVC's
+//! `t_pad`); then per window of [`WINDOW`] samples, run as soon as its last sample is in: F0 by
+//! the project's own tracker (or the pack's F0 graph) on the window every 10 ms (RVC's `window`
+//! of 160 samples), multiplied by `2^(transpose / 12)`; coarse pitch on RVC's mel scale (50 to
+//! 1100 Hz onto 1..=255); ContentVec features (50 frames/s) repeated twice to 100 frames/s (a
+//! partial last frame repeats the one before, so `phone` always has one frame per 10 ms),
+//! standard normal `rnd` noise from a generator seeded with [`RvcSettings::seed`] and the
+//! window's index (so a run repeats exactly), speaker `ds`; the synthesizer's output at its
+//! own rate, the context dropped, windows cross-faded; the result resampled back to the
+//! input's rate. [`RvcConverter::convert`] feeds silence after the end (what a plugin hears
+//! after a clip) until the output covers the input, and cuts it to the input's length.
 //!
 //! Differences from RVC's offline pipeline, on purpose: RVC cuts a file at quiet points about
 //! every 38 s (on CPU) and concatenates the pieces; here windows are short and fixed so the
@@ -56,16 +58,21 @@
 //! # Latency for a realtime use
 //!
 //! A window can run once its last sample has arrived, and it finishes the output from the start
-//! of its cross-fade: [`REALTIME_LATENCY_SAMPLES`] at 16 kHz (0.76 s) plus the time the graphs
-//! take for one window.
+//! of its cross-fade: [`REALTIME_LATENCY_SAMPLES`] at 16 kHz (0.76 s), plus the resamplers'
+//! delays ([`RvcChannel::latency_frames`]), plus the time the graphs take for one window (the
+//! realtime bridge's margin).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::pitch::{PitchConfig, track};
-use crate::audio::{AudioError, Resampler};
+
+mod stream;
+
+use crate::audio::AudioError;
 use crate::inference::{Convention, InferenceError, InputTensor, ModelPack, ModelSession, Task};
+pub use stream::{RvcChannel, RvcStream, RvcStreamShared};
 
 /// The rate ContentVec and the F0 track run at.
 pub const CONTENT_RATE: u32 = 16_000;
@@ -338,18 +345,33 @@ impl RvcConverter {
         }
         let windows = Self::windows(frames, sample_rate);
         let total = windows * channels;
+        // Half a second at a time, then silence after the end (what a plugin hears after a
+        // clip) until the converted stream covers the input.
+        let block = (sample_rate as usize / 2).max(1);
+        let silence = vec![0.0; block];
         let mut out = Vec::with_capacity(channels);
         for (c, channel) in audio.iter().enumerate() {
-            let input = resample(channel, sample_rate, CONTENT_RATE)?;
-            let voice = self.convert_16k(
-                &input,
-                settings,
-                &mut |w| progress(c * windows + w, total),
-                cancel,
-            )?;
-            let mut back = resample(&voice, self.sample_rate, sample_rate)?;
-            back.resize(frames, 0.0);
-            out.push(back);
+            let mut stream = RvcChannel::new(self, sample_rate)?;
+            let (mut fed, mut done) = (0, 0);
+            while stream.converted() < frames {
+                let input = channel
+                    .get(fed..(fed + block).min(frames))
+                    .unwrap_or_default();
+                let input = if input.is_empty() { &silence } else { input };
+                fed += input.len();
+                stream.push(input)?;
+                while stream.window_ready() {
+                    if cancel.load(Ordering::Relaxed) {
+                        return Err(RvcError::Cancelled);
+                    }
+                    stream.run_window(self, settings)?;
+                    done += 1;
+                    if done <= windows {
+                        progress(c * windows + done, total);
+                    }
+                }
+            }
+            out.push(stream.take_converted(frames));
         }
         Ok(out)
     }
@@ -359,53 +381,48 @@ impl RvcConverter {
         samples / FRAME * (self.sample_rate as usize / 100)
     }
 
-    /// One 16 kHz channel to the synthesizer's rate, `round(len * rate / 16000)` samples.
-    fn convert_16k(
+    /// Converts one window (`index`) of [`WINDOW`] samples of the padded 16 kHz stream: its F0
+    /// (times `2^(transpose / 12)`), ContentVec and the synthesizer, then joins it to the
+    /// windows before: returns the [`STEP`] samples (at the synthesizer's rate) that are final
+    /// from the start of the previous window's cross-fade, and keeps the window's own
+    /// cross-fade tail in `tail`. Window 0 starts the output at the end of its context.
+    fn join_window(
         &self,
-        input: &[f32],
+        window: &[f32],
         settings: &RvcSettings,
-        progress: &mut dyn FnMut(usize),
-        cancel: &AtomicBool,
+        index: usize,
+        tail: &mut Vec<f32>,
     ) -> Result<Vec<f32>, RvcError> {
-        let n = input.len();
-        let windows = n.div_ceil(STEP).max(1);
-        let padded = pad(input, (windows - 1) * STEP + WINDOW);
         let ratio = 2f32.powf(settings.transpose / 12.0);
-        let f0: Vec<f32> = self.f0(&padded)?.into_iter().map(|f| f * ratio).collect();
+        let f0 = self.f0(window)?;
+        let pitchf: Vec<f32> = (0..WINDOW / FRAME)
+            .map(|i| f0.get(i).copied().unwrap_or(0.0) * ratio)
+            .collect();
+        let voice = self.synthesize(window, &pitchf, settings, index)?;
         let (step, fade, context) = (
             self.at_model(STEP),
             self.at_model(FADE),
             self.at_model(CONTEXT),
         );
         let half_search = self.at_model(SEARCH) / 2;
-        let mut out = Vec::with_capacity(windows * step + fade);
-        for k in 0..windows {
-            if cancel.load(Ordering::Relaxed) {
-                return Err(RvcError::Cancelled);
-            }
-            let start = k * STEP;
-            let pitchf: Vec<f32> = (0..WINDOW / FRAME)
-                .map(|i| f0.get(start / FRAME + i).copied().unwrap_or(0.0))
-                .collect();
-            let voice = self.synthesize(&padded[start..start + WINDOW], &pitchf, settings, k)?;
-            let from = if k == 0 {
-                context
-            } else {
-                let tail = &out[k * step..];
-                let region = &voice[context - half_search..context + half_search + fade];
-                context - half_search + best_alignment(tail, region, half_search)
-            };
-            let part = &voice[from..from + step + fade];
-            if k == 0 {
-                out.extend_from_slice(part);
-            } else {
-                cross_fade(&mut out[k * step..], &part[..fade]);
-                out.extend_from_slice(&part[fade..]);
-            }
-            progress(k + 1);
+        let from = if index == 0 {
+            context
+        } else {
+            let region = &voice[context - half_search..context + half_search + fade];
+            context - half_search + best_alignment(tail, region, half_search)
+        };
+        let part = &voice[from..from + step + fade];
+        let mut done = Vec::with_capacity(step);
+        if index == 0 {
+            done.extend_from_slice(&part[..step]);
+        } else {
+            cross_fade(tail, &part[..fade]);
+            done.extend_from_slice(tail);
+            done.extend_from_slice(&part[fade..step]);
         }
-        out.truncate(resampled_len(n, CONTENT_RATE, self.sample_rate));
-        Ok(out)
+        tail.clear();
+        tail.extend_from_slice(&part[step..]);
+        Ok(done)
     }
 
     /// Runs ContentVec and the synthesizer on one window (`index`, which seeds its noise) of
@@ -619,40 +636,9 @@ fn crepe_f0(session: &ModelSession, signal: &[f32]) -> Result<Vec<f32>, RvcError
     Ok(f0)
 }
 
-/// `round(len * to / from)`, the length [`Resampler`] gives.
+/// `round(len * to / from)`, the length [`crate::audio::Resampler`] gives.
 fn resampled_len(len: usize, from: u32, to: u32) -> usize {
     ((len as u128 * u128::from(to) + u128::from(from) / 2) / u128::from(from)) as usize
-}
-
-/// One channel from `from` Hz to `to` Hz, `round(len * to / from)` samples.
-fn resample(samples: &[f32], from: u32, to: u32) -> Result<Vec<f32>, AudioError> {
-    if from == to {
-        return Ok(samples.to_vec());
-    }
-    let mut resampler = Resampler::new(from, to, 1)?;
-    let mut out = vec![Vec::with_capacity(resampled_len(samples.len(), from, to))];
-    resampler.process(&[samples], &mut out)?;
-    resampler.finish(&mut out)?;
-    Ok(out.pop().unwrap_or_default())
-}
-
-/// `input` after [`CONTEXT`] samples of its reflection (as numpy's `reflect`: the edge sample
-/// is not repeated), followed by its reflection and zeros up to `len` samples.
-fn pad(input: &[f32], len: usize) -> Vec<f32> {
-    let n = input.len();
-    let mut padded = vec![0.0; len];
-    padded[CONTEXT..CONTEXT + n].copy_from_slice(input);
-    for i in 0..CONTEXT {
-        if let Some(&x) = input.get(i + 1) {
-            padded[CONTEXT - 1 - i] = x;
-        }
-        if let Some(j) = n.checked_sub(2 + i)
-            && let Some(slot) = padded.get_mut(CONTEXT + n + i)
-        {
-            *slot = input[j];
-        }
-    }
-    padded
 }
 
 /// RVC's coarse pitch: `f0_hz` on the mel scale, 50..1100 Hz mapped onto 1..=255 (1 when
@@ -732,26 +718,6 @@ mod tests {
         assert_eq!(coarse_pitch(220.0), 60);
         let steps: Vec<i64> = [100.0, 200.0, 400.0, 800.0].map(coarse_pitch).to_vec();
         assert!(steps.windows(2).all(|w| w[0] < w[1]), "{steps:?}");
-    }
-
-    #[test]
-    fn padding_reflects_without_repeating_the_edge() {
-        let input: Vec<f32> = (1..=CONTEXT + 5).map(|i| i as f32).collect();
-        let padded = pad(&input, 3 * CONTEXT + 100);
-        assert_eq!(padded[CONTEXT - 1], 2.0);
-        assert_eq!(padded[CONTEXT - 2], 3.0);
-        assert_eq!(padded[CONTEXT], 1.0);
-        let end = CONTEXT + input.len();
-        assert_eq!(padded[end - 1], input[input.len() - 1]);
-        assert_eq!(padded[end], input[input.len() - 2]);
-        assert_eq!(padded[end + CONTEXT - 1], input[input.len() - 1 - CONTEXT]);
-        assert!(padded[end + CONTEXT..].iter().all(|&x| x == 0.0));
-        // Shorter than the context: what exists is reflected, the rest is zero.
-        let padded = pad(&[1.0, 2.0, 3.0], WINDOW);
-        assert_eq!(
-            &padded[CONTEXT - 3..CONTEXT + 6],
-            &[0.0, 3.0, 2.0, 1.0, 2.0, 3.0, 2.0, 1.0, 0.0]
-        );
     }
 
     #[test]
