@@ -192,8 +192,10 @@ impl VoiceEditor {
         ui.strong("Voice profile");
         ui.horizontal(|ui| {
             field_label(ui, FIELD_WIDTH, "Voice");
-            if json.is_empty() {
+            if json.is_empty() && self.params.transpose.value() == 0.0 {
                 ui.weak("none: the voice passes unchanged");
+            } else if json.is_empty() {
+                ui.weak("none: the voice keeps its timbre and is only transposed");
             } else {
                 ui.add(egui::Label::new(source.as_str()).truncate())
                     .on_hover_text(source.as_str());

@@ -226,6 +226,7 @@ impl Plugin for MixsmithVoice {
                 nice_error!("Mixsmith Voice cannot convert at {error}: passing audio through");
                 context.set_latency_samples(0);
                 self.shared.latency_frames.store(0, Ordering::Relaxed);
+                self.shared.set_pack_status("");
                 self.shared.set_status(format!(
                     "Not converting at {error}: the audio passes unchanged."
                 ));
