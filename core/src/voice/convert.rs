@@ -29,7 +29,7 @@ use super::envelope::{
     FrameAnalyser, GRID_MAX_HZ, GRID_POINTS, covered_points, grid_frequencies, grid_index, lerp,
     position, voicing,
 };
-use super::profile::VoiceProfile;
+use super::profile::{CLASSES, VoiceProfile, class_distance, class_points};
 use super::shift::PitchShifter;
 
 /// The largest formant shift in semitones, either way.
@@ -59,6 +59,12 @@ const ABOVE_GRID_OCTAVES: f32 = 1.0;
 const GAINS: usize = GRID_POINTS + 1;
 /// Gains closer than this to their target (dB) jump to it, so they settle exactly.
 const GAIN_SNAP_DB: f32 = 1e-4;
+/// Softness of the class mapping: a class whose squared distance (summed over the class points,
+/// dB²) is this much above the nearest one's weighs 1/e as much.
+const CLASS_TEMPERATURE: f32 = 400.0;
+/// Limits of the spread ratio (profile / input) that scales an input frame's departure from its
+/// average before it is compared with the profile's classes.
+const SPREAD_RATIO: (f32, f32) = (0.5, 2.0);
 
 /// What the converter does; every field may change between blocks (automation).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -152,6 +158,16 @@ pub struct VoiceConverter {
     shifted_db: [f32; GRID_POINTS],
     /// The input's long-term average envelope over voiced frames, dB.
     average_db: [f32; GRID_POINTS],
+    /// The input's long-term mean square departure from `average_db` over voiced frames, dB².
+    variance_db: [f32; GRID_POINTS],
+    /// The profile's spread per point, dB (version 2 profiles).
+    target_spread: [f32; GRID_POINTS],
+    /// The profile's envelope classes, dB (the first `class_count`).
+    classes: [[f32; GRID_POINTS]; CLASSES],
+    class_count: usize,
+    /// The grid position (index, fraction) each point reads the profile's envelopes at for the
+    /// formant shift.
+    shift_positions: [(usize, f32); GRID_POINTS],
     /// Voiced frames averaged so far (weighted by their voicing).
     average_weight: f32,
     /// The input's average fundamental over voiced frames, log2 Hz.
@@ -222,6 +238,11 @@ impl VoiceConverter {
             target_db: [0.0; GRID_POINTS],
             shifted_db: [0.0; GRID_POINTS],
             average_db: [0.0; GRID_POINTS],
+            variance_db: [0.0; GRID_POINTS],
+            target_spread: [0.0; GRID_POINTS],
+            classes: [[0.0; GRID_POINTS]; CLASSES],
+            class_count: 0,
+            shift_positions: [(0, 0.0); GRID_POINTS],
             average_weight: 0.0,
             average_log_f0: 0.0,
             target_low_f0: 0.0,
@@ -258,8 +279,10 @@ impl VoiceConverter {
         // The shifted envelope at f is the profile's at f / ratio.
         let ratio = 2f32.powf(self.settings.formant_semitones / 12.0);
         let last = self.covered.max(1);
-        for (s, hz) in self.shifted_db.iter_mut().zip(grid_frequencies()) {
-            let (i, frac) = position(grid_index(hz / ratio), last);
+        for (p, hz) in self.shift_positions.iter_mut().zip(grid_frequencies()) {
+            *p = position(grid_index(hz / ratio), last);
+        }
+        for (s, &(i, frac)) in self.shifted_db.iter_mut().zip(&self.shift_positions) {
             let next = (i + 1).min(last - 1);
             *s = lerp(self.target_db[i], self.target_db[next], frac);
         }
@@ -271,6 +294,18 @@ impl VoiceConverter {
         self.target_db.copy_from_slice(&profile.envelope_db);
         self.covered = covered_points(self.sample_rate).min(profile.covered_points);
         self.target_low_f0 = profile.pitch.p5_hz;
+        // Version 1 profiles have no classes: the average alone.
+        self.class_count = if profile.spread_db.len() == GRID_POINTS {
+            profile.classes.len().min(CLASSES)
+        } else {
+            0
+        };
+        for (c, p) in self.classes.iter_mut().zip(&profile.classes) {
+            c.copy_from_slice(p);
+        }
+        if self.class_count > 0 {
+            self.target_spread.copy_from_slice(&profile.spread_db);
+        }
         self.set_settings(self.settings);
     }
 
@@ -294,6 +329,7 @@ impl VoiceConverter {
         self.ready.fill(0.0);
         self.filled = 0;
         self.average_db = [0.0; GRID_POINTS];
+        self.variance_db = [0.0; GRID_POINTS];
         self.average_weight = 0.0;
         self.average_log_f0 = 0.0;
         self.voicing = 0.0;
@@ -340,7 +376,13 @@ impl VoiceConverter {
         if voiced > 0.0 {
             self.average_weight += voiced;
             let rate = (voiced / self.average_weight).max(voiced * self.average_rate);
-            for (a, e) in self.average_db.iter_mut().zip(&analysis.envelope_db) {
+            for ((a, var), e) in self
+                .average_db
+                .iter_mut()
+                .zip(&mut self.variance_db)
+                .zip(&analysis.envelope_db)
+            {
+                *var += rate * ((e - *a) * (e - *a) - *var);
                 *a += rate * (e - *a);
             }
             if analysis.f0_hz > 0.0 {
@@ -348,7 +390,8 @@ impl VoiceConverter {
             }
         }
         self.voicing += self.voicing_rate * (voiced - self.voicing);
-        self.update_gains();
+        let envelope_db = analysis.envelope_db;
+        self.update_gains(&envelope_db, voiced);
         let (spectrum, envelope) = self.analyser.spectrum_and_envelope();
         let ratio = 2f32.powf(self.settings.transpose_semitones / 12.0);
         self.shifter
@@ -377,20 +420,63 @@ impl VoiceConverter {
         self.overlap[n - hop..].fill(0.0);
     }
 
+    /// The profile's envelope for the input frame `frame` (dB on the grid): the frame's
+    /// departure from the input's average, scaled by the ratio of the two voices' spreads, is
+    /// added to the profile's average, and the profile's classes are weighted by how near they
+    /// are to that (a soft nearest class); the result is moved by the formant shift into `out`.
+    fn mapped_envelope(&self, frame: &[f32; GRID_POINTS], out: &mut [f32; GRID_POINTS]) {
+        let points = class_points(self.covered);
+        let mut normalised = [0.0f32; GRID_POINTS];
+        for (i, n) in normalised.iter_mut().enumerate() {
+            let spread = self.variance_db[i].max(1e-6).sqrt();
+            let ratio = (self.target_spread[i] / spread).clamp(SPREAD_RATIO.0, SPREAD_RATIO.1);
+            *n = self.target_db[i] + ratio * (frame[i] - self.average_db[i]);
+        }
+        let mut distances = [0.0f32; CLASSES];
+        let classes = &self.classes[..self.class_count];
+        for (d, c) in distances.iter_mut().zip(classes) {
+            *d = class_distance(&normalised, c, points.clone());
+        }
+        let nearest = distances[..self.class_count]
+            .iter()
+            .fold(f32::MAX, |m, &d| m.min(d));
+        let mut mapped = [0.0f32; GRID_POINTS];
+        let mut total = 0.0f32;
+        for (d, c) in distances.iter().zip(classes) {
+            let w = (-(d - nearest) / CLASS_TEMPERATURE).exp();
+            total += w;
+            for (m, x) in mapped.iter_mut().zip(c) {
+                *m += w * x;
+            }
+        }
+        let last = self.covered.max(1);
+        for (o, &(i, frac)) in out.iter_mut().zip(&self.shift_positions) {
+            let next = (i + 1).min(last - 1);
+            *o = lerp(mapped[i], mapped[next], frac) / total;
+        }
+    }
+
     /// Moves the smoothed gains one hop towards the levelled envelope ratio at the amount in
-    /// force for the current voicing.
-    fn update_gains(&mut self) {
+    /// force for the current voicing: for a voiced frame (`voiced`, 0..1) and a profile with
+    /// classes, from the frame's envelope to its mapped envelope; otherwise from the input's
+    /// average to the profile's.
+    fn update_gains(&mut self, frame: &[f32; GRID_POINTS], voiced: f32) {
         let protect = self.settings.protect / MAX_PROTECT;
         let amount = self.settings.amount * (self.voicing + (1.0 - self.voicing) * protect);
         let mut target = [0.0f32; GAINS];
         let covered = self.covered;
         if self.average_weight > 0.0 && amount > 0.0 {
-            for ((t, s), a) in target
-                .iter_mut()
-                .zip(&self.shifted_db)
-                .zip(&self.average_db)
-            {
-                *t = (s - a).clamp(-MAX_CUT_DB, MAX_BOOST_DB);
+            let mapping = if self.class_count > 0 { voiced } else { 0.0 };
+            let mut mapped = [0.0f32; GRID_POINTS];
+            if mapping > 0.0 {
+                self.mapped_envelope(frame, &mut mapped);
+            }
+            let mut base = self.average_db;
+            for i in 0..GRID_POINTS {
+                let average = self.shifted_db[i] - self.average_db[i];
+                let framewise = mapped[i] - frame[i];
+                target[i] = lerp(average, framewise, mapping).clamp(-MAX_CUT_DB, MAX_BOOST_DB);
+                base[i] = lerp(self.average_db[i], frame[i], mapping);
             }
             // The gains apply to the transposed spectrum, whose fundamental is moved too.
             let output_log_f0 = self.average_log_f0 + self.settings.transpose_semitones / 12.0;
@@ -400,7 +486,7 @@ impl VoiceConverter {
             target[..first].fill(held);
             // Level the ratio so the input's (mel-weighted) power stays the same.
             let (mut before, mut after) = (0.0f32, 0.0f32);
-            for (t, a) in target.iter().zip(&self.average_db).take(covered) {
+            for (t, a) in target.iter().zip(&base).take(covered) {
                 let power = db_to_power(*a);
                 before += power;
                 after += power * db_to_power(*t);

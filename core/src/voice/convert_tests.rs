@@ -376,3 +376,49 @@ fn the_gains_glide_on_a_sustained_note() {
     println!("sustained note: largest gain step {steepest:.4} dB per hop, range {range:.2} dB");
     assert!(steepest < 0.05, "{steepest} dB per hop");
 }
+
+/// The mean over frames voiced in both of the distance ([`distance_db`]) between the envelopes
+/// of `a` and `b` frame by frame (the same song sung by two voices, or one voice converted).
+fn framewise_distance_db(a: &[f32], b: &[f32], rate: f32) -> f32 {
+    let (mut fa, mut fb) = (FrameAnalyser::new(rate), FrameAnalyser::new(rate));
+    let n = fa.frame_len();
+    let (mut sum, mut count) = (0.0f32, 0usize);
+    for start in (0..a.len().min(b.len()).saturating_sub(n)).step_by(n / 4) {
+        let ea = fa.analyse(&a[start..start + n]).clone();
+        let eb = fb.analyse(&b[start..start + n]);
+        if voicing(&ea) > 0.5 && voicing(eb) > 0.5 {
+            sum += distance_db(&ea.envelope_db, &eb.envelope_db, rate);
+            count += 1;
+        }
+    }
+    sum / count.max(1) as f32
+}
+
+#[test]
+fn the_classes_bring_each_vowel_nearer_the_target_s_own_than_the_average_does() {
+    let x = profile_x(RATE);
+    assert_eq!(x.classes.len(), CLASSES);
+    let mut average_only = x.clone();
+    average_only.version = 1;
+    average_only.classes.clear();
+    average_only.spread_db.clear();
+    // Y and X sing the same song (same vowels, notes and timing).
+    let notes = melody(60.0, 10, 0.45, 2);
+    let (y, x_same) = (sing(Y, &notes, RATE, 2), sing(X, &notes, RATE, 2));
+    let none = framewise_distance_db(&y, &x_same, RATE);
+    let average = framewise_distance_db(
+        &convert(&average_only, &y, RATE, ConvertSettings::default()),
+        &x_same,
+        RATE,
+    );
+    let mapped = framewise_distance_db(
+        &convert(&x, &y, RATE, ConvertSettings::default()),
+        &x_same,
+        RATE,
+    );
+    println!(
+        "frame by frame distance to X singing the same: none {none:.2} dB, average transfer \
+         {average:.2} dB, classes {mapped:.2} dB"
+    );
+    assert!(mapped < average - 1.0 && average < none, "{none} {average} {mapped}");
+}
