@@ -3,7 +3,9 @@
 
 use std::sync::Mutex;
 
-use super::envelope::{FrameAnalyser, GRID_POINTS, covered_points, grid_frequencies, voicing};
+use super::envelope::{
+    FrameAnalyser, GRID_POINTS, HIGH_POINTS, covered_points, grid_frequencies, voicing,
+};
 use super::testvoice::{Singer, X, Y, melody, sing};
 use super::*;
 
@@ -420,5 +422,49 @@ fn the_classes_bring_each_vowel_nearer_the_target_s_own_than_the_average_does() 
         "frame by frame distance to X singing the same: none {none:.2} dB, average transfer \
          {average:.2} dB, classes {mapped:.2} dB"
     );
-    assert!(mapped < average - 1.0 && average < none, "{none} {average} {mapped}");
+    assert!(
+        mapped < average - 1.0 && average < none,
+        "{none} {average} {mapped}"
+    );
+}
+
+/// The voicing-weighted average envelope of `samples` above the grid (`HIGH_HZ`), dB.
+fn average_high(samples: &[f32], rate: f32) -> Vec<f32> {
+    let mut analyser = FrameAnalyser::new(rate);
+    let n = analyser.frame_len();
+    let (mut sum, mut weight) = (vec![0.0f32; HIGH_POINTS], 0.0f32);
+    for start in (0..samples.len().saturating_sub(n)).step_by(n / 4) {
+        let analysis = analyser.analyse(&samples[start..start + n]);
+        let v = voicing(analysis);
+        for (s, e) in sum.iter_mut().zip(&analysis.high_db) {
+            *s += v * e;
+        }
+        weight += v;
+    }
+    sum.iter().map(|s| s / weight).collect()
+}
+
+#[test]
+fn the_band_above_the_grid_moves_to_the_profile_s() {
+    for (rate, covered) in [(48_000.0, 5), (44_100.0, 4)] {
+        let x = profile_x(rate);
+        assert_eq!((x.high_db.len(), x.high_covered), (HIGH_POINTS, covered));
+        let y = song_y(Y, rate);
+        let out = convert(&x, &y, rate, ConvertSettings::default());
+        let distance = |a: &[f32]| {
+            (a.iter()
+                .zip(&x.high_db)
+                .take(covered)
+                .map(|(a, b)| (a - b).powi(2))
+                .sum::<f32>()
+                / covered as f32)
+                .sqrt()
+        };
+        let (before, after) = (
+            distance(&average_high(&y, rate)),
+            distance(&average_high(&out, rate)),
+        );
+        println!("{rate} Hz: above the grid, RMS distance to X {before:.2} dB -> {after:.2} dB");
+        assert!(after < 0.5 * before, "{before} -> {after}");
+    }
 }

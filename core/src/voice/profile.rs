@@ -12,8 +12,8 @@
 use serde::{Deserialize, Serialize};
 
 use super::envelope::{
-    FrameAnalyser, FrameAnalysis, GRID_POINTS, MIN_SAMPLE_RATE, SILENCE_DB, covered_points,
-    grid_frequencies, level_points, voicing,
+    FrameAnalyser, FrameAnalysis, GRID_POINTS, HIGH_POINTS, MIN_SAMPLE_RATE, SILENCE_DB,
+    covered_high, covered_points, grid_frequencies, level_points, voicing,
 };
 use super::pitch::{PitchConfig, PitchFrame, PitchTracker};
 
@@ -107,6 +107,15 @@ pub struct VoiceProfile {
     /// empty in version 1).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub classes: Vec<Vec<f32>>,
+    /// Average log envelope of the voiced frames above the grid, at
+    /// [`HIGH_HZ`](super::envelope::HIGH_HZ), dB, levelled like `envelope_db`; the points past
+    /// `high_covered` hold the last measured value (version 2; empty in version 1).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub high_db: Vec<f32>,
+    /// Leading `high_db` points the references measured (0: none, the converter leaves the band
+    /// above the grid to the input's own shape).
+    #[serde(default)]
+    pub high_covered: usize,
     /// What the user should know about the reference (too short, noisy, hardly a voice).
     pub warnings: Vec<String>,
 }
@@ -157,8 +166,12 @@ impl VoiceProfile {
                 "the envelope needs {GRID_POINTS} finite values in dB"
             ));
         }
-        let bad = |v: &Vec<f32>| v.len() != GRID_POINTS || v.iter().any(|x| !x.is_finite() || x.abs() > 200.0);
-        if !self.spread_db.is_empty() && (bad(&self.spread_db) || self.spread_db.iter().any(|&x| x < 0.0)) {
+        let bad = |v: &Vec<f32>| {
+            v.len() != GRID_POINTS || v.iter().any(|x| !x.is_finite() || x.abs() > 200.0)
+        };
+        if !self.spread_db.is_empty()
+            && (bad(&self.spread_db) || self.spread_db.iter().any(|&x| x < 0.0))
+        {
             return invalid(format!(
                 "spread_db needs {GRID_POINTS} finite values of at least 0 dB"
             ));
@@ -166,6 +179,13 @@ impl VoiceProfile {
         if self.classes.len() > CLASSES || self.classes.iter().any(bad) {
             return invalid(format!(
                 "classes needs at most {CLASSES} envelopes of {GRID_POINTS} finite values in dB"
+            ));
+        }
+        if !self.high_db.is_empty() && bad_high(&self.high_db)
+            || self.high_covered > self.high_db.len()
+        {
+            return invalid(format!(
+                "high_db needs {HIGH_POINTS} finite values in dB and high_covered at most that"
             ));
         }
         if !self.classes.is_empty() && self.spread_db.is_empty() {
@@ -201,6 +221,10 @@ impl VoiceProfile {
             self.classes.len(),
         )
     }
+}
+
+fn bad_high(v: &[f32]) -> bool {
+    v.len() != HIGH_POINTS || v.iter().any(|x| !x.is_finite() || x.abs() > 200.0)
 }
 
 /// Pretty-printed JSON with every list that holds only numbers joined onto one line.
@@ -252,6 +276,9 @@ pub struct ProfileBuilder {
     /// Voicing-weighted sums of the voiced frames' envelopes, and their weights, per point.
     sums: Vec<f64>,
     weights: Vec<f64>,
+    /// The same above the grid, at the high points.
+    high_sums: [f64; HIGH_POINTS],
+    high_weights: [f64; HIGH_POINTS],
     /// Harmonic-to-noise ratios of the voiced frames, dB.
     hnr_db: Vec<f32>,
     /// The voiced frames' envelopes and voicing weights, for the spread and the classes.
@@ -289,6 +316,7 @@ impl ProfileBuilder {
         let (n, hop) = (analyser.frame_len(), analyser.frame_len() / 4);
         let hop_seconds = hop as f64 / f64::from(sample_rate);
         let covered = covered_points(sample_rate);
+        let high = covered_high(sample_rate);
         let mut frame = vec![0.0f32; n];
         let mut f0_hz = Vec::new();
         let mut on_pitch = |f: PitchFrame| {
@@ -305,7 +333,7 @@ impl ProfileBuilder {
             // Every frame that ends within the samples read so far.
             while start + n <= clean.len() {
                 frame.copy_from_slice(&clean[start..start + n]);
-                self.add_frame(analyser.analyse(&frame), covered, hop_seconds);
+                self.add_frame(analyser.analyse(&frame), covered, high, hop_seconds);
                 start += hop;
             }
             progress(clean.len() as f64 / samples.len() as f64);
@@ -318,7 +346,13 @@ impl ProfileBuilder {
     }
 
     /// Counts one analysed frame in.
-    fn add_frame(&mut self, analysis: &FrameAnalysis, covered: usize, hop_seconds: f64) {
+    fn add_frame(
+        &mut self,
+        analysis: &FrameAnalysis,
+        covered: usize,
+        high: usize,
+        hop_seconds: f64,
+    ) {
         if analysis.level_db > SILENCE_DB {
             self.sounding_seconds += hop_seconds;
         }
@@ -329,6 +363,16 @@ impl ProfileBuilder {
         let r = analysis.periodicity.min(0.999);
         self.hnr_db.push(10.0 * (r / (1.0 - r)).log10());
         self.frames.push((analysis.envelope_db, v));
+        for ((s, w), e) in self
+            .high_sums
+            .iter_mut()
+            .zip(&mut self.high_weights)
+            .zip(&analysis.high_db)
+            .take(high)
+        {
+            *s += f64::from(v * e);
+            *w += f64::from(v);
+        }
         for ((s, w), e) in self
             .sums
             .iter_mut()
@@ -359,6 +403,15 @@ impl ProfileBuilder {
                 (0..GRID_POINTS)
                     .map(|i| round2(c[i.min(covered - 1)] - mean))
                     .collect()
+            })
+            .collect();
+        let high_covered = self.high_weights.iter().take_while(|&&w| w > 0.0).count();
+        let high_db = (0..HIGH_POINTS)
+            .map(|i| match high_covered {
+                0 => 0.0,
+                c => round2(
+                    (self.high_sums[i.min(c - 1)] / self.high_weights[i.min(c - 1)]) as f32 - mean,
+                ),
             })
             .collect();
         for e in &mut envelope {
@@ -403,6 +456,8 @@ impl ProfileBuilder {
             covered_points: covered,
             spread_db: spread,
             classes,
+            high_db,
+            high_covered,
             warnings,
         })
     }
@@ -492,8 +547,11 @@ fn kmeans(frames: &[([f32; GRID_POINTS], f32)], covered: usize) -> Vec<[f32; GRI
         for (l, (e, _)) in labels.iter_mut().zip(&data) {
             *l = (0..k)
                 .min_by(|&a, &b| {
-                    class_distance(e, &centroids[a], points.clone())
-                        .total_cmp(&class_distance(e, &centroids[b], points.clone()))
+                    class_distance(e, &centroids[a], points.clone()).total_cmp(&class_distance(
+                        e,
+                        &centroids[b],
+                        points.clone(),
+                    ))
                 })
                 .unwrap_or(0);
         }

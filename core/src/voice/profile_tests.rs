@@ -145,11 +145,23 @@ fn a_profile_learns_envelope_classes_and_version_1_profiles_still_read() {
     let widest = profile
         .classes
         .iter()
-        .flat_map(|a| profile.classes.iter().map(move |b| rms(&a[8..40], &b[8..40])))
+        .flat_map(|a| {
+            profile
+                .classes
+                .iter()
+                .map(move |b| rms(&a[8..40], &b[8..40]))
+        })
         .fold(0.0f32, f32::max);
-    println!("classes: widest pair {widest:.1} dB RMS, spread {:?}", profile.spread_db);
+    println!(
+        "classes: widest pair {widest:.1} dB RMS, spread {:?}",
+        profile.spread_db
+    );
     assert!(widest > 6.0, "{widest}");
-    assert!(profile.spread_db[8..40].iter().all(|&s| s > 0.5), "{:?}", profile.spread_db);
+    assert!(
+        profile.spread_db[8..40].iter().all(|&s| s > 0.5),
+        "{:?}",
+        profile.spread_db
+    );
     // Learning is deterministic.
     let again = learn(&sing(X, &melody(52.0, 10, 0.5, 1), RATE, 1), RATE).unwrap();
     assert_eq!(again, profile);
