@@ -255,19 +255,18 @@ pub fn pack_render_equals_the_cli(
     );
     let input = test_voice(rate);
     let frames = input[0].len();
-    let wav = work.join("pack-in.wav");
-    crate::render::write_wav(&wav, &input, rate as u32)?;
-    let converted = work.join("pack-out.wav");
-    let status = std::process::Command::new(crate::fake_providers::cli_binary())
-        .args(["voice", "convert", "--float", "--transpose", "5", "--model"])
-        .arg(pack)
-        .arg("-o")
-        .arg(&converted)
-        .arg(&wav)
-        .status()
-        .context("running mixsmith voice convert --model")?;
-    ensure!(status.success(), "mixsmith voice convert failed: {status}");
-    let (cli, _) = crate::render::read_wav(&converted)?;
+    let cli = convert_with_cli(
+        &input,
+        rate,
+        work,
+        "pack",
+        &[
+            "--transpose".as_ref(),
+            "5".as_ref(),
+            "--model".as_ref(),
+            pack.as_os_str(),
+        ],
+    )?;
     let padded = signal::pad(input.clone(), latency);
     // Transpose +5 of ±24 semitones, normalised.
     let transpose = (5.0 + 24.0) / 48.0;
@@ -276,7 +275,44 @@ pub fn pack_render_equals_the_cli(
         &signal::random_blocks(frames + latency, 512, 7),
         &[(0, "transpose", transpose)],
     )?;
-    for (c, ((x, y), expected)) in input.iter().zip(&output).zip(&cli).enumerate() {
+    ensure_render_equals_the_cli(host.format(), &input, &output, &cli, latency)
+}
+
+/// Writes `input` to `work/{name}-in.wav`, runs `mixsmith voice convert --float ARGS` on it into
+/// `work/{name}-out.wav` and reads that back.
+fn convert_with_cli(
+    input: &Planar,
+    rate: f64,
+    work: &Path,
+    name: &str,
+    args: &[&std::ffi::OsStr],
+) -> Result<Planar> {
+    let wav = work.join(format!("{name}-in.wav"));
+    crate::render::write_wav(&wav, input, rate as u32)?;
+    let converted = work.join(format!("{name}-out.wav"));
+    let status = std::process::Command::new(crate::fake_providers::cli_binary())
+        .args(["voice", "convert", "--float"])
+        .args(args)
+        .arg("-o")
+        .arg(&converted)
+        .arg(&wav)
+        .status()
+        .context("running mixsmith voice convert")?;
+    ensure!(status.success(), "mixsmith voice convert failed: {status}");
+    Ok(crate::render::read_wav(&converted)?.0)
+}
+
+/// Checks that a plugin's `output` is the CLI's `cli` conversion of `input`, `latency` frames
+/// later, and that the conversion changed every channel.
+fn ensure_render_equals_the_cli(
+    format: &str,
+    input: &Planar,
+    output: &Planar,
+    cli: &Planar,
+    latency: usize,
+) -> Result<()> {
+    let frames = input[0].len();
+    for (c, ((x, y), expected)) in input.iter().zip(output).zip(cli).enumerate() {
         ensure!(
             expected.len() == frames,
             "the CLI wrote {} frames",
@@ -286,8 +322,7 @@ pub fn pack_render_equals_the_cli(
         for t in 0..frames {
             ensure!(
                 (expected[t] - y[t + latency]).abs() <= 1e-6,
-                "{}: channel {c}, frame {t}: {} against the CLI's {}",
-                host.format(),
+                "{format}: channel {c}, frame {t}: {} against the CLI's {}",
                 y[t + latency],
                 expected[t]
             );
@@ -380,45 +415,20 @@ pub fn offline_render_equals_the_cli(
     let frames = input[0].len();
     let voice = work.join("voice.json");
     std::fs::write(&voice, profile.to_json())?;
-    let wav = work.join("voice-in.wav");
-    crate::render::write_wav(&wav, &input, rate as u32)?;
-    let converted = work.join("voice-out.wav");
-    let status = std::process::Command::new(crate::fake_providers::cli_binary())
-        .args(["voice", "convert", "--float", "--voice"])
-        .arg(&voice)
-        .arg("-o")
-        .arg(&converted)
-        .arg(&wav)
-        .status()
-        .context("running mixsmith voice convert")?;
-    ensure!(status.success(), "mixsmith voice convert failed: {status}");
-    let (cli, _) = crate::render::read_wav(&converted)?;
+    let cli = convert_with_cli(
+        &input,
+        rate,
+        work,
+        "voice",
+        &["--voice".as_ref(), voice.as_os_str()],
+    )?;
     let padded = signal::pad(input.clone(), latency);
     let output = host.process(
         &padded,
         &signal::random_blocks(frames + latency, 512, 5),
         &[],
     )?;
-    for (c, ((x, y), expected)) in input.iter().zip(&output).zip(&cli).enumerate() {
-        ensure!(
-            expected.len() == frames,
-            "the CLI wrote {} frames",
-            expected.len()
-        );
-        let mut moved = 0.0f32;
-        for t in 0..frames {
-            ensure!(
-                (expected[t] - y[t + latency]).abs() <= 1e-6,
-                "{}: channel {c}, frame {t}: {} against the CLI's {}",
-                host.format(),
-                y[t + latency],
-                expected[t]
-            );
-            moved = moved.max((x[t] - expected[t]).abs());
-        }
-        ensure!(moved > 0.01, "channel {c} was not converted");
-    }
-    Ok(())
+    ensure_render_equals_the_cli(host.format(), &input, &output, &cli, latency)
 }
 
 /// Automating the amount to 0 returns the output to the delayed input once the gains have
