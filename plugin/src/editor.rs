@@ -1,10 +1,12 @@
 //! The editor shell every plugin of the suite shares: the window, the status bar and file
 //! dialogs.
 
-use std::sync::Arc;
+use std::path::Path;
+use std::sync::{Arc, RwLock};
 use std::thread;
 
 use crossbeam_channel::Receiver;
+use mixsmith_core::inference::{Task, scan_packs, user_models_dir};
 use mixsmith_core::realtime::EngineStats;
 use nice_plug::prelude::{BoolParam, ParamSetter};
 use nice_plug_egui::{EguiEditor, EguiEditorState, EguiNiceSettings, NiceEguiApp, RepaintNotifier};
@@ -106,4 +108,95 @@ pub(crate) fn toggle(ui: &mut egui::Ui, param: &BoolParam, label: &str, setter: 
 /// A label `width` points wide in an editor's first column, so the fields beside it line up.
 pub(crate) fn field_label(ui: &mut egui::Ui, width: f32, text: &str) {
     ui.add_sized([width, 18.0], egui::Label::new(text));
+}
+
+/// A row to choose a pack from, labelled `field` in a first column `label_width` wide: "none" (`none_label`, the empty folder) and
+/// each of `packs` (name, folder), showing the name of the folder in `saved` (or the folder
+/// itself when it is not in the list), and `empty_hint` when there are no packs. Returns the
+/// folder the user chose (empty for none) when it differs from the saved one.
+pub(crate) fn pack_row(
+    ui: &mut egui::Ui,
+    label_width: f32,
+    field: &str,
+    packs: &[(String, String)],
+    saved: &RwLock<String>,
+    none_label: &str,
+    empty_hint: &str,
+) -> Option<String> {
+    let chosen = saved.read().map(|p| p.clone()).unwrap_or_default();
+    let label = |folder: &str| {
+        if folder.is_empty() {
+            none_label.to_owned()
+        } else {
+            packs
+                .iter()
+                .find(|(_, f)| f == folder)
+                .map_or_else(|| folder.to_owned(), |(name, _)| name.clone())
+        }
+    };
+    let mut selected = chosen.clone();
+    ui.horizontal(|ui| {
+        field_label(ui, label_width, field);
+        egui::ComboBox::from_id_salt("pack")
+            .width(300.0)
+            .selected_text(label(&chosen))
+            .show_ui(ui, |ui| {
+                ui.selectable_value(&mut selected, String::new(), none_label);
+                for (name, folder) in packs {
+                    ui.selectable_value(&mut selected, folder.clone(), name);
+                }
+            });
+        if packs.is_empty() {
+            ui.weak(empty_hint);
+        }
+    });
+    (selected != chosen).then_some(selected)
+}
+
+/// The packs for `task` in the user's models folder that load, as (name, folder), for an
+/// editor's pack list (scanned when the editor opens).
+pub(crate) fn installed_packs(task: Task) -> Vec<(String, String)> {
+    user_models_dir().map_or_else(Vec::new, |dir| packs_in(&dir, task))
+}
+
+/// The packs for `task` in `dir` that load (a pack whose files fail their checksum, or of
+/// another task, is left out), as (name, folder).
+fn packs_in(dir: &Path, task: Task) -> Vec<(String, String)> {
+    scan_packs(dir)
+        .into_iter()
+        .filter_map(|(folder, pack)| {
+            let pack = pack.ok()?;
+            (pack.manifest().task == task)
+                .then(|| (pack.manifest().name.clone(), folder.display().to_string()))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use mixsmith_core::inference::test_graph::write_rvc_sine_pack;
+
+    use super::*;
+    use crate::stems::tests::bass_pack;
+
+    #[test]
+    fn a_pack_list_holds_the_packs_of_its_task_that_load() {
+        let dir = tempfile::tempdir().unwrap();
+        write_rvc_sine_pack(&dir.path().join("b-voice"), "sine voice").unwrap();
+        write_rvc_sine_pack(&dir.path().join("a-broken"), "broken voice").unwrap();
+        std::fs::write(dir.path().join("a-broken/voice.onnx"), b"not the graph").unwrap();
+        bass_pack(&dir.path().join("c-stems"));
+        std::fs::create_dir(dir.path().join("d-empty")).unwrap();
+
+        let folder = |name: &str| dir.path().join(name).display().to_string();
+        assert_eq!(
+            packs_in(dir.path(), Task::Voice),
+            [("sine voice".to_owned(), folder("b-voice"))]
+        );
+        assert_eq!(
+            packs_in(dir.path(), Task::Separate),
+            [("low 500".to_owned(), folder("c-stems"))]
+        );
+        assert!(packs_in(&dir.path().join("missing"), Task::Voice).is_empty());
+    }
 }

@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, ensure};
-use mixsmith_core::inference::test_graph::{contentvec_mean_abs, rvc_sine, write_pack_files};
+use mixsmith_core::inference::test_graph::write_rvc_sine_pack;
 use mixsmith_core::voice::{VoiceProfile, learn};
 
 use crate::clap_host::{Activation, ClapPlugin, ParamChange, RenderMode};
@@ -216,20 +216,7 @@ fn put_fields(
 /// Writes an RVC v2 test pack into `dir`: the generated "ContentVec" (each frame's level) and
 /// a 40 kHz synthesizer singing a sine at `pitchf` with that level.
 pub fn sine_pack(dir: &Path) -> Result<PathBuf> {
-    let head = "name = \"sine voice\"\ntask = \"voice\"\nconvention = \"rvc-v2\"\n\
-                sample_rate = 40000\n";
-    write_pack_files(
-        dir,
-        head,
-        &[
-            ("voice.onnx", &rvc_sine(40_000, 768), None),
-            (
-                "contentvec.onnx",
-                &contentvec_mean_abs(768, false),
-                Some("contentvec"),
-            ),
-        ],
-    )?;
+    write_rvc_sine_pack(dir, "sine voice")?;
     Ok(dir.to_path_buf())
 }
 

@@ -455,3 +455,24 @@ pub fn write_pack_files(
     }
     std::fs::write(dir.join(MANIFEST_FILE), manifest)
 }
+
+/// Writes the RVC v2 sine test pack named `name` into `dir`: the generated "ContentVec" (each
+/// frame's level, [`contentvec_mean_abs`]) and a 40 kHz synthesizer singing a sine at `pitchf`
+/// with that level ([`rvc_sine`]), so the output's pitch shows what the windowing path did.
+pub fn write_rvc_sine_pack(dir: &Path, name: &str) -> std::io::Result<()> {
+    let head = format!(
+        "name = \"{name}\"\ntask = \"voice\"\nconvention = \"rvc-v2\"\nsample_rate = 40000\n"
+    );
+    write_pack_files(
+        dir,
+        &head,
+        &[
+            ("voice.onnx", &rvc_sine(40_000, 768), None),
+            (
+                "contentvec.onnx",
+                &contentvec_mean_abs(768, false),
+                Some("contentvec"),
+            ),
+        ],
+    )
+}

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender};
-use mixsmith_core::inference::{Task, scan_packs, user_models_dir};
+use mixsmith_core::inference::Task;
 use mixsmith_core::separate::{STEMS, Stem};
 use nice_plug::context::gui::GuiContext;
 use nice_plug::editor::dpi::LogicalSize;
@@ -18,7 +18,10 @@ use nice_plug_egui::{EguiEditor, EguiEditorState, Frame, NiceEguiApp, baseview};
 use super::ahead::{AheadCommand, AheadShared};
 use super::mixer::{METER_FLOOR_DB, StemMeters};
 use super::params::StemsParams;
-use crate::editor::{FileDialog, NO_DIALOG, engine_status, field_label, file_dialog, toggle};
+use crate::editor::{
+    FileDialog, NO_DIALOG, engine_status, field_label, file_dialog, installed_packs, pack_row,
+    toggle,
+};
 use mixsmith_core::realtime::EngineStats;
 
 /// The width of the labels in the first column, in points.
@@ -105,7 +108,7 @@ impl StemsEditor {
             last_frame: Instant::now(),
             ahead,
             commands,
-            packs: separation_packs(),
+            packs: installed_packs(Task::Separate),
             export_folder,
             picked_file: String::new(),
             file_dialog: None,
@@ -115,44 +118,27 @@ impl StemsEditor {
 
     /// The model pack choice, the separation's progress and "Export stems".
     fn pack_section(&mut self, ui: &mut egui::Ui) {
-        let chosen = self
+        let picked = pack_row(
+            ui,
+            FIELD_WIDTH,
+            "Separator",
+            &self.packs,
+            &self.params.pack,
+            "Built-in DSP only (no model)",
+            "No separation packs installed (mixsmith models add FILE.onnx adds one).",
+        );
+        if let Some(selected) = &picked {
+            if let Ok(mut pack) = self.params.pack.write() {
+                selected.clone_into(&mut pack);
+            }
+            self.ahead.set_pack(selected);
+        }
+        let selected = self
             .params
             .pack
             .read()
             .map(|p| p.clone())
             .unwrap_or_default();
-        let label = |folder: &str| {
-            if folder.is_empty() {
-                "Built-in DSP only (no model)".to_owned()
-            } else {
-                self.packs
-                    .iter()
-                    .find(|(_, f)| f == folder)
-                    .map_or_else(|| folder.to_owned(), |(name, _)| name.clone())
-            }
-        };
-        let mut selected = chosen.clone();
-        ui.horizontal(|ui| {
-            field_label(ui, FIELD_WIDTH, "Separator");
-            egui::ComboBox::from_id_salt("pack")
-                .width(300.0)
-                .selected_text(label(&chosen))
-                .show_ui(ui, |ui| {
-                    ui.selectable_value(&mut selected, String::new(), label(""));
-                    for (name, folder) in &self.packs {
-                        ui.selectable_value(&mut selected, folder.clone(), name);
-                    }
-                });
-        });
-        if self.packs.is_empty() {
-            ui.weak("No separation packs installed (mixsmith models add FILE.onnx adds one).");
-        }
-        if selected != chosen {
-            if let Ok(mut pack) = self.params.pack.write() {
-                *pack = selected.clone();
-            }
-            self.ahead.set_pack(&selected);
-        }
         let sender = self.commands.lock().ok().and_then(|c| c.clone());
         if !selected.is_empty() {
             ui.weak(
@@ -328,21 +314,6 @@ impl NiceEguiApp for StemsEditor {
     fn editor_closed(&mut self) {
         self.gui = None;
     }
-}
-
-/// The separation packs in the user's models folder that load: (name, folder).
-fn separation_packs() -> Vec<(String, String)> {
-    let Some(dir) = user_models_dir() else {
-        return Vec::new();
-    };
-    scan_packs(&dir)
-        .into_iter()
-        .filter_map(|(folder, pack)| {
-            let pack = pack.ok()?;
-            (pack.manifest().task == Task::Separate)
-                .then(|| (pack.manifest().name.clone(), folder.display().to_string()))
-        })
-        .collect()
 }
 
 /// `name` with a capital first letter.

@@ -12,7 +12,7 @@ pub mod engine;
 pub mod mixer;
 pub mod params;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 use std::num::NonZeroU32;
 use std::sync::atomic::Ordering;

@@ -21,7 +21,7 @@ const RATE: u32 = 44_100;
 const BLOCK: usize = 512;
 
 /// An mdx pack whose graph keeps the bins below 500 Hz as the bass.
-fn bass_pack(dir: &Path) {
+pub(crate) fn bass_pack(dir: &Path) {
     let head = "name = \"low 500\"\ntask = \"separate\"\nconvention = \"mdx\"\nsample_rate = 44100\n\
                 stems = [\"bass\"]\n[params]\nn_fft = 4096\ndim_f = 1024\ndim_t = 64\ncompensation = 1.0\n";
     write_pack(

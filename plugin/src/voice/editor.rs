@@ -17,7 +17,10 @@ use nice_plug_egui::{EguiEditor, EguiEditorState, Frame, NiceEguiApp, baseview};
 
 use super::monitor::{HISTORY_SECONDS, PitchPoint, VoiceCommand, VoiceShared, profile_summary};
 use super::params::VoiceParams;
-use crate::editor::{FileDialog, NO_DIALOG, field_label, file_dialog, toggle};
+use crate::editor::{
+    FileDialog, NO_DIALOG, field_label, file_dialog, installed_packs, pack_row, toggle,
+};
+use mixsmith_core::inference::Task;
 
 /// The width of the labels in the first column, in points.
 const FIELD_WIDTH: f32 = 52.0;
@@ -68,6 +71,9 @@ pub struct VoiceEditor {
     gui: Option<GuiContext>,
     /// The pack folder being typed or picked, applied with "Use pack".
     pack_path: String,
+    /// The voice packs found in the models folder: (name, folder), scanned when the editor
+    /// opens.
+    packs: Vec<(String, String)>,
 }
 
 impl VoiceEditor {
@@ -87,6 +93,7 @@ impl VoiceEditor {
             file_dialog: None,
             gui: None,
             pack_path,
+            packs: installed_packs(Task::Voice),
         }
     }
 
@@ -121,10 +128,22 @@ impl VoiceEditor {
         });
     }
 
-    /// The RVC pack: its folder (typed or picked), applied by restarting the plugin, and what
-    /// converts now.
+    /// The RVC pack: one of the installed packs, or any pack's folder (typed or picked), applied
+    /// by restarting the plugin, and what converts now.
     fn pack_section(&mut self, ui: &mut egui::Ui) {
         ui.strong("Voice pack (RVC v2)");
+        if let Some(selected) = pack_row(
+            ui,
+            FIELD_WIDTH,
+            "Installed",
+            &self.packs,
+            &self.params.pack,
+            "DSP converter (no pack)",
+            "none in the models folder",
+        ) {
+            self.pack_path.clone_from(&selected);
+            self.apply_pack(selected);
+        }
         ui.horizontal(|ui| {
             field_label(ui, FIELD_WIDTH, "Folder");
             ui.add(

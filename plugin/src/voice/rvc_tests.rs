@@ -9,7 +9,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
-use mixsmith_core::inference::test_graph::{contentvec_mean_abs, rvc_sine, write_pack_files};
+use mixsmith_core::inference::test_graph::{rvc_sine, write_pack_files, write_rvc_sine_pack};
 use mixsmith_core::realtime::{EngineStats, RenderMode};
 use mixsmith_core::voice::{ConvertSettings, PitchConfig, RvcConverter, RvcSettings, track};
 
@@ -23,21 +23,7 @@ const MAX_BLOCK: usize = 512;
 /// Writes the sine test pack (40 kHz synthesizer) into `dir` and loads it.
 fn sine_pack(dir: &Path) -> Arc<RvcConverter> {
     load_runtime();
-    let head = "name = \"sine voice\"\ntask = \"voice\"\nconvention = \"rvc-v2\"\n\
-                sample_rate = 40000\n";
-    write_pack_files(
-        dir,
-        head,
-        &[
-            ("voice.onnx", &rvc_sine(40_000, 768), None),
-            (
-                "contentvec.onnx",
-                &contentvec_mean_abs(768, false),
-                Some("contentvec"),
-            ),
-        ],
-    )
-    .unwrap();
+    write_rvc_sine_pack(dir, "sine voice").unwrap();
     PackCache::default()
         .load(&dir.display().to_string())
         .unwrap()
