@@ -112,7 +112,7 @@ pub(crate) fn field_label(ui: &mut egui::Ui, width: f32, text: &str) {
 
 /// A row to choose a pack from, labelled `field` in a first column `label_width` wide: "none" (`none_label`, the empty folder) and
 /// each of `packs` (name, folder), showing the name of the folder in `saved` (or the folder
-/// itself when it is not in the list), and `empty_hint` when there are no packs. Returns the
+/// itself when it is not in the list), and `empty_hint` below it when there are no packs. Returns the
 /// folder the user chose (empty for none) when it differs from the saved one.
 pub(crate) fn pack_row(
     ui: &mut egui::Ui,
@@ -146,10 +146,10 @@ pub(crate) fn pack_row(
                     ui.selectable_value(&mut selected, folder.clone(), name);
                 }
             });
-        if packs.is_empty() {
-            ui.weak(empty_hint);
-        }
     });
+    if packs.is_empty() {
+        ui.add(egui::Label::new(egui::RichText::new(empty_hint).weak()).wrap());
+    }
     (selected != chosen).then_some(selected)
 }
 

@@ -255,12 +255,10 @@ pub fn pack_render_equals_the_cli(
         ],
     )?;
     let padded = signal::pad(input.clone(), latency);
-    // Transpose +5 of ±24 semitones, normalised.
-    let transpose = (5.0 + 24.0) / 48.0;
     let output = host.process(
         &padded,
         &signal::random_blocks(frames + latency, 512, 7),
-        &[(0, "transpose", transpose)],
+        &[(0, "transpose", normalised_transpose(5.0))],
     )?;
     ensure_render_equals_the_cli(host.format(), &input, &output, &cli, latency)
 }
@@ -389,11 +387,13 @@ pub fn passes_delayed_without_a_profile(host: &mut dyn VoiceHost, rate: f64) -> 
     Ok(())
 }
 
-/// With a profile in the state, each channel's output is `mixsmith voice convert --float` of
-/// the same input with the same profile, delayed by the latency, to float rounding.
+/// With a profile in the state and `transpose` semitones automated before the first block, each
+/// channel's output is `mixsmith voice convert --float --transpose N` of the same input with the
+/// same profile, delayed by the latency, to float rounding.
 pub fn offline_render_equals_the_cli(
     host: &mut dyn VoiceHost,
     profile: &VoiceProfile,
+    transpose: f64,
     rate: f64,
     work: &Path,
 ) -> Result<()> {
@@ -402,20 +402,31 @@ pub fn offline_render_equals_the_cli(
     let frames = input[0].len();
     let voice = work.join("voice.json");
     std::fs::write(&voice, profile.to_json())?;
+    let semitones = transpose.to_string();
     let cli = convert_with_cli(
         &input,
         rate,
         work,
         "voice",
-        &["--voice".as_ref(), voice.as_os_str()],
+        &[
+            "--voice".as_ref(),
+            voice.as_os_str(),
+            "--transpose".as_ref(),
+            semitones.as_ref(),
+        ],
     )?;
     let padded = signal::pad(input.clone(), latency);
     let output = host.process(
         &padded,
         &signal::random_blocks(frames + latency, 512, 5),
-        &[],
+        &[(0, "transpose", normalised_transpose(transpose))],
     )?;
     ensure_render_equals_the_cli(host.format(), &input, &output, &cli, latency)
+}
+
+/// The `transpose` parameter's normalised value for `semitones` (its range is ±24).
+fn normalised_transpose(semitones: f64) -> f64 {
+    (semitones + 24.0) / 48.0
 }
 
 /// Automating the amount to 0 returns the output to the delayed input once the gains have

@@ -20,13 +20,20 @@ fn clap_dry_without_profile() -> Result<()> {
 }
 isolated_test!(clap_dry_without_profile);
 
-/// Offline and realtime alike (the converter runs on the audio thread), the render is the CLI's.
+/// Offline and realtime alike (the converter runs on the audio thread), transposed or not, the
+/// render is the CLI's.
 fn clap_render_equals_cli() -> Result<()> {
     let profile = test_profile(48_000.0)?;
     let work = tempfile::tempdir()?;
-    for offline in [true, false] {
+    for (offline, transpose) in [(true, 0.0), (false, 0.0), (false, 7.0)] {
         let mut host = ClapVoice::new(48_000.0, 512, offline, Some(&profile), None)?;
-        voice::offline_render_equals_the_cli(&mut host, &profile, 48_000.0, work.path())?;
+        voice::offline_render_equals_the_cli(
+            &mut host,
+            &profile,
+            transpose,
+            48_000.0,
+            work.path(),
+        )?;
     }
     Ok(())
 }
@@ -65,8 +72,17 @@ isolated_test!(vst3_dry_without_profile);
 fn vst3_render_equals_cli() -> Result<()> {
     let profile = test_profile(44_100.0)?;
     let work = tempfile::tempdir()?;
-    let mut host = Vst3Voice::new(44_100.0, 512, true, Some(&profile))?;
-    voice::offline_render_equals_the_cli(&mut host, &profile, 44_100.0, work.path())
+    for transpose in [0.0, -5.0] {
+        let mut host = Vst3Voice::new(44_100.0, 512, true, Some(&profile))?;
+        voice::offline_render_equals_the_cli(
+            &mut host,
+            &profile,
+            transpose,
+            44_100.0,
+            work.path(),
+        )?;
+    }
+    Ok(())
 }
 isolated_test!(vst3_render_equals_cli);
 

@@ -139,7 +139,7 @@ impl VoiceEditor {
             &self.packs,
             &self.params.pack,
             "DSP converter (no pack)",
-            "none in the models folder",
+            "No voice packs in the models folder: type or pick a pack's folder.",
         ) {
             self.pack_path.clone_from(&selected);
             self.apply_pack(selected);
