@@ -16,6 +16,7 @@ use nice_plug_egui::widgets::ParamSlider;
 use nice_plug_egui::{EguiEditor, EguiEditorState, Frame, NiceEguiApp, baseview};
 
 use super::monitor::{HISTORY_SECONDS, PitchPoint, VoiceCommand, VoiceShared, profile_summary};
+use super::pack::{PackCache, PackLoad};
 use super::params::VoiceParams;
 use crate::editor::{
     FileDialog, NO_DIALOG, field_label, file_dialog, installed_packs, pack_row, toggle,
@@ -74,6 +75,10 @@ pub struct VoiceEditor {
     /// The voice packs found in the models folder: (name, folder), scanned when the editor
     /// opens.
     packs: Vec<(String, String)>,
+    /// The plugin's loaded packs, shared so a chosen pack loads before the restart.
+    pack_cache: Arc<Mutex<PackCache>>,
+    /// The chosen pack while it loads.
+    pack_load: Option<PackLoad>,
 }
 
 impl VoiceEditor {
@@ -83,6 +88,7 @@ impl VoiceEditor {
         sample_rate: Arc<AtomicF32>,
         shared: Arc<VoiceShared>,
         commands: Arc<Mutex<Option<Sender<VoiceCommand>>>>,
+        pack_cache: Arc<Mutex<PackCache>>,
     ) -> Self {
         let pack_path = params.pack.read().map(|p| p.clone()).unwrap_or_default();
         Self {
@@ -94,6 +100,8 @@ impl VoiceEditor {
             gui: None,
             pack_path,
             packs: installed_packs(Task::Voice),
+            pack_cache,
+            pack_load: None,
         }
     }
 
@@ -180,14 +188,45 @@ impl VoiceEditor {
         }
     }
 
-    /// Saves `folder` as the pack (empty: the DSP converter) and asks the host to restart the
-    /// plugin, which loads it in `activate()` and reports the new latency.
+    /// Uses the pack in `folder` (empty: the DSP converter): a pack is first loaded on a thread
+    /// of its own ([`poll_pack_load`](Self::poll_pack_load) takes it from there); the DSP
+    /// converter is saved at once. Either way the host then restarts the plugin, which finds
+    /// the pack loaded in `activate()` and reports the new latency.
     fn apply_pack(&mut self, folder: String) {
+        if folder.is_empty() {
+            self.pack_load = None;
+            self.save_pack_and_restart(folder);
+            return;
+        }
+        self.shared
+            .set_pack_status(format!("Loading the pack {folder}…"));
+        self.pack_load = Some(PackLoad::start(self.pack_cache.clone(), folder));
+    }
+
+    /// Once the chosen pack has loaded, saves it and restarts the plugin; a pack that failed is
+    /// named with the reason and nothing changes.
+    fn poll_pack_load(&mut self) {
+        let Some(result) = self.pack_load.as_ref().and_then(PackLoad::poll) else {
+            return;
+        };
+        let Some(load) = self.pack_load.take() else {
+            return;
+        };
+        match result {
+            Ok(()) => self.save_pack_and_restart(load.folder().to_owned()),
+            Err(error) => self
+                .shared
+                .set_pack_status(format!("{error}. The plugin goes on as it was.")),
+        }
+    }
+
+    /// Saves `folder` as the pack and asks the host to restart the plugin.
+    fn save_pack_and_restart(&mut self, folder: String) {
         if let Ok(mut pack) = self.params.pack.write() {
             *pack = folder;
         }
         self.shared
-            .set_pack_status("Restarting the plugin to load the pack…");
+            .set_pack_status("Restarting the plugin with the pack…");
         if let Some(gui) = &self.gui {
             gui.request_restart();
         }
@@ -436,6 +475,7 @@ impl NiceEguiApp for VoiceEditor {
         egui::Frame::new()
             .inner_margin(egui::Margin::same(8))
             .show(ui, |ui| {
+                self.poll_pack_load();
                 self.status_bar(ui);
                 ui.separator();
                 self.pack_section(ui);

@@ -56,8 +56,9 @@ pub struct MixsmithVoice {
     monitor: Option<Monitor>,
     /// The monitor's commands, for the editor (while active).
     commands: Arc<Mutex<Option<Sender<VoiceCommand>>>>,
-    /// The RVC pack last loaded, kept across activations.
-    packs: PackCache,
+    /// The RVC pack last loaded, kept across activations; shared with the editor, which loads
+    /// a chosen pack before asking for the restart (never locked on the audio thread).
+    packs: Arc<Mutex<PackCache>>,
     /// Restarts the pack's stream when the transport jumps.
     transport: TransportFollower,
     /// The editor window's size.
@@ -73,7 +74,7 @@ impl Default for MixsmithVoice {
             engine: None,
             monitor: None,
             commands: Arc::default(),
-            packs: PackCache::default(),
+            packs: Arc::default(),
             transport: TransportFollower::default(),
             editor_state: editor::default_state(),
         }
@@ -117,16 +118,21 @@ impl MixsmithVoice {
             self.shared.set_pack_status("");
             return VoiceEngine::new(rate, channels, block);
         }
-        let started = self.packs.load(&folder).and_then(|converter| {
-            VoiceEngine::with_pack(
-                rate,
-                channels,
-                block,
-                converter,
-                suite::render_mode(config.process_mode),
-                self.shared.stats.clone(),
-            )
-        });
+        let started = self
+            .packs
+            .lock()
+            .map_err(|_| "the pack cache is unusable after a crash".to_owned())
+            .and_then(|mut packs| packs.load(&folder))
+            .and_then(|converter| {
+                VoiceEngine::with_pack(
+                    rate,
+                    channels,
+                    block,
+                    converter,
+                    suite::render_mode(config.process_mode),
+                    self.shared.stats.clone(),
+                )
+            });
         match started {
             Ok((engine, links, stream)) => {
                 if let Ok(mut rvc) = self.shared.rvc.lock() {
@@ -203,6 +209,7 @@ impl Plugin for MixsmithVoice {
                 self.sample_rate.clone(),
                 self.shared.clone(),
                 self.commands.clone(),
+                self.packs.clone(),
             ),
         )
     }

@@ -1,9 +1,14 @@
 //! Mixsmith Voice's RVC v2 packs: loading the pack named in the state (off the audio thread,
 //! its ONNX sessions created and warmed with one intra-op thread each), kept across
-//! activations so a host's re-activation does not reload it.
+//! activations so a host's re-activation does not reload it. A pack chosen in the editor is
+//! loaded on a thread of its own ([`PackLoad`]) before the plugin restarts with it, so the
+//! host's `activate()` finds it loaded and a pack that fails leaves the plugin as it was.
 
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::thread;
+
+use crossbeam_channel::{Receiver, TryRecvError};
 
 use mixsmith_core::inference::ModelPack;
 use mixsmith_core::voice::RvcConverter;
@@ -32,5 +37,56 @@ impl PackCache {
         let converter = Arc::new(RvcConverter::load(&pack).map_err(|e| fail(&e))?);
         self.loaded = Some((folder.to_owned(), converter.clone()));
         Ok(converter)
+    }
+}
+
+/// A pack being loaded into the shared [`PackCache`] on a thread of its own.
+#[derive(Debug)]
+pub struct PackLoad {
+    /// The pack's folder.
+    folder: String,
+    /// The loading thread's answer.
+    done: Receiver<Result<(), String>>,
+}
+
+impl PackLoad {
+    /// Starts loading the pack in `folder` into `cache`.
+    pub fn start(cache: Arc<Mutex<PackCache>>, folder: String) -> Self {
+        let (sender, done) = crossbeam_channel::bounded(1);
+        let loading = folder.clone();
+        let spawned = thread::Builder::new()
+            .name("mixsmith-voice-pack".into())
+            .spawn(move || {
+                let result = match cache.lock() {
+                    Ok(mut cache) => cache.load(&loading).map(drop),
+                    Err(_) => Err("the pack cache is unusable after a crash".to_owned()),
+                };
+                let _ = sender.send(result);
+            });
+        if let Err(error) = spawned {
+            let (sender, failed) = crossbeam_channel::bounded(1);
+            let _ = sender.send(Err(format!("no thread to load the pack on: {error}")));
+            return Self {
+                folder,
+                done: failed,
+            };
+        }
+        Self { folder, done }
+    }
+
+    /// The pack's folder.
+    pub fn folder(&self) -> &str {
+        &self.folder
+    }
+
+    /// `None` while loading, then whether the pack loaded (or why not, naming its folder).
+    pub fn poll(&self) -> Option<Result<(), String>> {
+        match self.done.try_recv() {
+            Ok(result) => Some(result),
+            Err(TryRecvError::Empty) => None,
+            Err(TryRecvError::Disconnected) => {
+                Some(Err(format!("loading the pack {} stopped", self.folder)))
+            }
+        }
     }
 }

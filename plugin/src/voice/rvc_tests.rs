@@ -6,15 +6,15 @@
 
 use std::f64::consts::TAU;
 use std::path::Path;
-use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex};
 
 use mixsmith_core::inference::test_graph::{rvc_sine, write_pack_files, write_rvc_sine_pack};
 use mixsmith_core::realtime::{EngineStats, RenderMode};
 use mixsmith_core::voice::{ConvertSettings, PitchConfig, RvcConverter, RvcSettings, track};
 
 use super::engine::{VoiceControls, VoiceEngine};
-use super::pack::PackCache;
+use super::pack::{PackCache, PackLoad};
 use super::tests::{delayed, no_allocation};
 use crate::test_support::load_runtime;
 
@@ -238,4 +238,41 @@ fn a_wrong_or_missing_pack_is_a_clear_error_naming_it() {
         error.contains("contentvec") && error.contains("manifest"),
         "{error}"
     );
+}
+
+/// Waits for a pack load's answer (the load itself takes well under a second here).
+fn finished(load: &PackLoad) -> Result<(), String> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    loop {
+        if let Some(result) = load.poll() {
+            return result;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the pack never loaded"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn a_pack_chosen_in_the_editor_loads_into_the_cache_on_its_own_thread() {
+    load_runtime();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("pack");
+    write_rvc_sine_pack(&dir, "sine voice").unwrap();
+    let folder = dir.display().to_string();
+    let cache = Arc::new(Mutex::new(PackCache::default()));
+
+    let load = PackLoad::start(cache.clone(), folder.clone());
+    assert_eq!(load.folder(), folder);
+    finished(&load).unwrap();
+    // activate() then finds it loaded: even with its files gone, the cache hands it over.
+    std::fs::remove_dir_all(&dir).unwrap();
+    let converter = cache.lock().unwrap().load(&folder).unwrap();
+    assert_eq!(converter.sample_rate(), 40_000);
+
+    let missing = tmp.path().join("nowhere").display().to_string();
+    let error = finished(&PackLoad::start(cache.clone(), missing)).unwrap_err();
+    assert!(error.contains("nowhere"), "{error}");
 }
