@@ -13,9 +13,14 @@ use std::f64::consts::TAU;
 use std::path::PathBuf;
 
 use common::{fetched, workspace};
-use mixsmith_core::inference::test_graph::write_pack;
+use std::sync::atomic::AtomicBool;
+
+use mixsmith_core::inference::test_graph::{
+    contentvec_mean_abs, rvc_sine, write_pack, write_pack_files,
+};
 use mixsmith_core::inference::{Convention, LIBRARY_FILE, ModelPack, Runtime, RuntimeSearch};
 use mixsmith_core::voice::rvc::graph_f0;
+use mixsmith_core::voice::{PitchConfig, RvcConverter, RvcSettings, track};
 
 /// The melody: (frequency in Hz, seconds), sung with vibrato and harmonics at 16 kHz.
 const MELODY: [(f64, f64); 6] = [
@@ -155,6 +160,73 @@ fn exported_crepe_full_follows_the_melody() {
 fn exported_fcpe_follows_the_melody() {
     if let Some(path) = exported("MIXSMITH_FCPE_ONNX", "fcpe.onnx") {
         check(path, Convention::Fcpe, 15.0);
+    }
+}
+
+/// A whole voice pack with the exported graph as its F0 graph (and the project's test
+/// synthesizer, which sings a sine at `pitchf`, and test ContentVec): the converted melody
+/// (16 kHz in, 48 kHz synthesizer) is tracked and compared with the melody's true F0.
+#[test]
+fn exported_graphs_drive_a_voice_pack() {
+    let graphs = [
+        ("MIXSMITH_CREPE_TINY_ONNX", "crepe-tiny.onnx", "crepe"),
+        ("MIXSMITH_FCPE_ONNX", "fcpe.onnx", "fcpe"),
+    ];
+    for (var, file, convention) in graphs {
+        let Some(path) = exported(var, file) else {
+            continue;
+        };
+        let lib = fetched(
+            "ORT_DYLIB_PATH",
+            &format!("vendor/onnxruntime/{LIBRARY_FILE}"),
+        );
+        Runtime::global_with(|| RuntimeSearch::explicit([lib])).expect("load ONNX Runtime");
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = compare_dir()
+            .map(|d| d.join(format!("pack-{convention}")))
+            .unwrap_or_else(|| tmp.path().to_path_buf());
+        write_pack_files(
+            &dir,
+            "name = \"sine voice\"\ntask = \"voice\"\nconvention = \"rvc-v2\"\nsample_rate = 48000\n",
+            &[
+                ("voice.onnx", &rvc_sine(48_000, 768), None),
+                (
+                    "contentvec.onnx",
+                    &contentvec_mean_abs(768, false),
+                    Some("contentvec"),
+                ),
+                (file, &std::fs::read(&path).unwrap(), Some(convention)),
+            ],
+        )
+        .unwrap();
+        let converter = RvcConverter::load(&ModelPack::load(&dir).unwrap()).unwrap();
+        let (signal, truth) = melody();
+        let output = converter
+            .convert(
+                &[signal],
+                16_000,
+                &RvcSettings::default(),
+                &mut |_, _| {},
+                &AtomicBool::new(false),
+            )
+            .unwrap();
+        let frames = track(&output[0], 16_000.0, &PitchConfig::default());
+        let mut cents: Vec<f64> = frames
+            .iter()
+            .filter_map(|f| {
+                let want = *truth.get((f.time * 100.0).round() as usize)?;
+                (want > 0.0 && f.f0_hz > 0.0)
+                    .then(|| (1200.0 * (f64::from(f.f0_hz) / want).log2()).abs())
+            })
+            .collect();
+        cents.sort_by(f64::total_cmp);
+        let median = cents[cents.len() / 2];
+        eprintln!(
+            "{convention} pack: converted melody within a median {median:.2} cents of the true \
+             F0 over {} frames",
+            cents.len()
+        );
+        assert!(median < 20.0, "{convention}: median {median:.2} cents");
     }
 }
 
