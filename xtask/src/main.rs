@@ -7,6 +7,7 @@ mod clap_validator;
 mod demo;
 mod fetch;
 mod install;
+mod models;
 mod setup;
 mod test;
 mod util;
@@ -57,6 +58,27 @@ enum Task {
         #[arg(long)]
         build_times: bool,
     },
+    /// Optional model tools (never run by setup, test or CI).
+    Models {
+        /// What to do.
+        #[command(subcommand)]
+        command: ModelsTask,
+    },
+}
+
+/// The `models` tasks.
+#[derive(Debug, Subcommand)]
+enum ModelsTask {
+    /// Export a pitch model from its PyPI wheel to ONNX (makes vendor/export-venv with torch,
+    /// about 6 GB, on first use), for a voice pack's `crepe` or `fcpe` F0 graph.
+    Export {
+        /// Which model.
+        #[arg(value_enum)]
+        model: models::PitchModel,
+        /// Where to write `<model>.onnx` (default vendor/models/pitch/).
+        #[arg(long)]
+        out: Option<std::path::PathBuf>,
+    },
 }
 
 /// Runs the task; on failure prints the error with its causes (without a backtrace, which only
@@ -88,6 +110,9 @@ fn run(cli: Cli) -> Result<()> {
         Task::Test => test::run(&workspace),
         Task::Demo => demo::run(&workspace),
         Task::Bench { build_times } => bench::run(&workspace, build_times),
+        Task::Models {
+            command: ModelsTask::Export { model, out },
+        } => models::export(&workspace, model, out),
     }
 }
 
@@ -108,5 +133,16 @@ mod tests {
         let cli = Cli::try_parse_from(["xtask", "bundle", "--debug", "--features", "x"]).unwrap();
         assert!(matches!(cli.command, Task::Bundle { debug: true, .. }));
         assert!(Cli::try_parse_from(["xtask", "frobnicate"]).is_err());
+        let cli = Cli::try_parse_from(["xtask", "models", "export", "fcpe", "--out", "d"]).unwrap();
+        assert!(matches!(
+            cli.command,
+            Task::Models {
+                command: ModelsTask::Export {
+                    model: models::PitchModel::Fcpe,
+                    out: Some(_)
+                }
+            }
+        ));
+        assert!(Cli::try_parse_from(["xtask", "models", "export", "crepe-huge"]).is_err());
     }
 }

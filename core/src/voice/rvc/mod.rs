@@ -25,11 +25,13 @@
 //!
 //! A third file with `convention = "fcpe"` (FCPE exported as one graph: wav [1, N] at 16 kHz to
 //! F0 [1, N/160 + 1] in Hz, 0 unvoiced) or `convention = "crepe"` gives the F0 instead of the
-//! project's tracker. CREPE runs as torchcrepe does for RVC: 1024-sample frames every 160
-//! samples, centred (the signal padded with 512 zeros each side), each made zero-mean and
-//! unit-variance; decoded by weighted argmax over the ±4 bins around the most probable one
-//! between 50 and 1100 Hz, unvoiced where that bin's probability is below 0.1 (RVC's threshold;
-//! its 3-frame median and mean filters are not applied). Any other `.onnx` file is refused.
+//! project's tracker. CREPE runs as RVC runs it (`torchcrepe.predict`, hop 160, 50..1100 Hz,
+//! batches of 512): 1024-sample frames every 160 samples, centred (the signal padded with 512
+//! zeros each side), each made zero-mean and divided by its (unbiased) standard deviation; each
+//! batch decoded by torchcrepe's default Viterbi over the bins of 50..1100 Hz (without its
+//! random ±20-cent dither); then RVC's median filter of 3 frames on the periodicity (the chosen
+//! bin's probability) and mean filter of 3 on the pitch, unvoiced where the filtered
+//! periodicity is below 0.1. Any other `.onnx` file is refused.
 //!
 //! # What runs (following RVC's `infer/modules/vc/pipeline.py`)
 //!
@@ -513,16 +515,7 @@ impl RvcConverter {
             let frames = track(signal, CONTENT_RATE as f32, &config);
             return Ok(frames.iter().map(|f| f.f0_hz).collect());
         };
-        if *convention == Convention::Crepe {
-            return crepe_f0(session, signal);
-        }
-        let signature = session.signature();
-        let outputs = session.run_f32(&signature.inputs[0].name, &[1, signal.len()], signal)?;
-        let f0 = outputs.require(session.path(), &signature.outputs[0].name)?;
-        Ok(f0
-            .iter()
-            .map(|&f| if f.is_finite() && f > 0.0 { f } else { 0.0 })
-            .collect())
+        graph_f0(*convention, session, signal)
     }
 
     /// ContentVec features of one window, repeated to `frames` frames at 100 frames/s, flat
@@ -565,27 +558,51 @@ impl RvcConverter {
 
 /// Samples per CREPE frame.
 const CREPE_FRAME: usize = 1024;
-/// CREPE frames per graph run.
+/// CREPE frames per graph run; torchcrepe decodes each such batch on its own (RVC's 512).
 const CREPE_BATCH: usize = 512;
+/// CREPE's pitch bins.
+const CREPE_BINS: usize = 360;
 /// The cents (above 10 Hz) of CREPE's bin 0; bins are 20 cents apart.
 const CREPE_CENTS_0: f64 = 1_997.379_408_437_619;
+/// The smallest positive normal f32: what librosa's Viterbi adds before taking logarithms of
+/// float32 probabilities.
+const F32_TINY: f64 = f32::MIN_POSITIVE as f64;
 
 /// The frequency in Hz of a (fractional) CREPE bin.
 pub fn crepe_bin_hz(bin: f64) -> f64 {
     10.0 * ((CREPE_CENTS_0 + 20.0 * bin) / 1200.0).exp2()
 }
 
-/// The F0 of a 16 kHz signal every [`FRAME`] samples (`len / FRAME + 1` frames) from a CREPE
-/// graph (see the module documentation).
+/// The F0 in Hz (0 unvoiced) every [`FRAME`] samples of a 16 kHz signal (`len / FRAME + 1`
+/// frames, frame `t` centred on sample `t FRAME`) from a voice pack's F0 graph `session` of
+/// `convention` ([`Convention::Crepe`] or [`Convention::Fcpe`]), processed as
+/// [`RvcConverter`] does (see the module documentation).
+pub fn graph_f0(
+    convention: Convention,
+    session: &ModelSession,
+    signal: &[f32],
+) -> Result<Vec<f32>, RvcError> {
+    if convention == Convention::Crepe {
+        return crepe_f0(session, signal);
+    }
+    let signature = session.signature();
+    let outputs = session.run_f32(&signature.inputs[0].name, &[1, signal.len()], signal)?;
+    let f0 = outputs.require(session.path(), &signature.outputs[0].name)?;
+    Ok(f0
+        .iter()
+        .map(|&f| if f.is_finite() && f > 0.0 { f } else { 0.0 })
+        .collect())
+}
+
+/// The F0 from a CREPE graph as RVC gets it from `torchcrepe.predict` (see the module
+/// documentation).
 fn crepe_f0(session: &ModelSession, signal: &[f32]) -> Result<Vec<f32>, RvcError> {
     let frames = signal.len() / FRAME + 1;
     let half = CREPE_FRAME / 2;
-    let bin_of = |hz: f64| (1200.0 * (hz / 10.0).log2() - CREPE_CENTS_0) / 20.0;
-    let lowest = bin_of(50.0).ceil().max(0.0) as usize;
-    let highest = (bin_of(1100.0).floor() as usize).min(359);
     let signature = session.signature();
     let (input, output) = (&signature.inputs[0].name, &signature.outputs[0].name);
-    let mut f0 = Vec::with_capacity(frames);
+    let mut pitch = Vec::with_capacity(frames);
+    let mut periodicity = Vec::with_capacity(frames);
     let mut batch = Vec::with_capacity(CREPE_BATCH * CREPE_FRAME);
     for first in (0..frames).step_by(CREPE_BATCH) {
         let count = CREPE_BATCH.min(frames - first);
@@ -600,40 +617,129 @@ fn crepe_f0(session: &ModelSession, signal: &[f32]) -> Result<Vec<f32>, RvcError
                     .copied()
                     .unwrap_or(0.0)
             }));
+            // torchcrepe: minus the mean, divided by max(1e-10, the unbiased deviation).
             let frame = &mut batch[start..];
-            let mean = frame.iter().sum::<f32>() / CREPE_FRAME as f32;
-            let var = frame.iter().map(|x| (x - mean).powi(2)).sum::<f32>() / CREPE_FRAME as f32;
-            let scale = 1.0 / var.sqrt().max(1e-9);
-            frame.iter_mut().for_each(|x| *x = (*x - mean) * scale);
+            let mean = frame.iter().map(|&x| f64::from(x)).sum::<f64>() / CREPE_FRAME as f64;
+            let var = frame
+                .iter()
+                .map(|&x| (f64::from(x) - mean).powi(2))
+                .sum::<f64>()
+                / (CREPE_FRAME - 1) as f64;
+            let scale = 1.0 / var.sqrt().max(1e-10);
+            frame
+                .iter_mut()
+                .for_each(|x| *x = ((f64::from(*x) - mean) * scale) as f32);
         }
         let outputs = session.run_f32(input, &[count, CREPE_FRAME], &batch)?;
         let probabilities = outputs.require(session.path(), output)?;
         let flat: Vec<f32> = probabilities.iter().copied().collect();
-        if flat.len() != count * 360 {
+        if flat.len() != count * CREPE_BINS {
             return Err(InferenceError::run(
                 session.path(),
                 format!(
-                    "`{output}` has {} values for {count} frames of 360 bins",
+                    "`{output}` has {} values for {count} frames of {CREPE_BINS} bins",
                     flat.len()
                 ),
             )
             .into());
         }
-        for row in flat.chunks_exact(360) {
-            let best = (lowest..=highest)
-                .max_by(|&a, &b| row[a].total_cmp(&row[b]))
-                .unwrap_or(lowest);
-            if row[best] < 0.1 {
-                f0.push(0.0);
-                continue;
-            }
-            let near = best.saturating_sub(4)..=(best + 4).min(359);
-            let weight: f64 = near.clone().map(|i| f64::from(row[i])).sum();
-            let bin = near.map(|i| i as f64 * f64::from(row[i])).sum::<f64>() / weight;
-            f0.push(crepe_bin_hz(bin) as f32);
-        }
+        let (p, h) = crepe_decode(&flat);
+        pitch.extend(p);
+        periodicity.extend(h);
     }
-    Ok(f0)
+    Ok(crepe_voicing(&pitch, &periodicity))
+}
+
+/// The pitch bins torchcrepe keeps for RVC's 50..1100 Hz: `floor(bin(50))..ceil(bin(1100))`.
+fn crepe_range() -> std::ops::Range<usize> {
+    let bin_of = |hz: f64| (1200.0 * (hz / 10.0).log2() - CREPE_CENTS_0) / 20.0;
+    bin_of(50.0).floor() as usize..(bin_of(1100.0).ceil() as usize).min(CREPE_BINS)
+}
+
+/// torchcrepe's default (Viterbi) decoding of one batch of CREPE outputs (`probabilities`, flat
+/// [frames, 360]) restricted to 50..1100 Hz: the emissions are the softmax of the probabilities
+/// over the kept bins, the transitions `max(12 - |i - j|, 0)` normalised per row, the path
+/// librosa's Viterbi (uniform start, ties to the lowest bin). Returns the F0 of each frame's
+/// bin (torchcrepe adds ±20 cents of random dither here, which is left out) and its
+/// periodicity (the probability of that bin).
+fn crepe_decode(probabilities: &[f32]) -> (Vec<f32>, Vec<f32>) {
+    let frames = probabilities.len() / CREPE_BINS;
+    if frames == 0 {
+        return (Vec::new(), Vec::new());
+    }
+    let range = crepe_range();
+    let log_trans: Vec<f64> = (0..CREPE_BINS)
+        .flat_map(|i| {
+            let weight = move |j: usize| 12usize.saturating_sub(i.abs_diff(j)) as f64;
+            let total: f64 = (0..CREPE_BINS).map(weight).sum();
+            (0..CREPE_BINS).map(move |j| (weight(j) / total + F32_TINY).ln())
+        })
+        .collect();
+    let log_emission = |row: &[f32]| -> Vec<f64> {
+        let kept = &row[range.clone()];
+        let top = kept.iter().fold(f32::NEG_INFINITY, |a, &b| a.max(b));
+        let total: f64 = kept.iter().map(|&p| f64::from(p - top).exp()).sum();
+        (0..CREPE_BINS)
+            .map(|j| {
+                let p = if range.contains(&j) {
+                    (f64::from(row[j] - top).exp() / total) as f32
+                } else {
+                    0.0
+                };
+                (f64::from(p) + F32_TINY).ln()
+            })
+            .collect()
+    };
+    let rows: Vec<&[f32]> = probabilities.chunks_exact(CREPE_BINS).collect();
+    let init = (1.0 / CREPE_BINS as f64 + F32_TINY).ln();
+    let mut value: Vec<f64> = log_emission(rows[0]).iter().map(|e| e + init).collect();
+    let mut pointers = vec![0u16; frames * CREPE_BINS];
+    for (t, row) in rows.iter().enumerate().skip(1) {
+        let emission = log_emission(row);
+        let mut next = vec![0.0; CREPE_BINS];
+        for j in 0..CREPE_BINS {
+            let (mut best, mut from) = (f64::NEG_INFINITY, 0);
+            for (k, v) in value.iter().enumerate() {
+                let score = v + log_trans[k * CREPE_BINS + j];
+                if score > best {
+                    (best, from) = (score, k);
+                }
+            }
+            pointers[t * CREPE_BINS + j] = from as u16;
+            next[j] = emission[j] + best;
+        }
+        value = next;
+    }
+    let mut state = (0..CREPE_BINS).fold(0, |b, j| if value[j] > value[b] { j } else { b });
+    let mut bins = vec![0; frames];
+    for t in (0..frames).rev() {
+        bins[t] = state;
+        state = usize::from(pointers[t * CREPE_BINS + state]);
+    }
+    let pitch = bins
+        .iter()
+        .map(|&b| crepe_bin_hz(b as f64) as f32)
+        .collect();
+    let periodicity = bins.iter().zip(&rows).map(|(&b, row)| row[b]).collect();
+    (pitch, periodicity)
+}
+
+/// RVC's steps after `torchcrepe.predict`: a median filter of 3 on the periodicity and a mean
+/// filter of 3 on the pitch (both as torchcrepe's filters: the median takes the lower of the
+/// two values at an end, the mean averages the two), then 0 where the filtered periodicity is
+/// below 0.1.
+fn crepe_voicing(pitch: &[f32], periodicity: &[f32]) -> Vec<f32> {
+    let n = pitch.len();
+    (0..n)
+        .map(|t| {
+            let window = t.saturating_sub(1)..(t + 2).min(n);
+            let mut p: Vec<f32> = periodicity[window.clone()].to_vec();
+            p.sort_by(f32::total_cmp);
+            let median = p[(p.len() - 1) / 2];
+            let mean = pitch[window.clone()].iter().sum::<f32>() / window.len() as f32;
+            if median < 0.1 { 0.0 } else { mean }
+        })
+        .collect()
 }
 
 /// `round(len * to / from)`, the length [`crate::audio::Resampler`] gives.
@@ -706,6 +812,45 @@ fn cross_fade(out: &mut [f32], incoming: &[f32]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Flat [frames, 360] CREPE outputs, each frame a peak of `height` at its bin.
+    fn peaks(bins: &[usize], height: f32) -> Vec<f32> {
+        bins.iter()
+            .flat_map(|&b| {
+                (0..CREPE_BINS)
+                    .map(move |i| height * (-((i as f32 - b as f32) / 1.5).powi(2)).exp())
+            })
+            .collect()
+    }
+
+    #[test]
+    fn crepe_keeps_torchcrepes_bins_for_50_to_1100_hz() {
+        // torchcrepe: floor(frequency_to_bins(50)) = 39, ceil(frequency_to_bins(1100)) = 308.
+        assert_eq!(crepe_range(), 39..308);
+    }
+
+    #[test]
+    fn crepe_viterbi_follows_the_peak_and_ignores_a_one_frame_jump() {
+        let mut bins = vec![150; 20];
+        bins.extend([160; 20]);
+        bins[5] = 300; // an octave-ish outlier for one frame: Viterbi's transitions refuse it
+        let (pitch, periodicity) = crepe_decode(&peaks(&bins, 0.9));
+        assert_eq!(pitch[0], crepe_bin_hz(150.0) as f32);
+        assert_eq!(pitch[5], crepe_bin_hz(150.0) as f32);
+        assert_eq!(pitch[39], crepe_bin_hz(160.0) as f32);
+        assert!(periodicity[5] < 0.01 && (periodicity[0] - 0.9).abs() < 1e-6);
+    }
+
+    #[test]
+    fn crepe_voicing_filters_as_rvc_does() {
+        let pitch = [100.0, 200.0, 300.0, 400.0];
+        // A low periodicity alone is outvoted by the median inside, not at an end (where the
+        // lower of two wins); the pitch is the mean of three (two at an end).
+        let voiced = crepe_voicing(&pitch, &[0.5, 0.05, 0.5, 0.5]);
+        assert_eq!(voiced, [0.0, 200.0, 300.0, 350.0]);
+        let ends = crepe_voicing(&pitch, &[0.05, 0.5, 0.5, 0.05]);
+        assert_eq!(ends, [0.0, 200.0, 300.0, 0.0]);
+    }
 
     #[test]
     fn coarse_pitch_follows_rvc_mel_scale() {
