@@ -1,9 +1,10 @@
-//! `mixsmith analyze IN [--json] [--beats] [--tempo-key]`: loudness, peaks, tempo and key of
-//! one file.
+//! `mixsmith analyze IN... [--json] [--beats] [--tempo-key]`: loudness, peaks, tempo and key of
+//! one file, or of each of several (a folder of loops and samples to tag).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-use anyhow::Result;
+use anyhow::{Result, bail};
+use indicatif::{ProgressBar, ProgressStyle};
 use mixsmith_core::analyze::{AnalysisReport, AnalyzeOptions, analyze_file};
 
 use crate::progress::frames_bar;
@@ -11,10 +12,13 @@ use crate::progress::frames_bar;
 /// Arguments of `mixsmith analyze`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The audio file (WAV, FLAC, MP3, OGG/Vorbis or AIFF).
-    pub input: PathBuf,
-    /// Print one JSON object instead of a table. Undefined values (the loudness or peak of
-    /// silence) are `null`.
+    /// The audio file(s) (WAV, FLAC, MP3, OGG/Vorbis or AIFF). With several, each is analysed in
+    /// turn; one that cannot be read is reported and the others still are.
+    #[arg(required = true)]
+    pub inputs: Vec<PathBuf>,
+    /// Print JSON instead of a table: one object for one file; for several, one object per
+    /// line (JSON Lines), each beginning with its `"file"`. Undefined values (the loudness or
+    /// peak of silence) are `null`.
     #[arg(long)]
     pub json: bool,
     /// Also print the beat times (seconds from the start).
@@ -26,46 +30,112 @@ pub struct Args {
     pub tempo_key: bool,
 }
 
-/// Runs the command: analyses the file and prints the report on stdout.
+/// Runs the command: analyses each file and prints its report on stdout as it is done. Fails
+/// (after the others) when any file could not be analysed.
 pub fn run(args: &Args) -> Result<()> {
-    let label = args.input.file_name().map_or_else(
-        || args.input.display().to_string(),
-        |n| n.to_string_lossy().into_owned(),
-    );
-    let mut bar = None;
     let options = AnalyzeOptions {
         beats: args.beats,
         tempo_key_only: args.tempo_key,
     };
-    let report = analyze_file(&args.input, &options, |p| {
-        bar.get_or_insert_with(|| frames_bar(&label, p.total_frames, p.sample_rate))
-            .set_position(p.frames_done);
+    if let [input] = args.inputs.as_slice() {
+        let report = analyze_one(input, &options, true)?;
+        if args.json {
+            println!("{}", serde_json::to_string(&report)?);
+        } else {
+            print!("{}", table(&input.display().to_string(), &report));
+        }
+        return Ok(());
+    }
+    let files = files_bar(args.inputs.len());
+    let mut failed = 0;
+    for (i, input) in args.inputs.iter().enumerate() {
+        files.set_message(file_label(input));
+        match analyze_one(input, &options, false) {
+            Ok(report) => files.suspend(|| -> Result<()> {
+                if args.json {
+                    println!("{}", json_line(input, &report)?);
+                } else {
+                    if i > 0 {
+                        println!();
+                    }
+                    print!("{}", table(&input.display().to_string(), &report));
+                }
+                Ok(())
+            })?,
+            Err(error) => {
+                failed += 1;
+                files.suspend(|| eprintln!("error: {error:#}"));
+            }
+        }
+        files.inc(1);
+    }
+    files.finish_and_clear();
+    if failed > 0 {
+        bail!(
+            "{failed} of {} files could not be analysed (see above)",
+            args.inputs.len()
+        );
+    }
+    Ok(())
+}
+
+/// Analyses one file (with a progress bar over its frames when `bar` and it is long), warning
+/// on stderr about replaced samples and skipped damage.
+fn analyze_one(input: &Path, options: &AnalyzeOptions, bar: bool) -> Result<AnalysisReport> {
+    let label = file_label(input);
+    let mut frames = None;
+    let report = analyze_file(input, options, |p| {
+        if bar {
+            frames
+                .get_or_insert_with(|| frames_bar(&label, p.total_frames, p.sample_rate))
+                .set_position(p.frames_done);
+        }
     });
-    if let Some(bar) = bar {
-        bar.finish_and_clear();
+    if let Some(frames) = frames {
+        frames.finish_and_clear();
     }
     let report = report?;
     let stream = &report.stream;
     if stream.non_finite_samples > 0 {
         eprintln!(
             "warning: {}: {} NaN or infinite samples were replaced by 0",
-            args.input.display(),
+            input.display(),
             stream.non_finite_samples
         );
     }
     if stream.skipped_packets > 0 {
         eprintln!(
             "warning: {}: {} damaged stretch(es) could not be decoded and were skipped",
-            args.input.display(),
+            input.display(),
             stream.skipped_packets
         );
     }
-    if args.json {
-        println!("{}", serde_json::to_string(&report)?);
-    } else {
-        print!("{}", table(&args.input.display().to_string(), &report));
-    }
-    Ok(())
+    Ok(report)
+}
+
+/// A file's name for progress messages.
+fn file_label(input: &Path) -> String {
+    input.file_name().map_or_else(
+        || input.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    )
+}
+
+/// A bar over the files of a batch (hidden when stderr is not a terminal).
+fn files_bar(total: usize) -> ProgressBar {
+    ProgressBar::new(total as u64).with_style(
+        ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} files eta {eta}")
+            .expect("static template")
+            .progress_chars("=> "),
+    )
+}
+
+/// One line of the batch's JSON Lines: `{"file": ...,` then the report's fields in their order.
+fn json_line(input: &Path, report: &AnalysisReport) -> Result<String> {
+    let file = serde_json::to_string(&input.display().to_string())?;
+    let fields = serde_json::to_string(report)?;
+    // The report is an object with fields: `{` then at least one `"key":value`.
+    Ok(format!("{{\"file\":{file},{}", &fields[1..]))
 }
 
 /// The human-readable form of a report (without loudness rows when it was not measured).

@@ -113,6 +113,68 @@ fn bad_input_exits_non_zero_with_one_line() {
 }
 
 #[test]
+fn several_files_give_one_json_line_each_in_order_and_a_bad_one_does_not_stop_the_rest() {
+    let dir = tempfile::tempdir().unwrap();
+    let loud = dir.path().join("loud.wav");
+    let quiet = dir.path().join("quiet.wav");
+    let missing = dir.path().join("missing.wav");
+    write_sine(&loud, 48_000, 6.0, -14.0);
+    write_sine(&quiet, 44_100, 6.0, -30.0);
+    let out = mixsmith(&[
+        "analyze".as_ref(),
+        "--json".as_ref(),
+        loud.as_os_str(),
+        missing.as_os_str(),
+        quiet.as_os_str(),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        stderr.contains(&format!("error: {}: ", missing.display())),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("1 of 3 files could not be analysed"),
+        "{stderr}"
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2, "{stdout}");
+    for (line, (path, lufs, rate)) in lines
+        .iter()
+        .zip([(&loud, -14.0, 48_000), (&quiet, -30.0, 44_100)])
+    {
+        assert!(stdout.contains(&format!(
+            "{{\"file\":{}",
+            serde_json::to_string(&path.display().to_string()).unwrap()
+        )));
+        assert_eq!(
+            line["file"].as_str(),
+            Some(path.display().to_string().as_str())
+        );
+        // A stereo 1 kHz sine reads its peak level in LUFS (see the single-file test).
+        let measured = line["lufs"].as_f64().unwrap();
+        assert!(
+            (measured - lufs).abs() < 0.1,
+            "{path:?}: {measured} LUFS"
+        );
+        assert_eq!(line["sample_rate"].as_u64(), Some(rate));
+    }
+
+    let out = mixsmith(&["analyze".as_ref(), loud.as_os_str(), quiet.as_os_str()]);
+    assert!(out.status.success());
+    let tables = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(tables.matches("Integrated").count(), 2, "{tables}");
+    assert!(
+        tables.contains(&format!("File            {}", quiet.display())),
+        "{tables}"
+    );
+}
+
+#[test]
 fn usage_errors_exit_with_2() {
     let out = mixsmith(&["analyze".as_ref()]);
     assert_eq!(out.status.code(), Some(2));
