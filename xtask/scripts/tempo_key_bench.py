@@ -12,7 +12,9 @@ keys) with fluidsynth through every GM soundfont Debian ships that is installed,
   `mixsmith analyze` and for a chroma + Krumhansl-Schmuckler baseline (librosa's chroma_stft
   averaged, correlated with the Krumhansl-Kessler profiles);
 - seconds per song: `mixsmith analyze --tempo-key` (tempo and key) and `mixsmith analyze`
-  (also loudness and both peaks), each as a whole process, against librosa load + beat_track
+  (also loudness and both peaks), each as a whole process per song, and `mixsmith analyze
+  --tempo-key` given every song at once (one process, as a library is tagged; its answers must
+  be those of the per-song runs), against librosa load + beat_track
   (and load + chroma for the key) in this warm Python (its numba functions compiled by a
   warm-up call before any timing), and their ratios.
 
@@ -229,7 +231,7 @@ def main():
         out = subprocess.run([cli, "analyze", "--json", "--tempo-key", s["wav"]], check=True,
                              capture_output=True)
         ours_time += time.perf_counter() - start
-        report = json.loads(out.stdout)
+        report = s["report"] = json.loads(out.stdout)
         start = time.perf_counter()
         full = subprocess.run([cli, "analyze", "--json", s["wav"]], check=True, capture_output=True)
         full_time += time.perf_counter() - start
@@ -257,6 +259,14 @@ def main():
                           f"truth {s['bpm']:6.1f} BPM {NAMES_MINOR[s['key'][0]] if s['key'][1] else NAMES_MAJOR[s['key'][0]]} "
                           f"{'minor' if s['key'][1] else 'major'}: mixsmith {report.get('bpm')} {report.get('key')}, "
                           f"librosa {lib_bpm:.1f}")
+    start = time.perf_counter()
+    out = subprocess.run([cli, "analyze", "--json", "--tempo-key", *[s["wav"] for s in songs]],
+                         check=True, capture_output=True)
+    batch_time = time.perf_counter() - start
+    for s, line in zip(songs, out.stdout.decode().splitlines(), strict=True):
+        batch = json.loads(line)
+        if batch.pop("file") != s["wav"] or batch != s["report"]:
+            sys.exit(f"{s['wav']}: the batch and the single run disagree: {line}")
     n = len(songs)
     print(f"tempo/key bench: {n} songs (seed {seed}), {len(fonts)} soundfonts, grooves {sorted(GROOVES)}")
     print(f"tempo within 4 %:          mixsmith {acc1['mixsmith'] / n:6.1%}   librosa beat_track {acc1['librosa'] / n:6.1%}")
@@ -267,6 +277,8 @@ def main():
           f"librosa load+chroma {ks_time / n:.4f} (with beat_track {(lib_time + ks_time) / ours_time:.1f}x)")
     print(f"                           mixsmith analyze, also loudness and peaks (process) {full_time / n:.4f} "
           f"({lib_time / full_time:.1f}x librosa load+beat_track)")
+    print(f"                           mixsmith analyze --tempo-key, all {n} songs in one process {batch_time / n:.4f} "
+          f"({lib_time / batch_time:.1f}x librosa load+beat_track, {(lib_time + ks_time) / batch_time:.1f}x with chroma)")
     if misses:
         print("songs mixsmith got wrong (tempo off by more than 4 % or key not exact):")
         print("\n".join(misses))
