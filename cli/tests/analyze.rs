@@ -157,10 +157,7 @@ fn several_files_give_one_json_line_each_in_order_and_a_bad_one_does_not_stop_th
         );
         // A stereo 1 kHz sine reads its peak level in LUFS (see the single-file test).
         let measured = line["lufs"].as_f64().unwrap();
-        assert!(
-            (measured - lufs).abs() < 0.1,
-            "{path:?}: {measured} LUFS"
-        );
+        assert!((measured - lufs).abs() < 0.1, "{path:?}: {measured} LUFS");
         assert_eq!(line["sample_rate"].as_u64(), Some(rate));
     }
 

@@ -271,6 +271,36 @@ fn silence_stays_silent_runs_repeat_and_cancel_stops() {
     }
 }
 
+/// RVC's 48 Hz high-pass: a DC offset and a loud 12 Hz rumble under the voice barely reach the
+/// features (the test ContentVec's units are each frame's level, which the synthesizer sings),
+/// while without the filter the rumble alone would double the level.
+#[test]
+fn rumble_and_dc_under_the_voice_are_filtered_out_before_the_features() {
+    runtime();
+    let tmp = tempfile::tempdir().unwrap();
+    let converter = RvcConverter::load(&sine_pack(tmp.path(), 40_000)).unwrap();
+    let rate = 44_100;
+    let clean = voice(rate, 3 * 44_100, 1, 220.0, 0.2);
+    let rumbled = vec![
+        clean[0]
+            .iter()
+            .enumerate()
+            .map(|(t, &x)| x + 0.2 + 0.3 * (TAU * 12.0 * t as f64 / f64::from(rate)).sin() as f32)
+            .collect::<Vec<f32>>(),
+    ];
+    let level = |x: &[f32]| {
+        let middle = &x[rate as usize..2 * rate as usize];
+        (middle.iter().map(|&v| f64::from(v).powi(2)).sum::<f64>() / middle.len() as f64).sqrt()
+    };
+    let without = level(&convert(&converter, &clean, rate, 0.0)[0]);
+    let with = level(&convert(&converter, &rumbled, rate, 0.0)[0]);
+    assert!(without > 0.01, "the voice was sung: {without}");
+    assert!(
+        (with / without - 1.0).abs() < 0.05,
+        "level with rumble {with:.4} against {without:.4} without"
+    );
+}
+
 #[test]
 fn the_units_export_and_a_v1_width_work_too() {
     runtime();

@@ -36,7 +36,8 @@
 //! # What runs (following RVC's `infer/modules/vc/pipeline.py`)
 //!
 //! Each channel on its own, as a stream ([`RvcChannel`], which the plugin's [`RvcStream`] runs
-//! too): resampled to 16 kHz; the first [`CONTEXT`] samples reflected before the start (RVC's
+//! too): resampled to 16 kHz; high-passed as RVC does (a 5th-order Butterworth at 48 Hz, run
+//! twice forward where RVC runs it forward and backward); the first [`CONTEXT`] samples reflected before the start (RVC's
 //! `t_pad`); then per window of [`WINDOW`] samples, run as soon as its last sample is in: F0 by
 //! the project's own tracker (or the pack's F0 graph) on the window every 10 ms (RVC's `window`
 //! of 160 samples), multiplied by `2^(transpose / 12)`; coarse pitch on RVC's mel scale (50 to
@@ -70,6 +71,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::pitch::{PitchConfig, track};
 
+mod high_pass;
 mod stream;
 
 use crate::audio::AudioError;

@@ -16,6 +16,7 @@ use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
+use super::high_pass::HighPass;
 use super::{
     CONTENT_RATE, CONTEXT, MAX_TRANSPOSE, REALTIME_LATENCY_SAMPLES, RvcConverter, RvcError,
     RvcSettings, STEP, WINDOW,
@@ -29,6 +30,8 @@ use crate::realtime::StreamProcessor;
 pub struct RvcChannel {
     /// The input's rate to 16 kHz.
     to_content: Resampler,
+    /// RVC's 48 Hz high-pass on the 16 kHz stream.
+    high_pass: HighPass,
     /// The synthesizer's rate back to the input's.
     to_input: Resampler,
     /// The first 16 kHz samples, until there are enough to reflect before the start.
@@ -50,6 +53,7 @@ impl RvcChannel {
     pub fn new(converter: &RvcConverter, sample_rate: u32) -> Result<Self, RvcError> {
         Ok(Self {
             to_content: Resampler::new(sample_rate, CONTENT_RATE, 1)?,
+            high_pass: HighPass::new(CONTENT_RATE),
             to_input: Resampler::new(converter.sample_rate(), sample_rate, 1)?,
             head: Vec::with_capacity(CONTEXT + 1),
             padded: Vec::with_capacity(2 * WINDOW),
@@ -77,6 +81,7 @@ impl RvcChannel {
     /// Forgets the stream: the next sample is a new start.
     pub fn reset(&mut self) {
         self.to_content.reset();
+        self.high_pass.reset();
         self.to_input.reset();
         self.head.clear();
         self.padded.clear();
@@ -89,6 +94,7 @@ impl RvcChannel {
     pub fn push(&mut self, input: &[f32]) -> Result<(), RvcError> {
         self.scratch[0].clear();
         self.to_content.process(&[input], &mut self.scratch)?;
+        self.high_pass.process(&mut self.scratch[0]);
         let samples = &self.scratch[0];
         if self.head.len() > CONTEXT {
             self.padded.extend_from_slice(samples);
