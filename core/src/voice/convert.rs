@@ -68,6 +68,17 @@ const CLASS_TEMPERATURE: f32 = 400.0;
 /// Limits of the spread ratio (profile / input) that scales an input frame's departure from its
 /// average before it is compared with the profile's classes.
 const SPREAD_RATIO: (f32, f32) = (0.5, 2.0);
+/// The frame's power correction ignores changes of its wanted value up to this many dB.
+const POWER_SLACK_DB: f32 = 1.0;
+/// The class mapping reads a tracked input envelope, not the frame's own: it follows the frames
+/// with this time constant (seconds) while they stay near it (a held sound: the frames differ
+/// by the harmonics' sampling and the vibrato, not by what is sung)...
+const TRACK_SLOW_SECONDS: f32 = 0.5;
+/// ...and at once when they move away (a new sound): from this RMS distance (dB over the class
+/// points) between the frame and the tracked envelope the rate rises...
+const TRACK_NOISE_DB: f32 = 2.5;
+/// ...to one (the frame itself) at this distance.
+const TRACK_CHANGE_DB: f32 = 5.0;
 
 /// What the converter does; every field may change between blocks (automation).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -146,6 +157,11 @@ pub struct VoiceConverter {
     overlap: Vec<f32>,
     /// The finished output of the last frame, played out during the next hop.
     ready: Vec<f32>,
+    /// Each bin's gain this frame (before the power correction).
+    bin_gains: Vec<f32>,
+    /// The last frame's power correction, dB: what makes the gains keep the power of the
+    /// spectrum they apply to.
+    power_db: f32,
     /// The inverse FFT's output.
     synthesis: Vec<f32>,
     /// Synthesis window including the FFT's 1/n and the overlap-add normalisation.
@@ -169,6 +185,10 @@ pub struct VoiceConverter {
     high_count: usize,
     /// The input's long-term mean square departure from `average_db` over voiced frames, dB².
     variance_db: [f32; GRID_POINTS],
+    /// The input's envelope tracked for the class mapping (see [`TRACK_SLOW_SECONDS`]), dB,
+    /// and whether it holds a frame yet.
+    tracked_db: [f32; GRID_POINTS],
+    tracking: bool,
     /// The profile's spread per point, dB (version 2 profiles).
     target_spread: [f32; GRID_POINTS],
     /// The profile's envelope classes, dB (the first `class_count`).
@@ -193,6 +213,8 @@ pub struct VoiceConverter {
     average_rate: f32,
     voicing_rate: f32,
     gain_rate: f32,
+    track_rate: f32,
+    power_rate: f32,
 }
 
 impl std::fmt::Debug for VoiceConverter {
@@ -247,6 +269,8 @@ impl VoiceConverter {
             overlap: vec![0.0; n],
             ready: vec![0.0; hop],
             synthesis: vec![0.0; n],
+            bin_gains: vec![1.0; n / 2 + 1],
+            power_db: 0.0,
             synthesis_window,
             bin_grid,
             // Set from the profile below.
@@ -255,6 +279,8 @@ impl VoiceConverter {
             shifted_db: [0.0; GRID_POINTS],
             average_db: [0.0; GRID_POINTS],
             variance_db: [0.0; GRID_POINTS],
+            tracked_db: [0.0; GRID_POINTS],
+            tracking: false,
             average_high: [0.0; HIGH_POINTS],
             target_high: [0.0; HIGH_POINTS],
             high_count: 0,
@@ -273,6 +299,8 @@ impl VoiceConverter {
             average_rate: coefficient(AVERAGE_SECONDS, hop, sample_rate),
             voicing_rate: coefficient(VOICING_SECONDS, hop, sample_rate),
             gain_rate: coefficient(GAIN_SECONDS, hop, sample_rate),
+            track_rate: coefficient(TRACK_SLOW_SECONDS, hop, sample_rate),
+            power_rate: coefficient(GAIN_SECONDS, hop, sample_rate),
             analyser,
         };
         converter.settings = settings.clamped();
@@ -336,10 +364,11 @@ impl VoiceConverter {
         self.set_settings(self.settings);
     }
 
-    /// The smoothed gains in dB on the grid, for tests.
+    /// The gains in force in dB (the smoothed gains with the last frame's power correction),
+    /// for tests.
     #[cfg(test)]
-    pub(super) fn gains_db(&self) -> &[f32; GAINS] {
-        &self.gain_db
+    pub(super) fn gains_db(&self) -> [f32; GAINS] {
+        self.gain_db.map(|g| g + self.power_db)
     }
 
     /// Turns the transpose's formant correction off (`false`) or on, to measure what it does.
@@ -357,12 +386,15 @@ impl VoiceConverter {
         self.filled = 0;
         self.average_db = [0.0; GRID_POINTS];
         self.variance_db = [0.0; GRID_POINTS];
+        self.tracked_db = [0.0; GRID_POINTS];
+        self.tracking = false;
         self.average_high = [0.0; HIGH_POINTS];
         self.average_weight = 0.0;
         self.average_log_f0 = 0.0;
         self.voicing = 0.0;
         self.gain_db = [0.0; GAINS];
         self.gain = [1.0; GAINS];
+        self.power_db = 0.0;
     }
 
     /// Converts one block of any length: `output[i]` is the converted input of
@@ -421,14 +453,52 @@ impl VoiceConverter {
             }
         }
         self.voicing += self.voicing_rate * (voiced - self.voicing);
-        let envelope_db = analysis.envelope_db;
-        self.update_gains(&envelope_db, voiced);
+        if voiced > 0.0 {
+            let envelope_db = analysis.envelope_db;
+            self.track(&envelope_db, voiced);
+        }
+        let tracked_db = self.tracked_db;
+        self.update_gains(&tracked_db, self.voicing);
         let (spectrum, envelope) = self.analyser.spectrum_and_envelope();
         let ratio = 2f32.powf(self.settings.transpose_semitones / 12.0);
         self.shifter
             .shift(spectrum, sounding.then_some(envelope), ratio);
-        for (bin, &(i, frac)) in spectrum.iter_mut().zip(&self.bin_grid) {
-            *bin *= lerp(self.gain[i], self.gain[i + 1], frac);
+        // The gains were levelled on the input's envelope, which the partials sample where they
+        // are; transposed, they sample it elsewhere (an octave up, half as densely and nothing
+        // below the new fundamental), so the levelled gains change the frame's power by an
+        // amount that depends on the sound and so on the voicing, which is smoothed (causal):
+        // the loudness contour came out late (80 samples at +12 semitones). While transposing,
+        // one factor for the frame makes the gains keep the power of the bins they scale. It
+        // moves only by what is beyond POWER_SLACK_DB of it (backlash), so the small ups and
+        // downs of a held note's partials leave it still; untransposed it glides back to 0.
+        let (mut before, mut after) = (0.0f32, 0.0f32);
+        for ((g, bin), &(i, frac)) in self
+            .bin_gains
+            .iter_mut()
+            .zip(spectrum.iter())
+            .zip(&self.bin_grid)
+        {
+            *g = lerp(self.gain[i], self.gain[i + 1], frac);
+            let power = bin.norm_sqr();
+            before += power;
+            after += power * *g * *g;
+        }
+        let (wanted, slack) = if ratio != 1.0 && after > 0.0 && before > 0.0 {
+            (10.0 * (before / after).log10(), POWER_SLACK_DB)
+        } else {
+            (0.0, 0.0)
+        };
+        let goal =
+            self.power_db + wanted - wanted.clamp(self.power_db - slack, self.power_db + slack);
+        let step = goal - self.power_db;
+        self.power_db = if step.abs() < GAIN_SNAP_DB {
+            goal
+        } else {
+            self.power_db + self.power_rate * step
+        };
+        let correction = 10f32.powf(self.power_db / 20.0);
+        for (bin, g) in spectrum.iter_mut().zip(&self.bin_gains) {
+            *bin *= g * correction;
         }
         let last = spectrum.len() - 1;
         spectrum[0].im = 0.0;
@@ -449,6 +519,25 @@ impl VoiceConverter {
         self.overlap.copy_within(hop.., 0);
         let n = self.overlap.len();
         self.overlap[n - hop..].fill(0.0);
+    }
+
+    /// Moves the tracked envelope towards a voiced frame's `frame` (`voiced` 0..1): slowly while
+    /// the frame is near it, at once when it is far.
+    fn track(&mut self, frame: &[f32; GRID_POINTS], voiced: f32) {
+        if !self.tracking {
+            self.tracked_db = *frame;
+            self.tracking = true;
+            return;
+        }
+        let points = class_points(self.covered);
+        let count = points.len().max(1) as f32;
+        let distance = (class_distance(frame, &self.tracked_db, points) / count).sqrt();
+        let noise = TRACK_NOISE_DB;
+        let change = ((distance - noise) / (TRACK_CHANGE_DB - noise)).clamp(0.0, 1.0);
+        let rate = voiced * lerp(self.track_rate, 1.0, change * change * (3.0 - 2.0 * change));
+        for (t, f) in self.tracked_db.iter_mut().zip(frame) {
+            *t += rate * (f - *t);
+        }
     }
 
     /// The profile's envelope for the input frame `frame` (dB on the grid): the frame's
@@ -517,7 +606,7 @@ impl VoiceConverter {
             target[..first].fill(held);
             // Level the ratio so the input's (mel-weighted) power stays the same.
             let (mut before, mut after) = (0.0f32, 0.0f32);
-            for (t, a) in target.iter().zip(&base).take(covered) {
+            for (t, a) in target.iter().zip(&base).take(covered).skip(first) {
                 let power = db_to_power(*a);
                 before += power;
                 after += power * db_to_power(*t);

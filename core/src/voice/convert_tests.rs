@@ -359,10 +359,10 @@ fn the_gains_glide_on_a_sustained_note() {
     // over the whole note (the running average drifting towards the held vowel; reported).
     let hop = converter.latency_frames() / 4;
     let (mut steepest, mut lowest, mut highest) = (0.0f32, [f32::MAX; 48], [f32::MIN; 48]);
-    let mut last = *converter.gains_db();
+    let mut last = converter.gains_db();
     for (i, block) in input[start..].chunks(hop).enumerate() {
         converter.process(block, &mut out[..block.len()]);
-        let gains = *converter.gains_db();
+        let gains = converter.gains_db();
         if i * hop > RATE as usize / 2 {
             for p in 0..GRID_POINTS {
                 steepest = steepest.max((gains[p] - last[p]).abs());
