@@ -458,7 +458,7 @@ impl VoiceConverter {
             self.track(&envelope_db, voiced);
         }
         let tracked_db = self.tracked_db;
-        self.update_gains(&tracked_db, self.voicing);
+        self.update_gains(&tracked_db, voiced);
         let (spectrum, envelope) = self.analyser.spectrum_and_envelope();
         let ratio = 2f32.powf(self.settings.transpose_semitones / 12.0);
         self.shifter
