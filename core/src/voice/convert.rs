@@ -78,7 +78,7 @@ const TRACK_SLOW_SECONDS: f32 = 0.5;
 /// points) between the frame and the tracked envelope the rate rises...
 const TRACK_NOISE_DB: f32 = 2.5;
 /// ...to one (the frame itself) at this distance.
-const TRACK_CHANGE_DB: f32 = 5.0;
+const TRACK_CHANGE_DB: f32 = 4.0;
 
 /// What the converter does; every field may change between blocks (automation).
 #[derive(Debug, Clone, Copy, PartialEq)]
