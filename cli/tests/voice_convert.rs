@@ -101,7 +101,8 @@ fn clones_a_voice_and_converts_a_stereo_file_to_it() {
     );
     let v: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&profile).unwrap()).unwrap();
-    assert_eq!(v["version"], 1);
+    assert_eq!(v["version"], 2);
+    assert_eq!(v["classes"].as_array().unwrap().len(), 16, "{v}");
     assert!(v["voiced_seconds"].as_f64().unwrap() > 9.0, "{v}");
     assert!(!dir.path().join(".x.json.mixsmith-partial").exists());
 

@@ -3,7 +3,9 @@
 
 use std::sync::Mutex;
 
-use super::envelope::{FrameAnalyser, GRID_POINTS, covered_points, grid_frequencies, voicing};
+use super::envelope::{
+    FrameAnalyser, GRID_POINTS, HIGH_POINTS, covered_points, grid_frequencies, voicing,
+};
 use super::testvoice::{Singer, X, Y, melody, sing};
 use super::*;
 
@@ -357,10 +359,10 @@ fn the_gains_glide_on_a_sustained_note() {
     // over the whole note (the running average drifting towards the held vowel; reported).
     let hop = converter.latency_frames() / 4;
     let (mut steepest, mut lowest, mut highest) = (0.0f32, [f32::MAX; 48], [f32::MIN; 48]);
-    let mut last = *converter.gains_db();
+    let mut last = converter.gains_db();
     for (i, block) in input[start..].chunks(hop).enumerate() {
         converter.process(block, &mut out[..block.len()]);
-        let gains = *converter.gains_db();
+        let gains = converter.gains_db();
         if i * hop > RATE as usize / 2 {
             for p in 0..GRID_POINTS {
                 steepest = steepest.max((gains[p] - last[p]).abs());
@@ -375,4 +377,94 @@ fn the_gains_glide_on_a_sustained_note() {
         .fold(0.0f32, f32::max);
     println!("sustained note: largest gain step {steepest:.4} dB per hop, range {range:.2} dB");
     assert!(steepest < 0.05, "{steepest} dB per hop");
+}
+
+/// The mean over frames voiced in both of the distance ([`distance_db`]) between the envelopes
+/// of `a` and `b` frame by frame (the same song sung by two voices, or one voice converted).
+fn framewise_distance_db(a: &[f32], b: &[f32], rate: f32) -> f32 {
+    let (mut fa, mut fb) = (FrameAnalyser::new(rate), FrameAnalyser::new(rate));
+    let n = fa.frame_len();
+    let (mut sum, mut count) = (0.0f32, 0usize);
+    for start in (0..a.len().min(b.len()).saturating_sub(n)).step_by(n / 4) {
+        let ea = fa.analyse(&a[start..start + n]).clone();
+        let eb = fb.analyse(&b[start..start + n]);
+        if voicing(&ea) > 0.5 && voicing(eb) > 0.5 {
+            sum += distance_db(&ea.envelope_db, &eb.envelope_db, rate);
+            count += 1;
+        }
+    }
+    sum / count.max(1) as f32
+}
+
+#[test]
+fn the_classes_bring_each_vowel_nearer_the_target_s_own_than_the_average_does() {
+    let x = profile_x(RATE);
+    assert_eq!(x.classes.len(), CLASSES);
+    let mut average_only = x.clone();
+    average_only.version = 1;
+    average_only.classes.clear();
+    average_only.spread_db.clear();
+    // Y and X sing the same song (same vowels, notes and timing).
+    let notes = melody(60.0, 10, 0.45, 2);
+    let (y, x_same) = (sing(Y, &notes, RATE, 2), sing(X, &notes, RATE, 2));
+    let none = framewise_distance_db(&y, &x_same, RATE);
+    let average = framewise_distance_db(
+        &convert(&average_only, &y, RATE, ConvertSettings::default()),
+        &x_same,
+        RATE,
+    );
+    let mapped = framewise_distance_db(
+        &convert(&x, &y, RATE, ConvertSettings::default()),
+        &x_same,
+        RATE,
+    );
+    println!(
+        "frame by frame distance to X singing the same: none {none:.2} dB, average transfer \
+         {average:.2} dB, classes {mapped:.2} dB"
+    );
+    assert!(
+        mapped < average - 1.0 && average < none,
+        "{none} {average} {mapped}"
+    );
+}
+
+/// The voicing-weighted average envelope of `samples` above the grid (`HIGH_HZ`), dB.
+fn average_high(samples: &[f32], rate: f32) -> Vec<f32> {
+    let mut analyser = FrameAnalyser::new(rate);
+    let n = analyser.frame_len();
+    let (mut sum, mut weight) = (vec![0.0f32; HIGH_POINTS], 0.0f32);
+    for start in (0..samples.len().saturating_sub(n)).step_by(n / 4) {
+        let analysis = analyser.analyse(&samples[start..start + n]);
+        let v = voicing(analysis);
+        for (s, e) in sum.iter_mut().zip(&analysis.high_db) {
+            *s += v * e;
+        }
+        weight += v;
+    }
+    sum.iter().map(|s| s / weight).collect()
+}
+
+#[test]
+fn the_band_above_the_grid_moves_to_the_profile_s() {
+    for (rate, covered) in [(48_000.0, 5), (44_100.0, 4)] {
+        let x = profile_x(rate);
+        assert_eq!((x.high_db.len(), x.high_covered), (HIGH_POINTS, covered));
+        let y = song_y(Y, rate);
+        let out = convert(&x, &y, rate, ConvertSettings::default());
+        let distance = |a: &[f32]| {
+            (a.iter()
+                .zip(&x.high_db)
+                .take(covered)
+                .map(|(a, b)| (a - b).powi(2))
+                .sum::<f32>()
+                / covered as f32)
+                .sqrt()
+        };
+        let (before, after) = (
+            distance(&average_high(&y, rate)),
+            distance(&average_high(&out, rate)),
+        );
+        println!("{rate} Hz: above the grid, RMS distance to X {before:.2} dB -> {after:.2} dB");
+        assert!(after < 0.5 * before, "{before} -> {after}");
+    }
 }

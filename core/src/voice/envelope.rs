@@ -21,6 +21,11 @@ pub const GRID_POINTS: usize = 48;
 pub const GRID_MIN_HZ: f32 = 60.0;
 /// Highest frequency of the envelope grid in Hz.
 pub const GRID_MAX_HZ: f32 = 9000.0;
+/// Points above the grid where envelopes are measured too, Hz (the band the grid's mel spacing
+/// leaves out; a voice's level there matters to how bright it sounds).
+pub const HIGH_HZ: [f32; HIGH_POINTS] = [10_500.0, 12_500.0, 15_000.0, 18_000.0, 21_000.0];
+/// Number of [`HIGH_HZ`] points.
+pub const HIGH_POINTS: usize = 5;
 /// Envelopes are levelled by their mean over the grid points in this band (Hz): above most
 /// voices' fundamental, where harmonics sample the envelope, and below what every supported
 /// sample rate covers.
@@ -58,6 +63,14 @@ pub fn grid_frequencies() -> [f32; GRID_POINTS] {
 /// Grid points a signal at `sample_rate` measures: those below 45 % of the rate.
 pub fn covered_points(sample_rate: f32) -> usize {
     grid_frequencies()
+        .iter()
+        .take_while(|&&f| f <= COVERED_FRACTION * sample_rate)
+        .count()
+}
+
+/// [`HIGH_HZ`] points a signal at `sample_rate` measures: those below 45 % of the rate.
+pub fn covered_high(sample_rate: f32) -> usize {
+    HIGH_HZ
         .iter()
         .take_while(|&&f| f <= COVERED_FRACTION * sample_rate)
         .count()
@@ -128,6 +141,9 @@ pub struct FrameAnalysis {
     /// The log envelope in dB on the grid, levelled to a mean of 0 dB from 400 Hz to 3.5 kHz. Points
     /// the sample rate does not cover hold the last covered value.
     pub envelope_db: [f32; GRID_POINTS],
+    /// The log envelope in dB at [`HIGH_HZ`], levelled like `envelope_db`; points the sample
+    /// rate does not cover hold the last covered value (the grid's top when none is).
+    pub high_db: [f32; HIGH_POINTS],
 }
 
 impl FrameAnalysis {
@@ -137,6 +153,7 @@ impl FrameAnalysis {
             periodicity: 0.0,
             f0_hz: 0.0,
             envelope_db: [0.0; GRID_POINTS],
+            high_db: [0.0; HIGH_POINTS],
         }
     }
 }
@@ -173,6 +190,9 @@ pub struct FrameAnalyser {
     /// Bin position (index, fraction) of each grid point.
     grid_bins: [(usize, f32); GRID_POINTS],
     covered: usize,
+    /// Bin position of each [`HIGH_HZ`] point, and how many the rate covers.
+    high_bins: [(usize, f32); HIGH_POINTS],
+    high_covered: usize,
     levelled: std::ops::Range<usize>,
     result: FrameAnalysis,
 }
@@ -227,7 +247,11 @@ impl FrameAnalyser {
         let grid = grid_frequencies();
         let grid_bins = std::array::from_fn(|i| position(grid[i] * n as f32 / sample_rate, bins));
         let covered = covered_points(sample_rate);
+        let high_bins =
+            std::array::from_fn(|i| position(HIGH_HZ[i] * n as f32 / sample_rate, bins));
         Self {
+            high_bins,
+            high_covered: covered_high(sample_rate),
             n,
             sample_rate,
             window,
@@ -397,6 +421,19 @@ impl FrameAnalyser {
         let last = env[self.covered - 1] - mean;
         for (i, e) in env.iter_mut().enumerate() {
             *e = if i < self.covered { *e - mean } else { last };
+        }
+        let mut held = last;
+        for (i, (h, &(b, frac))) in self
+            .result
+            .high_db
+            .iter_mut()
+            .zip(&self.high_bins)
+            .enumerate()
+        {
+            if i < self.high_covered {
+                held = DB_PER_NEPER * lerp(self.envelope[b], self.envelope[b + 1], frac) - mean;
+            }
+            *h = held;
         }
     }
 }

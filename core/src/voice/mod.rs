@@ -30,7 +30,7 @@ pub use convert::{
 };
 pub use pitch::{PitchConfig, PitchConfigError, PitchFrame, PitchTracker, track};
 pub use profile::{
-    PROFILE_VERSION, PitchStats, ProfileBuilder, ProfileError, RECOMMENDED_VOICED_SECONDS,
+    CLASSES, PROFILE_VERSION, PitchStats, ProfileBuilder, ProfileError, RECOMMENDED_VOICED_SECONDS,
     VoiceProfile, learn,
 };
 pub use rvc::{RvcConverter, RvcError, RvcSettings};

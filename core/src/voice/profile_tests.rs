@@ -43,8 +43,9 @@ fn a_clean_voice_gives_its_range_and_no_warnings() {
 fn a_profile_round_trips_through_json_and_rejects_damage() {
     let profile = learn(&sing(X, &melody(52.0, 6, 0.5, 1), RATE, 1), RATE).unwrap();
     let json = profile.to_json();
-    assert!(json.len() < 2000, "{} bytes", json.len());
-    assert!(json.lines().count() < 25, "{json}");
+    // Version 2: the 16 classes and the spread, each on one line, are most of it.
+    assert!(json.len() < 9000, "{} bytes", json.len());
+    assert!(json.lines().count() < 50, "{json}");
     assert_eq!(VoiceProfile::from_json(&json).unwrap(), profile);
     let mut v: serde_json::Value = serde_json::from_str(&json).unwrap();
     v["version"] = 99.into();
@@ -129,4 +130,54 @@ fn nan_samples_are_read_as_silence() {
     clip[5000] = f32::INFINITY;
     let profile = learn(&clip, RATE).unwrap();
     assert!(profile.envelope_db.iter().all(|v| v.is_finite()));
+}
+
+#[test]
+fn a_profile_learns_envelope_classes_and_version_1_profiles_still_read() {
+    let profile = learn(&sing(X, &melody(52.0, 10, 0.5, 1), RATE, 1), RATE).unwrap();
+    assert_eq!(profile.version, PROFILE_VERSION);
+    assert_eq!(profile.classes.len(), CLASSES);
+    assert_eq!(profile.spread_db.len(), envelope::GRID_POINTS);
+    // The singer's five vowels: the classes are different sounds, some far apart.
+    let rms = |a: &[f32], b: &[f32]| {
+        (a.iter().zip(b).map(|(x, y)| (x - y).powi(2)).sum::<f32>() / a.len() as f32).sqrt()
+    };
+    let widest = profile
+        .classes
+        .iter()
+        .flat_map(|a| {
+            profile
+                .classes
+                .iter()
+                .map(move |b| rms(&a[8..40], &b[8..40]))
+        })
+        .fold(0.0f32, f32::max);
+    println!(
+        "classes: widest pair {widest:.1} dB RMS, spread {:?}",
+        profile.spread_db
+    );
+    assert!(widest > 6.0, "{widest}");
+    assert!(
+        profile.spread_db[8..40].iter().all(|&s| s > 0.5),
+        "{:?}",
+        profile.spread_db
+    );
+    // Learning is deterministic.
+    let again = learn(&sing(X, &melody(52.0, 10, 0.5, 1), RATE, 1), RATE).unwrap();
+    assert_eq!(again, profile);
+    // A version 1 profile (no classes, no spread) still reads.
+    let mut v: serde_json::Value = serde_json::from_str(&profile.to_json()).unwrap();
+    v["version"] = 1.into();
+    v.as_object_mut().unwrap().remove("classes");
+    v.as_object_mut().unwrap().remove("spread_db");
+    let old = VoiceProfile::from_json(&v.to_string()).unwrap();
+    assert!(old.classes.is_empty() && old.spread_db.is_empty());
+    assert!(!old.to_json().contains("classes"));
+    // Damaged classes are refused.
+    let mut v: serde_json::Value = serde_json::from_str(&profile.to_json()).unwrap();
+    v["classes"][3].as_array_mut().unwrap().pop();
+    assert!(VoiceProfile::from_json(&v.to_string()).is_err());
+    let mut v: serde_json::Value = serde_json::from_str(&profile.to_json()).unwrap();
+    v.as_object_mut().unwrap().remove("spread_db");
+    assert!(VoiceProfile::from_json(&v.to_string()).is_err());
 }

@@ -346,6 +346,10 @@ fn neutral_profile() -> VoiceProfile {
         grid_hz: grid_frequencies().to_vec(),
         envelope_db: vec![0.0; GRID_POINTS],
         covered_points: GRID_POINTS,
+        spread_db: Vec::new(),
+        classes: Vec::new(),
+        high_db: Vec::new(),
+        high_covered: 0,
         warnings: Vec::new(),
     }
 }
