@@ -240,27 +240,8 @@ pub fn pack_render_equals_the_cli(
         "{}: latency {latency} frames at {rate} Hz",
         host.format()
     );
-    let input = test_voice(rate);
-    let frames = input[0].len();
-    let cli = convert_with_cli(
-        &input,
-        rate,
-        work,
-        "pack",
-        &[
-            "--transpose".as_ref(),
-            "5".as_ref(),
-            "--model".as_ref(),
-            pack.as_os_str(),
-        ],
-    )?;
-    let padded = signal::pad(input.clone(), latency);
-    let output = host.process(
-        &padded,
-        &signal::random_blocks(frames + latency, 512, 7),
-        &[(0, "transpose", normalised_transpose(5.0))],
-    )?;
-    ensure_render_equals_the_cli(host.format(), &input, &output, &cli, latency)
+    let model = ["--model".as_ref(), pack.as_os_str()];
+    transposed_render_equals_the_cli(host, rate, work, "pack", &model, 5.0, 7)
 }
 
 /// Writes `input` to `work/{name}-in.wav`, runs `mixsmith voice convert --float ARGS` on it into
@@ -397,28 +378,35 @@ pub fn offline_render_equals_the_cli(
     rate: f64,
     work: &Path,
 ) -> Result<()> {
+    let voice = work.join("voice.json");
+    std::fs::write(&voice, profile.to_json())?;
+    let model = ["--voice".as_ref(), voice.as_os_str()];
+    transposed_render_equals_the_cli(host, rate, work, "voice", &model, transpose, 5)
+}
+
+/// Renders [`test_voice`] offline with `transpose` semitones automated before the first block,
+/// in random blocks (drawn from `seed`), and checks it is `mixsmith voice convert --float
+/// --transpose N MODEL...` of the same input, delayed by the latency, to float rounding.
+fn transposed_render_equals_the_cli(
+    host: &mut dyn VoiceHost,
+    rate: f64,
+    work: &Path,
+    name: &str,
+    model: &[&std::ffi::OsStr],
+    transpose: f64,
+    seed: u64,
+) -> Result<()> {
     let latency = host.latency()?;
     let input = test_voice(rate);
     let frames = input[0].len();
-    let voice = work.join("voice.json");
-    std::fs::write(&voice, profile.to_json())?;
     let semitones = transpose.to_string();
-    let cli = convert_with_cli(
-        &input,
-        rate,
-        work,
-        "voice",
-        &[
-            "--voice".as_ref(),
-            voice.as_os_str(),
-            "--transpose".as_ref(),
-            semitones.as_ref(),
-        ],
-    )?;
+    let mut args = vec!["--transpose".as_ref(), semitones.as_ref()];
+    args.extend_from_slice(model);
+    let cli = convert_with_cli(&input, rate, work, name, &args)?;
     let padded = signal::pad(input.clone(), latency);
     let output = host.process(
         &padded,
-        &signal::random_blocks(frames + latency, 512, 5),
+        &signal::random_blocks(frames + latency, 512, seed),
         &[(0, "transpose", normalised_transpose(transpose))],
     )?;
     ensure_render_equals_the_cli(host.format(), &input, &output, &cli, latency)

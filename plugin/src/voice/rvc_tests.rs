@@ -15,7 +15,7 @@ use mixsmith_core::voice::{ConvertSettings, PitchConfig, RvcConverter, RvcSettin
 
 use super::engine::{VoiceControls, VoiceEngine};
 use super::pack::{PackCache, PackLoad};
-use super::tests::{delayed, no_allocation};
+use super::tests::{delayed, no_allocation, process_in_blocks};
 use crate::test_support::load_runtime;
 
 const MAX_BLOCK: usize = 512;
@@ -70,17 +70,7 @@ fn play(
             ch
         })
         .collect();
-    let mut done = 0;
-    for &block in blocks.iter().cycle() {
-        if done == frames {
-            break;
-        }
-        let len = block.min(frames - done);
-        let mut channels: Vec<&mut [f32]> =
-            out.iter_mut().map(|ch| &mut ch[done..done + len]).collect();
-        no_allocation(|| engine.process(&mut channels, c));
-        done += len;
-    }
+    process_in_blocks(engine, &mut out, blocks, c, true);
     out
 }
 

@@ -72,19 +72,37 @@ fn play(
     c: VoiceControls,
 ) -> Vec<Vec<f32>> {
     let mut out = input.to_vec();
-    let frames = input[0].len();
+    process_in_blocks(engine, &mut out, blocks, c, false);
+    out
+}
+
+/// Processes `audio` (planar) in place through `engine` in blocks cycling through `blocks`,
+/// each block under the allocation check when `checked`.
+pub(super) fn process_in_blocks(
+    engine: &mut VoiceEngine,
+    audio: &mut [Vec<f32>],
+    blocks: &[usize],
+    c: VoiceControls,
+    checked: bool,
+) {
+    let frames = audio[0].len();
     let mut done = 0;
     for &block in blocks.iter().cycle() {
         if done == frames {
             break;
         }
         let len = block.min(frames - done);
-        let mut channels: Vec<&mut [f32]> =
-            out.iter_mut().map(|ch| &mut ch[done..done + len]).collect();
-        engine.process(&mut channels, c);
+        let mut channels: Vec<&mut [f32]> = audio
+            .iter_mut()
+            .map(|ch| &mut ch[done..done + len])
+            .collect();
+        if checked {
+            no_allocation(|| engine.process(&mut channels, c));
+        } else {
+            engine.process(&mut channels, c);
+        }
         done += len;
     }
-    out
 }
 
 /// `signal` delayed by `frames` (same length).
