@@ -25,6 +25,7 @@ Needs: fluidsynth and GM soundfonts (fluid-soundfont-gm, timgm6mb-soundfont,
 musescore-general-soundfont-small), and in this Python: librosa, mido, numpy.
 """
 
+import filecmp
 import json
 import math
 import os
@@ -57,11 +58,16 @@ GROOVES = {
 }
 MAJOR_SCALE = [0, 2, 4, 5, 7, 9, 11]
 MINOR_SCALE = [0, 2, 3, 5, 7, 8, 10]
-# Every progression must name its key: a major loop whose chords are, in order, those of a minor
-# loop of the relative minor (vi-IV-I-V against i-VI-III-VII, both Am F C G) has no right answer.
-# The major loop that starts on vi therefore closes with the V-I cadence (vi-IV-V-I).
-PROGRESSIONS_MAJOR = [[0, 4, 5, 3], [0, 3, 4, 0], [0, 5, 3, 4], [0, 3, 0, 4], [5, 3, 4, 0]]
-PROGRESSIONS_MINOR = [[0, 5, 2, 6], [0, 3, 4, 0], [0, 6, 5, 4], [0, 3, 6, 2], [0, 5, 6, 4]]
+# Every progression must name its key, or the song has no right answer. A loop of chords that
+# are all diatonic to both a major key and its relative minor says nothing of which one it is in
+# (Am F G C is vi-IV-V-I in C major and i-VI-VII-III in A minor; Am Dm G C is vi-ii-V-I and
+# i-iv-VII-III; Am F C G is vi-IV-I-V and i-VI-III-VII): a listener hears the tonic from the
+# melody's cadences, which these loops do not have. So a major loop starts on its tonic chord and
+# a minor loop also holds the harmonic minor's dominant (V, with the raised seventh), the chord
+# that tells a minor key from its relative major. (Until 2026-12-04 the set also had the first
+# three loops, read as "major", "minor", "minor": every key the analysis missed was one of them.)
+PROGRESSIONS_MAJOR = [[0, 4, 5, 3], [0, 3, 4, 0], [0, 5, 3, 4], [0, 3, 0, 4], [0, 1, 4, 0]]
+PROGRESSIONS_MINOR = [[0, 5, 2, 4], [0, 3, 4, 0], [0, 6, 5, 4], [0, 3, 6, 4], [0, 5, 6, 4]]
 # GM programs: pianos, organ, guitars, strings, pads, brass, synth leads.
 CHORD_PROGRAMS = [0, 1, 4, 16, 24, 25, 48, 49, 88, 61]
 BASS_PROGRAMS = [32, 33, 34, 38, 39]
@@ -203,12 +209,15 @@ def main():
         intro = rng.choice([0, 0, 0, 2, 4])
         font = fonts[i % len(fonts)]
         wav = os.path.join(work, f"song{i:03}.wav")
-        if not os.path.exists(wav):
-            mid = os.path.join(work, f"song{i:03}.mid")
-            song_midi(rng, bpm, tonic, minor, groove, intro).save(mid)
-            render(mid, wav, font)
+        mid = os.path.join(work, f"song{i:03}.mid")
+        # A song is rendered again whenever its MIDI file changed (a new seed or generator).
+        fresh = os.path.join(work, f"song{i:03}.new.mid")
+        song_midi(rng, bpm, tonic, minor, groove, intro).save(fresh)
+        if os.path.exists(wav) and os.path.exists(mid) and filecmp.cmp(fresh, mid, shallow=False):
+            os.remove(fresh)
         else:
-            song_midi(rng, bpm, tonic, minor, groove, intro)  # keep the random sequence
+            os.replace(fresh, mid)
+            render(mid, wav, font)
         # A half-time groove's accents repeat at half the written tempo: that is the felt
         # tempo a listener taps, and the truth here whenever it is inside 60-200 BPM.
         truth = bpm / 2 if groove == "halftime" and bpm / 2 >= 60 else bpm
