@@ -1,7 +1,10 @@
 //! `mixsmith analyze IN... [--json] [--beats] [--tempo-key]`: loudness, peaks, tempo and key of
 //! one file, or of each of several (a folder of loops and samples to tag).
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
 
 use anyhow::{Result, bail};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -12,8 +15,8 @@ use crate::progress::frames_bar;
 /// Arguments of `mixsmith analyze`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The audio file(s) (WAV, FLAC, MP3, OGG/Vorbis or AIFF). With several, each is analysed in
-    /// turn; one that cannot be read is reported and the others still are.
+    /// The audio file(s) (WAV, FLAC, MP3, OGG/Vorbis or AIFF). Several are analysed side by side,
+    /// one per core; one that cannot be read is reported and the others still are.
     #[arg(required = true)]
     pub inputs: Vec<PathBuf>,
     /// Print JSON instead of a table: one object for one file; for several, one object per
@@ -30,12 +33,14 @@ pub struct Args {
     pub tempo_key: bool,
 }
 
-/// Runs the command: analyses each file and prints its report on stdout as it is done. Fails
-/// (after the others) when any file could not be analysed.
+/// Runs the command: analyses each file and prints its report on stdout, in the order given, as
+/// soon as it and those before it are done. Fails (after the others) when any file could not be
+/// analysed.
 pub fn run(args: &Args) -> Result<()> {
     let options = AnalyzeOptions {
         beats: args.beats,
         tempo_key_only: args.tempo_key,
+        single_thread: false,
     };
     if let [input] = args.inputs.as_slice() {
         let report = analyze_one(input, &options, true)?;
@@ -46,29 +51,65 @@ pub fn run(args: &Args) -> Result<()> {
         }
         return Ok(());
     }
+    // Files side by side, one per core, each on one thread (the single-file pipeline's second
+    // thread would only add hand-offs); reports are printed in the order the files were given.
+    let workers = std::thread::available_parallelism()
+        .map_or(1, std::num::NonZeroUsize::get)
+        .min(args.inputs.len());
+    let options = AnalyzeOptions {
+        single_thread: workers > 1,
+        ..options
+    };
     let files = files_bar(args.inputs.len());
-    let mut failed = 0;
-    for (i, input) in args.inputs.iter().enumerate() {
-        files.set_message(file_label(input));
-        match analyze_one(input, &options, false) {
-            Ok(report) => files.suspend(|| -> Result<()> {
-                if args.json {
-                    println!("{}", json_line(input, &report)?);
-                } else {
-                    if i > 0 {
-                        println!();
+    let next = AtomicUsize::new(0);
+    let (done_tx, done_rx) = mpsc::channel();
+    let failed = std::thread::scope(|scope| -> Result<usize> {
+        for _ in 0..workers {
+            let (done_tx, next, files) = (done_tx.clone(), &next, &files);
+            scope.spawn(move || {
+                loop {
+                    let index = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(input) = args.inputs.get(index) else {
+                        return;
+                    };
+                    files.set_message(file_label(input));
+                    let report = analyze_one(input, &options, false);
+                    if done_tx.send((index, report)).is_err() {
+                        return;
                     }
-                    print!("{}", table(&input.display().to_string(), &report));
                 }
-                Ok(())
-            })?,
-            Err(error) => {
-                failed += 1;
-                files.suspend(|| eprintln!("error: {error:#}"));
+            });
+        }
+        drop(done_tx);
+        let mut finished = BTreeMap::new();
+        let (mut printed, mut failed) = (0, 0);
+        for (index, report) in done_rx {
+            files.inc(1);
+            finished.insert(index, report);
+            while let Some(report) = finished.remove(&printed) {
+                let input = &args.inputs[printed];
+                match report {
+                    Ok(report) => files.suspend(|| -> Result<()> {
+                        if args.json {
+                            println!("{}", json_line(input, &report)?);
+                        } else {
+                            if printed > 0 {
+                                println!();
+                            }
+                            print!("{}", table(&input.display().to_string(), &report));
+                        }
+                        Ok(())
+                    })?,
+                    Err(error) => {
+                        failed += 1;
+                        files.suspend(|| eprintln!("error: {error:#}"));
+                    }
+                }
+                printed += 1;
             }
         }
-        files.inc(1);
-    }
+        Ok(failed)
+    })?;
     files.finish_and_clear();
     if failed > 0 {
         bail!(

@@ -209,8 +209,13 @@ impl ChromaAccumulator {
         let scale = self.spectra.magnitude_scale();
         self.spectra.push(samples);
         while let Some(spectrum) = self.spectra.next_spectrum() {
-            for (m, c) in self.magnitudes.iter_mut().zip(spectrum) {
-                *m = c.norm() * scale;
+            // Peaks are read in `bins` and compared with their neighbours.
+            let around = self.bins.start - 1..self.bins.end + 1;
+            for (m, c) in self.magnitudes[around.clone()]
+                .iter_mut()
+                .zip(&spectrum[around])
+            {
+                *m = c.norm_sqr().sqrt() * scale;
             }
             self.add_peaks();
         }
@@ -260,8 +265,9 @@ impl ChromaAccumulator {
     /// magnitude.
     fn peak_hz(&self, k: usize) -> f64 {
         let m = &self.magnitudes;
-        let (l, c, r) = (m[k - 1].ln(), m[k].ln(), m[k + 1].ln());
-        let denom = l - 2.0 * c + r;
+        // The neighbours' log magnitudes relative to the peak's (one logarithm each).
+        let (l, r) = ((m[k - 1] / m[k]).ln(), (m[k + 1] / m[k]).ln());
+        let denom = l + r;
         let shift = if denom < 0.0 {
             f64::from((0.5 * (l - r) / denom).clamp(-0.5, 0.5))
         } else {
@@ -296,7 +302,7 @@ impl ChromaAccumulator {
 /// The fine pitch-class bin of a frequency (bin 0 is centred on C at A = 440 Hz).
 fn fine_bin(hz: f64) -> usize {
     let midi = 69.0 + 12.0 * (hz / 440.0).log2();
-    (midi * FINE as f64).round().rem_euclid((12 * FINE) as f64) as usize
+    ((midi * FINE as f64).round() as i64).rem_euclid(12 * FINE as i64) as usize
 }
 
 /// The twelve chroma values (C to B) of a fine histogram, summed around the semitone centres

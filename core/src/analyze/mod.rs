@@ -100,6 +100,10 @@ pub struct AnalyzeOptions {
     /// Measure only tempo and key, not loudness and peaks (several times faster: for tagging
     /// a library of loops and samples).
     pub tempo_key_only: bool,
+    /// Decode and analyse on the calling thread alone. By default a second thread takes part
+    /// of the work; a caller that already runs several files side by side (one per core) saves
+    /// the hand-offs between the two.
+    pub single_thread: bool,
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -161,6 +165,37 @@ pub enum AnalyzeError {
 /// Blocks in flight between the two threads of [`analyze_file`].
 const PIPELINE_BLOCKS: usize = 4;
 
+/// What [`analyze_file`] runs on the blocks after decoding (and, for tempo and key alone,
+/// decimating) them: the reconstructed peak and the musical analysis.
+struct Follower {
+    musical: MusicalAnalyzer,
+    /// The reconstruction's detector, when loudness and peaks are measured.
+    reconstruction: Option<PeakDetector>,
+    /// The largest reconstructed peak so far.
+    peak: f32,
+    /// Whether blocks arrive mixed down and decimated (one channel at the analysis rate).
+    decimated: bool,
+}
+
+impl Follower {
+    fn take<S: AsRef<[f32]>>(&mut self, block: &[S]) {
+        if let Some(reconstruction) = &mut self.reconstruction {
+            self.peak = reconstruction.scan(block, self.peak);
+        }
+        if self.decimated {
+            self.musical.add_decimated(block[0].as_ref());
+        } else {
+            self.musical.add_frames(block);
+        }
+    }
+
+    /// The reconstructed peak (when measured) and the analysis.
+    fn finish(self) -> (Option<f32>, MusicalAnalyzer) {
+        let peak = self.reconstruction.map(|mut r| self.peak.max(r.flush()));
+        (peak, self.musical)
+    }
+}
+
 /// Measures a file's loudness, peaks, tempo and key (or, with
 /// [`AnalyzeOptions::tempo_key_only`], its tempo and key alone) in one streaming pass. Memory
 /// grows with the file's length only by the onset envelope (4 bytes per 11.6 ms) and the beat
@@ -186,59 +221,30 @@ pub fn analyze_file(
     let channels = spec.channels;
     let mut frames = 0u64;
     let musical = MusicalAnalyzer::new(spec.sample_rate);
-    // Two threads: this one decodes and meters the loudness and the BS.1770 peak, a second
-    // follows the reconstructed peak, the tempo and the key on copies of the blocks (recycled
-    // through `free`, so memory stays constant). For tempo and key alone, this thread decodes
-    // and decimates and the second one analyses the decimated mono mix.
     let mut decimator = options.tempo_key_only.then(|| musical.decimator());
-    let (full_tx, full_rx) = crossbeam_channel::bounded::<Vec<Vec<f32>>>(PIPELINE_BLOCKS);
-    let (free_tx, free_rx) = crossbeam_channel::bounded::<Vec<Vec<f32>>>(PIPELINE_BLOCKS);
-    let block_channels = if decimator.is_some() { 1 } else { channels };
-    for _ in 0..PIPELINE_BLOCKS {
-        let _ = free_tx.send(vec![Vec::new(); block_channels]);
-    }
-    let (read, followed) = std::thread::scope(|scope| {
-        let follow_peaks = meter.is_some();
-        let decimated = decimator.is_some();
-        let follower = scope.spawn(move || {
-            let mut musical = musical;
-            let mut reconstruction = follow_peaks
-                .then(|| PeakDetector::new(channels, spec.sample_rate, Grade::Reconstruction));
-            let mut peak = 0.0f32;
-            for block in full_rx {
-                if let Some(reconstruction) = &mut reconstruction {
-                    peak = reconstruction.scan(&block, peak);
-                }
-                if decimated {
-                    musical.add_decimated(&block[0]);
-                } else {
-                    musical.add_frames(&block);
-                }
-                let _ = free_tx.send(block);
-            }
-            let peak = reconstruction.map(|mut r| peak.max(r.flush()));
-            (peak, musical)
-        });
+    let mut follower = Follower {
+        musical,
+        reconstruction: meter
+            .is_some()
+            .then(|| PeakDetector::new(channels, spec.sample_rate, Grade::Reconstruction)),
+        peak: 0.0,
+        decimated: decimator.is_some(),
+    };
+    let (read, followed) = if options.single_thread {
+        let mut mono = vec![Vec::new()];
         let read = (|| -> Result<(), AnalyzeError> {
             while let Some(block) = reader.next_block()? {
                 frames += block.first().map_or(0, |c| c.len()) as u64;
                 if let Some(meter) = &mut meter {
                     meter.add_frames(block).map_err(meter_error)?;
                 }
-                let Ok(mut copy) = free_rx.recv() else {
-                    break;
-                };
-                if let Some(decimator) = &mut decimator {
-                    copy[0].clear();
-                    decimator.process(block, &mut copy[0]);
-                } else {
-                    for (to, from) in copy.iter_mut().zip(block) {
-                        to.clear();
-                        to.extend_from_slice(from);
+                match &mut decimator {
+                    Some(decimator) => {
+                        mono[0].clear();
+                        decimator.process(block, &mut mono[0]);
+                        follower.take(&mono);
                     }
-                }
-                if full_tx.send(copy).is_err() {
-                    break;
+                    None => follower.take(block),
                 }
                 progress(Progress {
                     frames_done: frames,
@@ -248,12 +254,65 @@ pub fn analyze_file(
             }
             Ok(())
         })();
-        drop(full_tx);
-        (read, follower.join())
-    });
+        (read, follower.finish())
+    } else {
+        // Two threads: this one decodes and meters the loudness and the BS.1770 peak, a second
+        // follows the reconstructed peak, the tempo and the key on copies of the blocks
+        // (recycled through `free`, so memory stays constant). For tempo and key alone, this
+        // thread decodes and decimates and the second one analyses the decimated mono mix.
+        let (full_tx, full_rx) = crossbeam_channel::bounded::<Vec<Vec<f32>>>(PIPELINE_BLOCKS);
+        let (free_tx, free_rx) = crossbeam_channel::bounded::<Vec<Vec<f32>>>(PIPELINE_BLOCKS);
+        let block_channels = if decimator.is_some() { 1 } else { channels };
+        for _ in 0..PIPELINE_BLOCKS {
+            let _ = free_tx.send(vec![Vec::new(); block_channels]);
+        }
+        let (read, followed) = std::thread::scope(|scope| {
+            let follower = scope.spawn(move || {
+                for block in full_rx {
+                    follower.take(&block);
+                    let _ = free_tx.send(block);
+                }
+                follower.finish()
+            });
+            let read = (|| -> Result<(), AnalyzeError> {
+                while let Some(block) = reader.next_block()? {
+                    frames += block.first().map_or(0, |c| c.len()) as u64;
+                    if let Some(meter) = &mut meter {
+                        meter.add_frames(block).map_err(meter_error)?;
+                    }
+                    let Ok(mut copy) = free_rx.recv() else {
+                        break;
+                    };
+                    if let Some(decimator) = &mut decimator {
+                        copy[0].clear();
+                        decimator.process(block, &mut copy[0]);
+                    } else {
+                        for (to, from) in copy.iter_mut().zip(block) {
+                            to.clear();
+                            to.extend_from_slice(from);
+                        }
+                    }
+                    if full_tx.send(copy).is_err() {
+                        break;
+                    }
+                    progress(Progress {
+                        frames_done: frames,
+                        total_frames: spec.total_frames,
+                        sample_rate: spec.sample_rate,
+                    });
+                }
+                Ok(())
+            })();
+            drop(full_tx);
+            (read, follower.join())
+        });
+        (
+            read,
+            followed.unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+        )
+    };
     read?;
-    let (reconstructed_peak, musical) =
-        followed.unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+    let (reconstructed_peak, musical) = followed;
     if frames == 0 {
         return Err(AnalyzeError::NoAudio { path: path.into() });
     }

@@ -102,7 +102,7 @@ impl OnsetEnvelope {
                     .map(Complex32::norm_sqr)
                     .sum();
                 let magnitude = (power / (band[1] - band[0]) as f32).sqrt() * scale;
-                let level = (COMPRESSION * magnitude).ln_1p();
+                let level = (1.0 + COMPRESSION * magnitude).ln();
                 flux += (level - *previous).max(0.0);
                 *previous = level;
             }

@@ -277,7 +277,7 @@ fn analyze_file_counts_non_finite_samples() {
 }
 
 #[test]
-fn tempo_key_only_skips_loudness_and_keeps_the_musical_answers() {
+fn tempo_key_only_skips_loudness_and_one_thread_gives_the_same_reports() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("clicks.wav");
     let rate = 44_100;
@@ -312,4 +312,15 @@ fn tempo_key_only_skips_loudness_and_keeps_the_musical_answers() {
     assert!(json.get("lufs").is_none() && json.get("true_peak_dbtp").is_none());
     assert_eq!(json["duration_s"], 12.0);
     assert_eq!(json["bpm"], full.musical.bpm.unwrap());
+
+    // On one thread (as a batch of files side by side runs it) the reports are the same.
+    for options in [AnalyzeOptions::default(), options] {
+        let single = AnalyzeOptions {
+            single_thread: true,
+            ..options
+        };
+        let alone = analyze_file(&path, &single, |_| {}).unwrap();
+        let piped = analyze_file(&path, &options, |_| {}).unwrap();
+        assert_eq!(alone, piped, "{options:?}");
+    }
 }
