@@ -16,7 +16,8 @@ known melody (the notes):
   spectral envelope is moved onto the 44.1 kHz grid (extrapolated above the synthesizer's band at
   -12 dB/octave), warped by the voice's formant scale (envelope(f / scale)), the aperiodicity
   raised by the voice's breathiness, and WORLD resynthesises it with the melody's F0 wherever the
-  word is voiced: the notes with short legato glides and a vibrato that fades in (the same for
+  word is voiced and has a periodic part (D4C calls some frames of voiced fricatives wholly
+  aperiodic, which WORLD renders as noise at any F0: the truth is unvoiced there): the notes with short legato glides and a vibrato that fades in (the same for
   both voices);
 - melodies: one note per word, stepwise in the song's key inside a range both voices sing
   (MIDI 50-69), tempo 76-126 BPM, phrases of one lyric line with rests between them, ~20 s;
@@ -43,10 +44,11 @@ Metrics (frames of 5 ms; a converted file is first aligned to its input by the l
   both, and the share of those frames more than a semitone off (a few such frames make most of
   the RMSE). The output's F0: DIO + StoneMask's voicing, 60-1000 Hz,
   each voiced frame's value then chosen by a harmonic contrast (harmonics 1-8 against the gaps
-  between them) within +-100 cents of DIO's value, of its half and of its double (so a weak
-  fundamental is no octave error, a real octave slip still is), then the median over +-2 frames
-  of the same voiced run (drops lone spikes). The no-conversion row is this tracker's error on the
-  source itself: the floor of the measurement;
+  between them) within +-1800 cents of DIO's value (a margin for DIO's own +-100 cents; the
+  octave decided over +-20 ms of the voiced run, so a weak fundamental is no octave error, a real
+  octave slip still is), then the median over +-2 frames of the same voiced run (drops lone
+  spikes). The no-conversion row is this tracker's error on the source itself: the floor of the
+  measurement (7-19 cents a song on seeds 20261203 and 7);
 - mel-cepstral distortion against the target voice singing the same song: 10/ln10 *
   sqrt(2 * sum (mc_d - mc'_d)^2) over the mel-cepstral coefficients 1-24 (pysptk sp2mc of the
   CheapTrick envelope, all-pass constant 0.544 for 44.1 kHz), frames voiced in both;
@@ -85,7 +87,9 @@ FREQS = np.arange(BINS) * SR / FFT
 F0_MIN, F0_MAX = 60.0, 1000.0
 MCEP_ORDER = 24
 MCEP_ALPHA = pysptk.util.mcepalpha(SR)
-RENDER_VERSION = "voice-bench-2"
+RENDER_VERSION = "voice-bench-3"
+# A frame whose aperiodicity at 0 Hz reaches this has no periodic part in WORLD's synthesis.
+PERIODIC_AP = 0.999
 # Envelope slope above a synthesizer's band, natural log of power per octave (-12 dB/octave).
 TAIL_SLOPE = -1.2 * math.log(10)
 
@@ -290,7 +294,10 @@ def sing(plan, voice, words):
         frac = (position - lo)[:, None]
         log_sp[out] = (1 - frac) * w.log_sp[lo] + frac * w.log_sp[hi]
         ap[out] = (1 - frac) * w.ap[lo] + frac * w.ap[hi]
-        sung = w.voiced[np.round(position).astype(int)] & (contour[out] > 0)
+        # Sung where the word is voiced and WORLD gives the frame a periodic part: D4C calls some
+        # frames of voiced fricatives wholly aperiodic (1.0), which WORLD renders as noise at
+        # any F0, so they carry no pitch and the truth must not claim one there.
+        sung = w.voiced[np.round(position).astype(int)] & (ap[out, 0] < PERIODIC_AP) & (contour[out] > 0)
         f0[out] = np.where(sung, 440 * 2 ** ((contour[out] - 69) / 12), 0.0)
     y = pyworld.synthesize(np.ascontiguousarray(f0), np.ascontiguousarray(np.exp(log_sp)),
                            np.ascontiguousarray(ap), SR, frame_period=FRAME)
@@ -455,22 +462,33 @@ def lag_frames(take, reference, limit=20):
 # How much better (mean log-magnitude contrast, nepers) another octave must score than the
 # tracker's before it is taken.
 OCTAVE_MARGIN = 0.5
+# The octave is decided on the scores summed over this many frames either side in the same voiced
+# run (+-20 ms): at a voiced run's first frames the 46 ms window still holds the consonant before
+# it, and one frame's contrast alone may then favour the double.
+OCTAVE_SPAN = 4
 
 
 def refine(x, f0, chunk=256):
-    """Each voiced frame's F0 moved to the best-scoring candidate within +-100 cents of the
-    tracker's value, of half of it or of twice it. The score is a harmonic contrast: over harmonics
-    1-8, the log magnitude at the harmonic minus the mean of those half a harmonic either side
-    (46 ms Hann window, zero-padded to 8192). The tracker decides voicing; the harmonics decide the
-    octave (a fundamental-based tracker jumps an octave up when a timbre change weakens the
-    fundamental, though the odd harmonics still say where the pitch is) and the fine value."""
+    """Each voiced frame's F0 moved to the best-scoring candidate within +-1800 cents of the
+    tracker's value (5-cent steps; OCTAVE_MARGIN in favour of those within +-100 cents of it). The
+    score is a harmonic contrast: over harmonics 1-8, the log magnitude at the harmonic minus the
+    mean of those half a harmonic either side (46 ms Hann window, zero-padded to 8192). The tracker
+    decides voicing; the harmonics decide the pitch: DIO jumps an octave up when a timbre change
+    weakens the fundamental (the odd harmonics still say where the pitch is), and reads a wrong,
+    not even octave-related, value where the second and third harmonics stand well above the
+    fundamental. The octave band (the tracker's value +-600 cents, or one octave below or above)
+    is chosen on each band's best score summed over +-OCTAVE_SPAN frames of the same voiced run
+    (an octave slip of a note still counts, one frame's noisy contrast does not), the value within
+    that band frame by frame."""
     win, n_fft = 2048, 8192
     harmonics = np.arange(1, 9)
-    cents = np.arange(-100, 101, 5.0)
+    cents = np.arange(-600, 600, 5.0)  # each octave's band: the three cover +-1800 cents
     grid = np.concatenate([cents - 1200, cents, cents + 1200])
+    near = len(cents) + np.flatnonzero(np.abs(cents) <= 100)  # +-100 cents of the tracker's value
     frames = np.flatnonzero(f0 > 0)
     padded = np.pad(x, (win // 2, win))
     out = f0.copy()
+    scores = np.full((len(f0), len(grid)), -1e9)
 
     def level(spectrum, frequencies):
         position = np.clip(frequencies * n_fft / SR, 0, n_fft // 2 - 1)
@@ -489,16 +507,27 @@ def refine(x, f0, chunk=256):
         valleys = 0.5 * (level(spectrum, candidates[:, :, None] * (harmonics - 0.5))
                          + level(spectrum, candidates[:, :, None] * (harmonics + 0.5)))
         score = (peaks - valleys).mean(axis=2)
-        score[:, len(cents):2 * len(cents)] += OCTAVE_MARGIN  # the tracker's octave unless clearly worse
+        score[:, near] += OCTAVE_MARGIN  # the tracker's value unless clearly worse
         score[(candidates < F0_MIN) | (candidates > F0_MAX)] = -1e9
-        best = np.argmax(score, axis=1)
-        i = np.arange(len(rows))
-        inner = (best % len(cents) != 0) & (best % len(cents) != len(cents) - 1)
-        left = score[i, np.maximum(best - 1, 0)]
-        right = score[i, np.minimum(best + 1, len(grid) - 1)]
-        mid = score[i, best]
-        offset = np.where(inner, 0.5 * (left - right) / np.minimum(left - 2 * mid + right, -1e-9), 0.0)
-        out[rows] = f0[rows] * 2 ** ((grid[best] + 5 * np.clip(offset, -1, 1)) / 1200)
+        scores[rows] = score
+
+    # Each octave's best score, summed over the neighbours in the same voiced run.
+    octaves = scores.reshape(len(f0), 3, len(cents)).max(axis=2)
+    run = np.cumsum(np.r_[0, np.diff((f0 > 0).astype(int)) != 0])
+    summed = np.zeros_like(octaves)
+    for d in range(-OCTAVE_SPAN, OCTAVE_SPAN + 1):
+        j = np.clip(np.arange(len(f0)) + d, 0, len(f0) - 1)
+        summed += np.where((run[j] == run)[:, None], octaves[j], 0.0)
+    octave = np.argmax(summed[frames], axis=1)
+    score = scores[frames]
+    i = np.arange(len(frames))
+    best = octave * len(cents) + np.argmax(score.reshape(len(frames), 3, len(cents))[i, octave], axis=1)
+    inner = (best % len(cents) != 0) & (best % len(cents) != len(cents) - 1)
+    left = score[i, np.maximum(best - 1, 0)]
+    right = score[i, np.minimum(best + 1, len(grid) - 1)]
+    mid = score[i, best]
+    offset = np.where(inner, 0.5 * (left - right) / np.minimum(left - 2 * mid + right, -1e-9), 0.0)
+    out[frames] = f0[frames] * 2 ** ((grid[best] + 5 * np.clip(offset, -1, 1)) / 1200)
     return out
 
 

@@ -468,3 +468,48 @@ fn the_band_above_the_grid_moves_to_the_profile_s() {
         assert!(after < 0.5 * before, "{before} -> {after}");
     }
 }
+
+/// Power of `samples` between `lo` and `hi` Hz (dB, arbitrary reference): a Hann-windowed
+/// spectrum of the whole slice.
+fn band_power_db(samples: &[f32], rate: f32, lo: f32, hi: f32) -> f32 {
+    let n = samples.len();
+    let mut planner = realfft::RealFftPlanner::<f32>::new();
+    let fft = planner.plan_fft_forward(n);
+    let mut input: Vec<f32> = samples
+        .iter()
+        .enumerate()
+        .map(|(i, x)| x * (0.5 - 0.5 * (std::f32::consts::TAU * i as f32 / n as f32).cos()))
+        .collect();
+    let mut spectrum = fft.make_output_vec();
+    fft.process(&mut input, &mut spectrum).unwrap();
+    let bin = |hz: f32| (hz * n as f32 / rate).round() as usize;
+    let power: f32 = spectrum[bin(lo)..=bin(hi)]
+        .iter()
+        .map(|c| c.norm_sqr())
+        .sum();
+    10.0 * power.max(1e-30).log10()
+}
+
+#[test]
+fn the_breath_below_a_high_note_s_fundamental_stays_under_it() {
+    // A breathy voice converted towards its own profile learned an octave lower, holding a
+    // note a fifth above its song's: no harmonic of that note samples the envelope below its
+    // fundamental, where the frame holds only breath, while the profile's classes were sung
+    // with harmonics there. The gains must not lift that breath towards the fundamental (a
+    // pitch tracker then reads a subharmonic; before the fix: +15 dB).
+    let breathy = Singer { breath: 0.15, ..Y };
+    let low = learn(&sing(breathy, &melody(48.0, 14, 0.55, 1), RATE, 1), RATE).unwrap();
+    let mut input = song_y(breathy, RATE);
+    let start = input.len();
+    input.extend(sing(breathy, &[(67.0, 2.0)], RATE, 4));
+    let out = convert(&low, &input, RATE, ConvertSettings::default());
+    // The held note's second second: breath from 100 Hz to 0.8 F0 against the fundamental.
+    let f0 = 440.0 * 2f32.powf(-2.0 / 12.0);
+    let held = start + RATE as usize..start + 2 * RATE as usize;
+    let below = |s: &[f32]| {
+        band_power_db(s, RATE, 100.0, 0.8 * f0) - band_power_db(s, RATE, 0.97 * f0, 1.03 * f0)
+    };
+    let (before, after) = (below(&input[held.clone()]), below(&out[held]));
+    println!("breath below the fundamental of a high note: {before:.1} dB -> {after:.1} dB");
+    assert!(after < before + 3.0, "{before} -> {after}");
+}
