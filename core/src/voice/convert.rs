@@ -433,7 +433,6 @@ impl VoiceConverter {
         let analysis = self.analyser.analyse(&self.input);
         let sounding = analysis.level_db > f32::NEG_INFINITY;
         let voiced = voicing(analysis);
-        let f0_hz = analysis.f0_hz;
         if voiced > 0.0 {
             self.average_weight += voiced;
             let rate = (voiced / self.average_weight).max(voiced * self.average_rate);
@@ -459,7 +458,7 @@ impl VoiceConverter {
             self.track(&envelope_db, voiced);
         }
         let tracked_db = self.tracked_db;
-        self.update_gains(&tracked_db, voiced, f0_hz);
+        self.update_gains(&tracked_db, voiced);
         let (spectrum, envelope) = self.analyser.spectrum_and_envelope();
         let ratio = 2f32.powf(self.settings.transpose_semitones / 12.0);
         self.shifter
@@ -578,10 +577,10 @@ impl VoiceConverter {
     }
 
     /// Moves the smoothed gains one hop towards the levelled envelope ratio at the amount in
-    /// force for the current voicing: for a voiced frame (`voiced`, 0..1, fundamental `f0_hz`,
-    /// 0 when unknown) and a profile with classes, from the frame's envelope to its mapped
-    /// envelope; otherwise from the input's average to the profile's.
-    fn update_gains(&mut self, frame: &[f32; GRID_POINTS], voiced: f32, f0_hz: f32) {
+    /// force for the current voicing: for a voiced frame (`voiced`, 0..1) and a profile with
+    /// classes, from the frame's envelope to its mapped envelope; otherwise from the input's
+    /// average to the profile's.
+    fn update_gains(&mut self, frame: &[f32; GRID_POINTS], voiced: f32) {
         let protect = self.settings.protect / MAX_PROTECT;
         let amount = self.settings.amount * (self.voicing + (1.0 - self.voicing) * protect);
         let mut target = [0.0f32; GAINS];
@@ -599,35 +598,15 @@ impl VoiceConverter {
                 target[i] = lerp(average, framewise, mapping).clamp(-MAX_CUT_DB, MAX_BOOST_DB);
                 base[i] = lerp(self.average_db[i], frame[i], mapping);
             }
-            // The gains apply to the transposed spectrum, whose fundamental is moved too. A
-            // frame's own envelope is not sampled below its own fundamental either, so a note
-            // above the voice's typical pitch holds the gains from there down: the ratio of the
-            // mapped envelope to the breath under the note would otherwise lift that breath
-            // towards the fundamental (and a pitch tracker then reads a subharmonic).
-            let transpose = self.settings.transpose_semitones / 12.0;
-            let low_f0 = (self.average_log_f0 + transpose)
-                .exp2()
-                .max(self.target_low_f0);
-            let last = (covered - 1) as f32;
-            let typical = grid_index(BELOW_F0 * low_f0).clamp(0.0, last);
-            let mut hold = typical;
-            if mapping > 0.0 && f0_hz > 0.0 {
-                hold = hold.max(grid_index(f0_hz * transpose.exp2()).min(last));
-            }
-            // Held from a fractional grid position, so the gains follow a gliding note smoothly.
-            let (below, frac) = (hold.floor() as usize, hold.fract());
-            let held = lerp(target[below], target[(below + 1).min(covered - 1)], frac);
-            target[..hold.ceil() as usize].fill(held);
-            // Level the ratio so the input's (mel-weighted) power stays the same, over the points
-            // from the typical fundamental's (those a note holds are counted at their held
-            // gain, so the level moves smoothly with the note).
+            // The gains apply to the transposed spectrum, whose fundamental is moved too.
+            let output_log_f0 = self.average_log_f0 + self.settings.transpose_semitones / 12.0;
+            let low_f0 = output_log_f0.exp2().max(self.target_low_f0);
+            let first = (grid_index(BELOW_F0 * low_f0).ceil().max(0.0) as usize).min(covered - 1);
+            let held = target[first];
+            target[..first].fill(held);
+            // Level the ratio so the input's (mel-weighted) power stays the same.
             let (mut before, mut after) = (0.0f32, 0.0f32);
-            for (t, a) in target
-                .iter()
-                .zip(&base)
-                .take(covered)
-                .skip(typical.ceil() as usize)
-            {
+            for (t, a) in target.iter().zip(&base).take(covered).skip(first) {
                 let power = db_to_power(*a);
                 before += power;
                 after += power * db_to_power(*t);

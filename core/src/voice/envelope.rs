@@ -47,9 +47,6 @@ const MAX_F0_HZ: f32 = 1000.0;
 /// The periodicity search's longest lag as a fraction of the frame (the window correction gets
 /// unreliable beyond).
 const MAX_LAG_FRACTION: f32 = 0.6;
-/// The fundamental's lag is the shortest whose autocorrelation peak reaches this fraction of the
-/// highest (the peaks at multiples of the period are about as high).
-const PERIOD_FRACTION: f32 = 0.9;
 /// Frames quieter than this (mean square, dBFS) count as silence: never voiced.
 pub(crate) const SILENCE_DB: f32 = -70.0;
 /// Periodicity at which a frame starts to count as voiced, and at which it is fully voiced.
@@ -138,9 +135,8 @@ pub struct FrameAnalysis {
     pub level_db: f32,
     /// Normalised autocorrelation peak at a pitch lag, 0 (noise) to 1 (perfectly periodic).
     pub periodicity: f32,
-    /// The fundamental, Hz (0 when there is no periodicity peak): the shortest lag whose peak
-    /// nearly reaches the periodicity's. Octave errors remain possible; the converter averages it
-    /// and holds its gains below it.
+    /// The lag of the periodicity peak as a frequency, Hz (0 when there is none). Octave errors
+    /// are common; the converter only averages it.
     pub f0_hz: f32,
     /// The log envelope in dB on the grid, levelled to a mean of 0 dB from 400 Hz to 3.5 kHz. Points
     /// the sample rate does not cover hold the last covered value.
@@ -326,8 +322,7 @@ impl FrameAnalyser {
 
     /// The window-corrected normalised autocorrelation peak over the pitch lags, taken after
     /// the autocorrelation's first zero crossing (so a dull, low-passed noise does not count),
-    /// and the fundamental: the frequency of the shortest lag peaking within
-    /// [`PERIOD_FRACTION`] of it (0 when there is no peak).
+    /// and the frequency of its lag (0 when there is no peak).
     fn periodicity(&mut self) -> (f32, f32) {
         self.forward2
             .process_with_scratch(&mut self.real2, &mut self.spectrum2, &mut self.fft_scratch)
@@ -354,18 +349,8 @@ impl FrameAnalyser {
                 (best, best_lag) = (a / self.window_acf[lag], lag);
             }
         }
-        // Every multiple of the period peaks about as high: the fundamental's is the shortest
-        // lag that peaks nearly as high as the best (else a long multiple read F0 / 5).
-        let period = (start.max(min_lag)..best_lag)
-            .find(|&lag| {
-                let a = acf(lag);
-                a > acf(lag - 1)
-                    && a >= acf(lag + 1)
-                    && a / self.window_acf[lag] >= PERIOD_FRACTION * best
-            })
-            .unwrap_or(best_lag);
-        let f0 = if period > 0 {
-            self.sample_rate / period as f32
+        let f0 = if best_lag > 0 {
+            self.sample_rate / best_lag as f32
         } else {
             0.0
         };
