@@ -230,21 +230,16 @@ pub fn analyze_file(
         peak: 0.0,
         decimated: decimator.is_some(),
     };
-    let (read, followed) = if options.single_thread {
-        let mut mono = vec![Vec::new()];
-        let read = (|| -> Result<(), AnalyzeError> {
+    // Decodes, meters and hands each block on (`hand_off` returns false to stop early).
+    let mut read_blocks =
+        |hand_off: &mut dyn FnMut(&[Vec<f32>]) -> bool| -> Result<(), AnalyzeError> {
             while let Some(block) = reader.next_block()? {
                 frames += block.first().map_or(0, |c| c.len()) as u64;
                 if let Some(meter) = &mut meter {
                     meter.add_frames(block).map_err(meter_error)?;
                 }
-                match &mut decimator {
-                    Some(decimator) => {
-                        mono[0].clear();
-                        decimator.process(block, &mut mono[0]);
-                        follower.take(&mono);
-                    }
-                    None => follower.take(block),
+                if !hand_off(block) {
+                    break;
                 }
                 progress(Progress {
                     frames_done: frames,
@@ -253,7 +248,20 @@ pub fn analyze_file(
                 });
             }
             Ok(())
-        })();
+        };
+    let (read, followed) = if options.single_thread {
+        let mut mono = vec![Vec::new()];
+        let read = read_blocks(&mut |block| {
+            match &mut decimator {
+                Some(decimator) => {
+                    mono[0].clear();
+                    decimator.process(block, &mut mono[0]);
+                    follower.take(&mono);
+                }
+                None => follower.take(block),
+            }
+            true
+        });
         (read, follower.finish())
     } else {
         // Two threads: this one decodes and meters the loudness and the BS.1770 peak, a second
@@ -274,35 +282,21 @@ pub fn analyze_file(
                 }
                 follower.finish()
             });
-            let read = (|| -> Result<(), AnalyzeError> {
-                while let Some(block) = reader.next_block()? {
-                    frames += block.first().map_or(0, |c| c.len()) as u64;
-                    if let Some(meter) = &mut meter {
-                        meter.add_frames(block).map_err(meter_error)?;
+            let read = read_blocks(&mut |block| {
+                let Ok(mut copy) = free_rx.recv() else {
+                    return false;
+                };
+                if let Some(decimator) = &mut decimator {
+                    copy[0].clear();
+                    decimator.process(block, &mut copy[0]);
+                } else {
+                    for (to, from) in copy.iter_mut().zip(block) {
+                        to.clear();
+                        to.extend_from_slice(from);
                     }
-                    let Ok(mut copy) = free_rx.recv() else {
-                        break;
-                    };
-                    if let Some(decimator) = &mut decimator {
-                        copy[0].clear();
-                        decimator.process(block, &mut copy[0]);
-                    } else {
-                        for (to, from) in copy.iter_mut().zip(block) {
-                            to.clear();
-                            to.extend_from_slice(from);
-                        }
-                    }
-                    if full_tx.send(copy).is_err() {
-                        break;
-                    }
-                    progress(Progress {
-                        frames_done: frames,
-                        total_frames: spec.total_frames,
-                        sample_rate: spec.sample_rate,
-                    });
                 }
-                Ok(())
-            })();
+                full_tx.send(copy).is_ok()
+            });
             drop(full_tx);
             (read, follower.join())
         });
