@@ -25,7 +25,7 @@ use std::fmt;
 
 use serde::{Serialize, Serializer};
 
-use super::frontend::SpectralFrames;
+use super::frontend::{PowerSpectrumPairs, lane_max};
 
 /// Sub-bins per semitone of the fine pitch-class histogram.
 const FINE: usize = 10;
@@ -134,17 +134,32 @@ pub struct KeyEstimate {
 
 /// Streaming pitch-class histogram of a mono signal (see the module documentation).
 pub(crate) struct ChromaAccumulator {
-    spectra: SpectralFrames,
+    spectra: PowerSpectrumPairs,
     /// The current frame's bin magnitudes (a full-scale sine reads 1).
     magnitudes: Vec<f32>,
+    pitches: PeakPitches,
+    histograms: Histograms,
+}
+
+/// Where in the spectrum peaks are read, and the pitch of a peak.
+struct PeakPitches {
     /// Bins searched for peaks.
     bins: std::ops::Range<usize>,
     bin_hz: f64,
+    /// The fine pitch-class position of each bin's centre frequency, in fine bins above C at
+    /// A = 440 Hz (not yet wrapped to the octave), from 0 up to `bins.end`, with its first and
+    /// half its second derivative by the bin, so that a peak's position between bins is a
+    /// polynomial (three terms of its Taylor series).
+    bin_positions: Vec<[f64; 3]>,
+}
+
+/// The peaks gathered so far.
+struct Histograms {
     /// Accumulated weight per fine pitch-class bin (bin 0 is centred on C at A = 440 Hz).
-    histogram: [f64; 12 * FINE],
+    all: [f64; 12 * FINE],
     /// The same for each frame's bass note (one count per frame that has one).
     bass: [f64; 12 * FINE],
-    /// The same as `histogram` for the opening frames only.
+    /// The same as `all` for the opening frames only.
     opening: [f64; 12 * FINE],
     /// Pitched frames that make up the opening.
     opening_frames: u64,
@@ -169,7 +184,7 @@ impl std::fmt::Debug for ChromaAccumulator {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ChromaAccumulator")
             .field("frame_len", &self.spectra.len())
-            .field("frames", &self.frames)
+            .field("frames", &self.histograms.frames)
             .finish_non_exhaustive()
     }
 }
@@ -183,48 +198,85 @@ impl ChromaAccumulator {
         let hi = ((HIGHEST_HZ.min(0.45 * rate) / bin_hz).ceil() as usize).min(len / 2 - 1);
         let hop = len / 2;
         Self {
-            spectra: SpectralFrames::new(len, hop),
+            spectra: PowerSpectrumPairs::new(len, hop),
             magnitudes: vec![0.0; len / 2 + 1],
-            bins: lo..hi,
-            bin_hz,
-            histogram: [0.0; 12 * FINE],
-            bass: [0.0; 12 * FINE],
-            opening: [0.0; 12 * FINE],
-            opening_frames: (OPENING_S * rate / hop as f64).round().max(1.0) as u64,
-            frames: 0,
+            pitches: PeakPitches {
+                bins: lo..hi,
+                bin_hz,
+                bin_positions: (0..hi)
+                    .map(|k| {
+                        let k = (k as f64).max(1.0);
+                        let slope = (12 * FINE) as f64 / (k * std::f64::consts::LN_2);
+                        [fine_position(k * bin_hz), slope, -0.5 * slope / k]
+                    })
+                    .collect(),
+            },
+            histograms: Histograms {
+                all: [0.0; 12 * FINE],
+                bass: [0.0; 12 * FINE],
+                opening: [0.0; 12 * FINE],
+                opening_frames: (OPENING_S * rate / hop as f64).round().max(1.0) as u64,
+                frames: 0,
+            },
         }
     }
 
     /// Forgets everything heard.
     pub(crate) fn reset(&mut self) {
         self.spectra.reset();
-        self.histogram = [0.0; 12 * FINE];
-        self.bass = [0.0; 12 * FINE];
-        self.opening = [0.0; 12 * FINE];
-        self.frames = 0;
+        let h = &mut self.histograms;
+        (h.all, h.bass, h.opening) = ([0.0; 12 * FINE], [0.0; 12 * FINE], [0.0; 12 * FINE]);
+        h.frames = 0;
     }
 
-    /// Adds mono samples at the analysis rate.
+    /// Adds mono samples at the analysis rate. A frame counts once the next one is complete
+    /// too (see [`PowerSpectrumPairs`]), 186 ms later.
     pub(crate) fn push(&mut self, samples: &[f32]) {
-        let scale = self.spectra.magnitude_scale();
         self.spectra.push(samples);
-        while let Some(spectrum) = self.spectra.next_spectrum() {
-            // Peaks are read in `bins` and compared with their neighbours.
-            let around = self.bins.start - 1..self.bins.end + 1;
-            for (m, c) in self.magnitudes[around.clone()]
-                .iter_mut()
-                .zip(&spectrum[around])
-            {
-                *m = c.norm_sqr().sqrt() * scale;
+        // Peaks are read in `bins` and compared with their neighbours.
+        let bins = &self.pitches.bins;
+        let around = bins.start - 1..bins.end + 1;
+        while let Some(pair) = self.spectra.next_pair() {
+            for power in pair {
+                for (m, p) in self.magnitudes[around.clone()]
+                    .iter_mut()
+                    .zip(&power[around.clone()])
+                {
+                    *m = p.sqrt();
+                }
+                self.histograms.add_peaks(&self.magnitudes, &self.pitches);
             }
-            self.add_peaks();
         }
     }
 
-    /// Adds the current frame's spectral peaks to the histograms.
-    fn add_peaks(&mut self) {
-        let m = &self.magnitudes;
-        let strongest = m[self.bins.clone()].iter().copied().fold(0.0, f32::max);
+    /// The tuning and the tuned chromas of everything heard, of the bass and of the opening;
+    /// `None` if no frame held a pitched peak.
+    pub(crate) fn evidence(&self) -> Option<KeyEvidence> {
+        let histograms = &self.histograms;
+        if histograms.frames == 0 {
+            return None;
+        }
+        let (mut sin, mut cos) = (0.0, 0.0);
+        for (i, h) in histograms.all.iter().enumerate() {
+            let phase = std::f64::consts::TAU * (i % FINE) as f64 / FINE as f64;
+            sin += h * phase.sin();
+            cos += h * phase.cos();
+        }
+        let tuning = sin.atan2(cos) / std::f64::consts::TAU; // semitones, -0.5..0.5
+        let shift = (tuning * FINE as f64).round() as isize;
+        Some(KeyEvidence {
+            tuning_cents: tuning * 100.0,
+            chroma: tuned_chroma(&histograms.all, shift),
+            bass: tuned_chroma(&histograms.bass, shift),
+            opening: tuned_chroma(&histograms.opening, shift),
+        })
+    }
+}
+
+impl Histograms {
+    /// Adds the peaks of a frame's bin magnitudes `m`.
+    fn add_peaks(&mut self, m: &[f32], pitches: &PeakPitches) {
+        let strongest = lane_max(&m[pitches.bins.clone()]);
         if strongest < SILENT_PEAK {
             return;
         }
@@ -232,12 +284,11 @@ impl ChromaAccumulator {
         let mut contributions = [0.0f64; 12 * FINE];
         let mut total = 0.0;
         let mut bass_note = None;
-        for k in self.bins.clone() {
+        for k in pitches.bins.clone() {
             if m[k] <= floor || m[k] <= m[k - 1] || m[k] < m[k + 1] {
                 continue;
             }
-            let hz = self.peak_hz(k);
-            let fine = fine_bin(hz);
+            let (hz, fine) = pitches.peak_pitch(m, k);
             if bass_note.is_none() && m[k] >= BASS_PEAK * strongest {
                 bass_note = Some((hz, fine));
             }
@@ -250,7 +301,7 @@ impl ChromaAccumulator {
         }
         let opening = self.frames < self.opening_frames;
         for (i, c) in contributions.into_iter().enumerate() {
-            self.histogram[i] += c / total;
+            self.all[i] += c / total;
             if opening {
                 self.opening[i] += c / total;
             }
@@ -260,11 +311,12 @@ impl ChromaAccumulator {
         }
         self.frames += 1;
     }
+}
 
-    /// The frequency of the spectral peak at bin `k`, by parabolic interpolation of the log
-    /// magnitude.
-    fn peak_hz(&self, k: usize) -> f64 {
-        let m = &self.magnitudes;
+impl PeakPitches {
+    /// The frequency of the spectral peak at bin `k` of the magnitudes `m`, by parabolic
+    /// interpolation of the log magnitude, and its fine pitch-class bin.
+    fn peak_pitch(&self, m: &[f32], k: usize) -> (f64, usize) {
         // The neighbours' log magnitudes relative to the peak's (one logarithm each).
         let (l, r) = ((m[k - 1] / m[k]).ln(), (m[k + 1] / m[k]).ln());
         let denom = l + r;
@@ -273,36 +325,22 @@ impl ChromaAccumulator {
         } else {
             0.0
         };
-        (k as f64 + shift) * self.bin_hz
-    }
-
-    /// The tuning and the tuned chromas of everything heard, of the bass and of the opening;
-    /// `None` if no frame held a pitched peak.
-    pub(crate) fn evidence(&self) -> Option<KeyEvidence> {
-        if self.frames == 0 {
-            return None;
-        }
-        let (mut sin, mut cos) = (0.0, 0.0);
-        for (i, h) in self.histogram.iter().enumerate() {
-            let phase = std::f64::consts::TAU * (i % FINE) as f64 / FINE as f64;
-            sin += h * phase.sin();
-            cos += h * phase.cos();
-        }
-        let tuning = sin.atan2(cos) / std::f64::consts::TAU; // semitones, -0.5..0.5
-        let shift = (tuning * FINE as f64).round() as isize;
-        Some(KeyEvidence {
-            tuning_cents: tuning * 100.0,
-            chroma: tuned_chroma(&self.histogram, shift),
-            bass: tuned_chroma(&self.bass, shift),
-            opening: tuned_chroma(&self.opening, shift),
-        })
+        // The position moves from the bin's by 12 FINE log2(1 + shift / k) fine bins; with
+        // |shift / k| at most 1/32 (bins from 50 Hz up are at least the 16th), the Taylor
+        // series' third term is under 0.002 of a fine bin.
+        let [centre, slope, curvature] = self.bin_positions[k];
+        let position = centre + shift * (slope + shift * curvature);
+        // Rounded by truncating a value made positive by whole octaves (one instruction, where
+        // `round` is a library call).
+        let fine = (position + 0.5 + (120 * FINE) as f64) as usize % (12 * FINE);
+        ((k as f64 + shift) * self.bin_hz, fine)
     }
 }
 
-/// The fine pitch-class bin of a frequency (bin 0 is centred on C at A = 440 Hz).
-fn fine_bin(hz: f64) -> usize {
-    let midi = 69.0 + 12.0 * (hz / 440.0).log2();
-    ((midi * FINE as f64).round() as i64).rem_euclid(12 * FINE as i64) as usize
+/// The position of a frequency on the fine pitch-class scale: fine bins above C at A = 440 Hz,
+/// not wrapped to the octave.
+fn fine_position(hz: f64) -> f64 {
+    (69.0 + 12.0 * (hz / 440.0).log2()) * FINE as f64
 }
 
 /// The twelve chroma values (C to B) of a fine histogram, summed around the semitone centres

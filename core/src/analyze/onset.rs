@@ -2,9 +2,7 @@
 //! (log-compressed spectral flux, half-wave rectified). Peaks mark note and drum onsets; the
 //! tempo and beat tracker work on this envelope.
 
-use realfft::num_complex::Complex32;
-
-use super::frontend::SpectralFrames;
+use super::frontend::{PowerSpectrumPairs, lane_sum};
 
 /// Lowest band edge in Hz.
 const LOWEST_HZ: f64 = 30.0;
@@ -16,13 +14,8 @@ const COMPRESSION: f32 = 1000.0;
 
 /// Streaming onset-strength envelope at about 86 frames per second.
 pub(crate) struct OnsetEnvelope {
-    frames: SpectralFrames,
-    /// First bin of each band; the last entry is one past the last band's end.
-    band_edges: Vec<usize>,
-    /// Each band's compressed level in the previous frame.
-    previous: Vec<f32>,
-    /// Scratch: each band's magnitude, then level, in the current frame.
-    levels: Vec<f32>,
+    frames: PowerSpectrumPairs,
+    flux: BandFlux,
     /// The envelope so far, one value per frame (the newest `kept_frames` at least, when set).
     envelope: Vec<f32>,
     /// Keep only about this many of the newest frames (live analysis); `None` keeps all.
@@ -55,12 +48,9 @@ impl OnsetEnvelope {
                 band_edges.push(bin);
             }
         }
-        let bands = band_edges.len() - 1;
         Self {
-            frames: SpectralFrames::new(len, hop),
-            band_edges,
-            previous: vec![0.0; bands],
-            levels: vec![0.0; bands],
+            frames: PowerSpectrumPairs::new(len, hop),
+            flux: BandFlux::new(band_edges),
             envelope: Vec::new(),
             kept_frames: None,
             rate,
@@ -78,7 +68,7 @@ impl OnsetEnvelope {
     /// Forgets the stream (the band levels and the envelope).
     pub(crate) fn reset(&mut self) {
         self.frames.reset();
-        self.previous.fill(0.0);
+        self.flux.previous.fill(0.0);
         self.envelope.clear();
     }
 
@@ -93,39 +83,73 @@ impl OnsetEnvelope {
         self.frames.len() as f64 / 2.0 / self.rate
     }
 
-    /// Adds mono samples at the analysis rate.
+    /// Adds mono samples at the analysis rate. A frame enters the envelope with the next one
+    /// (see [`PowerSpectrumPairs`]), 11.6 ms later.
     pub(crate) fn push(&mut self, samples: &[f32]) {
-        let scale = self.frames.magnitude_scale();
         self.frames.push(samples);
-        while let Some(spectrum) = self.frames.next_spectrum() {
-            // The bands' magnitudes first, then their levels in one loop that vectorises.
-            for (band, level) in self.band_edges.windows(2).zip(&mut self.levels) {
-                let power: f32 = spectrum[band[0]..band[1]]
-                    .iter()
-                    .map(Complex32::norm_sqr)
-                    .sum();
-                *level = (power / (band[1] - band[0]) as f32).sqrt() * scale;
+        while let Some(pair) = self.frames.next_pair() {
+            for power in pair {
+                if let Some(kept) = self.kept_frames
+                    && self.envelope.len() >= 2 * kept
+                {
+                    self.envelope.drain(..self.envelope.len() - kept);
+                }
+                self.envelope.push(self.flux.next(power));
             }
-            for level in &mut self.levels {
-                *level = ln_of_at_least_one(1.0 + COMPRESSION * *level);
-            }
-            let mut flux = 0.0;
-            for (level, previous) in self.levels.iter().zip(&mut self.previous) {
-                flux += (level - *previous).max(0.0);
-                *previous = *level;
-            }
-            if let Some(kept) = self.kept_frames
-                && self.envelope.len() >= 2 * kept
-            {
-                self.envelope.drain(..self.envelope.len() - kept);
-            }
-            self.envelope.push(flux / self.previous.len() as f32);
         }
     }
 
     /// The envelope so far, one value per frame.
     pub(crate) fn envelope(&self) -> &[f32] {
         &self.envelope
+    }
+}
+
+/// The bands' levels from frame to frame.
+struct BandFlux {
+    /// First bin of each band; the last entry is one past the last band's end.
+    band_edges: Vec<usize>,
+    /// One over each band's width in bins.
+    inverse_widths: Vec<f32>,
+    /// Each band's compressed level in the previous frame.
+    previous: Vec<f32>,
+    /// Scratch: each band's power, then level, in the current frame.
+    levels: Vec<f32>,
+}
+
+impl BandFlux {
+    /// The flux of bands with these edges (first bin of each, then one past the last band's).
+    fn new(band_edges: Vec<usize>) -> Self {
+        let inverse_widths: Vec<f32> = band_edges
+            .windows(2)
+            .map(|band| 1.0 / (band[1] - band[0]) as f32)
+            .collect();
+        let bands = inverse_widths.len();
+        Self {
+            band_edges,
+            inverse_widths,
+            previous: vec![0.0; bands],
+            levels: vec![0.0; bands],
+        }
+    }
+
+    /// The mean rise of the bands' levels from the previous frame to the one of power spectrum
+    /// `power`, which becomes the previous frame.
+    fn next(&mut self, power: &[f32]) -> f32 {
+        // The bands' powers first, then their levels in one loop that vectorises.
+        for (band, level) in self.band_edges.windows(2).zip(&mut self.levels) {
+            *level = lane_sum(&power[band[0]..band[1]]);
+        }
+        for (level, inverse_width) in self.levels.iter_mut().zip(&self.inverse_widths) {
+            let magnitude = (*level * inverse_width).sqrt();
+            *level = ln_of_at_least_one(1.0 + COMPRESSION * magnitude);
+        }
+        let mut flux = 0.0;
+        for (level, previous) in self.levels.iter().zip(&mut self.previous) {
+            flux += (level - *previous).max(0.0);
+            *previous = *level;
+        }
+        flux / self.previous.len() as f32
     }
 }
 

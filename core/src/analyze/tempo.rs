@@ -318,9 +318,10 @@ pub fn track_beats(envelope: &[f32], frame_rate: f64, bpm: f64) -> Vec<usize> {
         .collect();
     let earliest = (2.0 * period).round() as usize;
     let latest = (period / 2.0).round().max(1.0) as usize;
-    // The penalty for a gap of `d` frames between two beats, for `d` in `latest..=earliest`.
-    let penalty: Vec<f64> = (0..=earliest)
-        .map(|d| TIGHTNESS * (d.max(1) as f64 / period).ln().powi(2))
+    // The penalty for a gap of `earliest - j` frames between two beats, at `j`: in the order of
+    // the previous beats a window of `score` lists.
+    let reversed_penalty: Vec<f64> = (0..=earliest)
+        .map(|j| TIGHTNESS * ((earliest - j).max(1) as f64 / period).ln().powi(2))
         .collect();
     let mut score = vec![0.0f64; n];
     let mut from = vec![usize::MAX; n];
@@ -329,12 +330,24 @@ pub fn track_beats(envelope: &[f32], frame_rate: f64, bpm: f64) -> Vec<usize> {
         if t < latest {
             continue;
         }
-        let best = (t.saturating_sub(earliest)..=t - latest)
-            .map(|prev| (prev, score[prev] - penalty[t - prev]))
-            .max_by(|a, b| a.1.total_cmp(&b.1));
-        if let Some((prev, s)) = best.filter(|&(_, s)| s > 0.0) {
-            score[t] += s;
-            from[t] = prev;
+        // The best previous beat (the latest of equals); only a positive score is worth it.
+        // Its score first (a maximum, four at a time), then where it is.
+        let (start, end) = (t.saturating_sub(earliest), t - latest);
+        let window = &score[start..=end];
+        let penalties = &reversed_penalty[earliest + start - t..=earliest + end - t];
+        let gains = || window.iter().zip(penalties).map(|(s, p)| s - p);
+        let mut lanes = [0.0f64; 4];
+        for (i, gain) in gains().enumerate() {
+            let lane = &mut lanes[i % 4];
+            *lane = if gain > *lane { gain } else { *lane };
+        }
+        let best_score = lanes.into_iter().fold(0.0, f64::max);
+        if best_score > 0.0 {
+            let best = gains()
+                .rposition(|gain| gain == best_score)
+                .expect("the maximum is one of them");
+            score[t] += best_score;
+            from[t] = start + best;
         }
     }
     // End on the best-scoring beat within the last period, then walk back.
