@@ -545,50 +545,40 @@ impl RawPcm {
 }
 
 /// Appends the whole frames of `W`-byte samples in `bytes` to `block`. Mono and stereo, the
-/// usual layouts, are read as arrays of whole frames (their size known at compile time) and
-/// each channel's samples appended in one pass, written once; other channel counts frame by
-/// frame into zeroed room.
+/// usual layouts, are converted in one pass over the frames with the frame size known at
+/// compile time; other channel counts channel by channel.
 fn deinterleave<const W: usize>(
     bytes: &[u8],
     block: &mut [Vec<f32>],
     sample: impl Fn([u8; W]) -> f32,
 ) {
+    let word = |b: &[u8]| -> [u8; W] { std::array::from_fn(|i| b[i]) };
+    let frames = bytes.len() / (W * block.len());
+    let start = block.first().map_or(0, Vec::len);
+    for channel in block.iter_mut() {
+        channel.resize(start + frames, 0.0);
+    }
     match block {
-        [mono] => append_channels::<W, W>(bytes, std::slice::from_mut(mono), &sample),
-        [_, _] if W == 2 => append_channels::<W, 4>(bytes, block, &sample),
-        [_, _] if W == 3 => append_channels::<W, 6>(bytes, block, &sample),
-        [_, _] if W == 4 => append_channels::<W, 8>(bytes, block, &sample),
+        [mono] => {
+            for (o, b) in mono[start..].iter_mut().zip(bytes.chunks_exact(W)) {
+                *o = sample(word(b));
+            }
+        }
+        [left, right] => {
+            let outs = left[start..].iter_mut().zip(&mut right[start..]);
+            for ((l, r), b) in outs.zip(bytes.chunks_exact(2 * W)) {
+                *l = sample(word(&b[..W]));
+                *r = sample(word(&b[W..]));
+            }
+        }
         _ => {
-            let word = |b: &[u8]| -> [u8; W] { std::array::from_fn(|i| b[i]) };
             let frame = W * block.len();
-            let frames = bytes.len() / frame;
-            let start = block.first().map_or(0, Vec::len);
             for (c, out) in block.iter_mut().enumerate() {
-                out.resize(start + frames, 0.0);
                 for (o, b) in out[start..].iter_mut().zip(bytes.chunks_exact(frame)) {
                     *o = sample(word(&b[c * W..]));
                 }
             }
         }
-    }
-}
-
-/// Appends the whole `F`-byte frames of `W`-byte samples in `bytes` to `block`, whose channel
-/// count is `F / W`.
-fn append_channels<const W: usize, const F: usize>(
-    bytes: &[u8],
-    block: &mut [Vec<f32>],
-    sample: &impl Fn([u8; W]) -> f32,
-) {
-    let (frames, _) = bytes.as_chunks::<F>();
-    // A loop of known length: unrolled, so that each channel's offset is a constant.
-    for (c, channel) in block[..F / W].iter_mut().enumerate() {
-        let at = c * W;
-        channel.extend(
-            frames
-                .iter()
-                .map(|frame| sample(std::array::from_fn(|i| frame[at + i]))),
-        );
     }
 }
 
