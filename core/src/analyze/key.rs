@@ -135,8 +135,6 @@ pub struct KeyEstimate {
 /// Streaming pitch-class histogram of a mono signal (see the module documentation).
 pub(crate) struct ChromaAccumulator {
     spectra: PowerSpectrumPairs,
-    /// The current frame's bin magnitudes (a full-scale sine reads 1).
-    magnitudes: Vec<f32>,
     pitches: PeakPitches,
     histograms: Histograms,
 }
@@ -199,7 +197,6 @@ impl ChromaAccumulator {
         let hop = len / 2;
         Self {
             spectra: PowerSpectrumPairs::new(len, hop),
-            magnitudes: vec![0.0; len / 2 + 1],
             pitches: PeakPitches {
                 bins: lo..hi,
                 bin_hz,
@@ -233,18 +230,9 @@ impl ChromaAccumulator {
     /// too (see [`PowerSpectrumPairs`]), 186 ms later.
     pub(crate) fn push(&mut self, samples: &[f32]) {
         self.spectra.push(samples);
-        // Peaks are read in `bins` and compared with their neighbours.
-        let bins = &self.pitches.bins;
-        let around = bins.start - 1..bins.end + 1;
         while let Some(pair) = self.spectra.next_pair() {
             for power in pair {
-                for (m, p) in self.magnitudes[around.clone()]
-                    .iter_mut()
-                    .zip(&power[around.clone()])
-                {
-                    *m = p.sqrt();
-                }
-                self.histograms.add_peaks(&self.magnitudes, &self.pitches);
+                self.histograms.add_peaks(power, &self.pitches);
             }
         }
     }
@@ -274,25 +262,27 @@ impl ChromaAccumulator {
 }
 
 impl Histograms {
-    /// Adds the peaks of a frame's bin magnitudes `m`.
-    fn add_peaks(&mut self, m: &[f32], pitches: &PeakPitches) {
-        let strongest = lane_max(&m[pitches.bins.clone()]);
-        if strongest < SILENT_PEAK {
+    /// Adds the peaks of a frame's power spectrum `p` (a full-scale sine reads 1). Peaks are
+    /// found and weighed by magnitude, compared here as powers: the square roots are taken for
+    /// the peaks alone.
+    fn add_peaks(&mut self, p: &[f32], pitches: &PeakPitches) {
+        let strongest = lane_max(&p[pitches.bins.clone()]);
+        if strongest < SILENT_PEAK * SILENT_PEAK {
             return;
         }
-        let floor = strongest * PEAK_FLOOR;
+        let floor = strongest * (PEAK_FLOOR * PEAK_FLOOR);
         let mut contributions = [0.0f64; 12 * FINE];
         let mut total = 0.0;
         let mut bass_note = None;
         for k in pitches.bins.clone() {
-            if m[k] <= floor || m[k] <= m[k - 1] || m[k] < m[k + 1] {
+            if p[k] <= floor || p[k] <= p[k - 1] || p[k] < p[k + 1] {
                 continue;
             }
-            let (hz, fine) = pitches.peak_pitch(m, k);
-            if bass_note.is_none() && m[k] >= BASS_PEAK * strongest {
+            let (hz, fine) = pitches.peak_pitch(p, k);
+            if bass_note.is_none() && p[k] >= (BASS_PEAK * BASS_PEAK) * strongest {
                 bass_note = Some((hz, fine));
             }
-            let weight = f64::from(m[k] / strongest);
+            let weight = f64::from((p[k] / strongest).sqrt());
             contributions[fine] += weight;
             total += weight;
         }
@@ -314,11 +304,12 @@ impl Histograms {
 }
 
 impl PeakPitches {
-    /// The frequency of the spectral peak at bin `k` of the magnitudes `m`, by parabolic
+    /// The frequency of the spectral peak at bin `k` of the power spectrum `p`, by parabolic
     /// interpolation of the log magnitude, and its fine pitch-class bin.
-    fn peak_pitch(&self, m: &[f32], k: usize) -> (f64, usize) {
-        // The neighbours' log magnitudes relative to the peak's (one logarithm each).
-        let (l, r) = ((m[k - 1] / m[k]).ln(), (m[k + 1] / m[k]).ln());
+    fn peak_pitch(&self, p: &[f32], k: usize) -> (f64, usize) {
+        // The neighbours' log powers relative to the peak's (one logarithm each): twice their
+        // log magnitudes, which the interpolation's ratio does not see.
+        let (l, r) = ((p[k - 1] / p[k]).ln(), (p[k + 1] / p[k]).ln());
         let denom = l + r;
         let shift = if denom < 0.0 {
             f64::from((0.5 * (l - r) / denom).clamp(-0.5, 0.5))

@@ -2,6 +2,8 @@
 //! (log-compressed spectral flux, half-wave rectified). Peaks mark note and drum onsets; the
 //! tempo and beat tracker work on this envelope.
 
+use multiversion::multiversion;
+
 use super::frontend::{PowerSpectrumPairs, lane_sum};
 
 /// Lowest band edge in Hz.
@@ -140,16 +142,23 @@ impl BandFlux {
         for (band, level) in self.band_edges.windows(2).zip(&mut self.levels) {
             *level = lane_sum(&power[band[0]..band[1]]);
         }
-        for (level, inverse_width) in self.levels.iter_mut().zip(&self.inverse_widths) {
-            let magnitude = (*level * inverse_width).sqrt();
-            *level = ln_of_at_least_one(1.0 + COMPRESSION * magnitude);
-        }
+        compress_levels(&mut self.levels, &self.inverse_widths);
         let mut flux = 0.0;
         for (level, previous) in self.levels.iter().zip(&mut self.previous) {
             flux += (level - *previous).max(0.0);
             *previous = *level;
         }
         flux / self.previous.len() as f32
+    }
+}
+
+/// Turns the bands' powers into their compressed levels: `ln(1 + COMPRESSION m)` of the mean
+/// magnitude `m` over the band. Compiled for AVX2 too and picked at run time.
+#[multiversion(targets("x86_64+avx2", "aarch64+neon"))]
+fn compress_levels(powers: &mut [f32], inverse_widths: &[f32]) {
+    for (level, inverse_width) in powers.iter_mut().zip(inverse_widths) {
+        let magnitude = (*level * inverse_width).sqrt();
+        *level = ln_of_at_least_one(1.0 + COMPRESSION * magnitude);
     }
 }
 
