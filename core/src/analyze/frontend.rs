@@ -48,7 +48,7 @@ pub(crate) struct MonoDecimator {
 }
 
 impl MonoDecimator {
-    /// A decimator for input at `sample_rate` Hz.
+    /// A decimator for input at `sample_rate` Hz to the analysis rate.
     pub(crate) fn new(sample_rate: u32) -> Self {
         let mut factor = 1;
         let mut rate = f64::from(sample_rate);
@@ -56,6 +56,12 @@ impl MonoDecimator {
             rate /= 2.0;
             factor *= 2;
         }
+        Self::by_factor(rate * factor as f64, factor)
+    }
+
+    /// A decimator for input at `sample_rate` Hz by `factor` (a power of two).
+    pub(crate) fn by_factor(sample_rate: f64, factor: usize) -> Self {
+        let rate = sample_rate / factor as f64;
         let taps = if factor == 1 {
             Vec::new()
         } else {
