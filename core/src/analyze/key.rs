@@ -1,13 +1,14 @@
 //! Musical key (tonic and mode) from a tuning-aware chroma.
 //!
 //! [`ChromaAccumulator`] halves the analysis rate again (to about 5.5 or 6 kHz), takes long
-//! frames (about 370 ms), picks the spectral peaks between 50 Hz and 2.5 kHz, and adds each peak's weight to a pitch-class histogram ten bins per
-//! semitone fine, each frame normalised so that loud passages do not outvote quiet ones. The
-//! histogram's circular mean within the semitone is the recording's tuning (a song tuned to
-//! 432 Hz, or a tape running fast, still reads its written key), and the twelve chroma values
-//! are the histogram summed around the tuned semitone centres. Two more histograms of the same
-//! kind are kept: the bass (each frame's lowest strong peak, when it is below 300 Hz: the note
-//! the harmony stands on) and the opening (every peak of the first 1.5 s of pitched sound).
+//! frames (about 370 ms), picks the spectral peaks between 50 Hz and 2.5 kHz, and adds each
+//! peak's weight to a pitch-class histogram ten bins per semitone fine, each frame normalised
+//! so that loud passages do not outvote quiet ones. The histogram's circular mean within the
+//! semitone is the recording's tuning (a song tuned to 432 Hz, or a tape running fast, still
+//! reads its written key), and the twelve chroma values are the histogram summed around the
+//! tuned semitone centres. Two more histograms of the same kind are kept: the bass (each
+//! frame's lowest strong peak, when it is below 300 Hz: the note the harmony stands on) and the
+//! opening (every peak of the first 1.5 s of pitched sound).
 //!
 //! [`estimate_key`] correlates the log-compressed chroma (so that a few loud notes do not
 //! outweigh the rest of the scale) with the 24 rotations of Krumhansl and Kessler's major and
