@@ -16,6 +16,7 @@ use multiversion::multiversion;
 use rustfft::num_complex::Complex32;
 use rustfft::{Fft, FftPlanner};
 
+use crate::audio::periodic_hann;
 use crate::master::kaiser_at;
 
 /// The analysis rate is the input rate halved while it stays at or above this, in Hz.
@@ -303,7 +304,7 @@ impl PowerSpectrumPairs {
     /// Power spectra of `len`-sample frames every `hop` samples.
     pub(crate) fn new(len: usize, hop: usize) -> Self {
         let fft = FftPlanner::<f32>::new().plan_fft_forward(len);
-        let window = hann(len);
+        let window = periodic_hann(len);
         // A full-scale sine's bin has magnitude window_sum / 2 in one frame's spectrum, which
         // is half of |Z[k] ± conj Z[-k]|.
         let window_sum: f32 = window.iter().sum();
@@ -376,13 +377,6 @@ fn split_powers(pair: &[Complex32], scale: f32, first: &mut [f32], second: &mut 
     for ((p1, p2), (z, mirror)) in first[1..].iter_mut().zip(&mut second[1..]).zip(bins) {
         (*p1, *p2) = split(*z, *mirror);
     }
-}
-
-/// A periodic Hann window of `len` samples.
-fn hann(len: usize) -> Vec<f32> {
-    (0..len)
-        .map(|i| 0.5 - 0.5 * (std::f32::consts::TAU * i as f32 / len as f32).cos())
-        .collect()
 }
 
 /// The sum of `values`, kept in eight running sums side by side (one running sum waits for
@@ -502,7 +496,7 @@ mod tests {
             })
             .collect();
         // Each frame on its own through a real FFT.
-        let window = hann(len);
+        let window = periodic_hann(len);
         let scale = 2.0 / window.iter().sum::<f32>();
         let fft = realfft::RealFftPlanner::<f32>::new().plan_fft_forward(len);
         let single: Vec<Vec<f32>> = (0..=(signal.len() - len) / hop)

@@ -24,6 +24,7 @@ pub use decode::{AudioReader, AudioSpec, read_file};
 pub use encode::{SampleFormat, WavWriter, write_wav};
 pub use error::AudioError;
 pub use resample::{Resampler, resample};
+pub(crate) use stft::periodic_hann;
 pub use stft::{Spectrogram, Stft};
 #[cfg(test)]
 pub(crate) mod testutil;

@@ -71,12 +71,7 @@ impl Stft {
             )));
         }
         let mut planner = RealFftPlanner::<f32>::new();
-        let window = (0..n_fft)
-            .map(|i| {
-                let x = std::f64::consts::TAU * i as f64 / n_fft as f64;
-                (0.5 - 0.5 * x.cos()) as f32
-            })
-            .collect();
+        let window = periodic_hann(n_fft);
         Ok(Self {
             n_fft,
             hop,
@@ -183,6 +178,13 @@ impl Stft {
             })
             .collect())
     }
+}
+
+/// The periodic Hann window (`torch.hann_window(n)`), computed in `f64`.
+pub(crate) fn periodic_hann(n: usize) -> Vec<f32> {
+    (0..n)
+        .map(|i| (0.5 - 0.5 * (std::f64::consts::TAU * i as f64 / n as f64).cos()) as f32)
+        .collect()
 }
 
 #[cfg(test)]

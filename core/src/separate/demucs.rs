@@ -23,8 +23,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use realfft::num_complex::Complex32;
 use realfft::{ComplexToReal, RealFftPlanner, RealToComplex};
 
-use super::mdx::{periodic_hann, reflect, single_onnx};
+use super::mdx::{reflect, single_onnx};
 use super::{STEMS, SeparateError, Stem};
+use crate::audio::periodic_hann;
 use crate::inference::{InferenceError, InputTensor, ModelPack, ModelSession};
 
 /// Samples per segment.

@@ -24,6 +24,7 @@ use realfft::num_complex::Complex32;
 use realfft::{ComplexToReal, RealFftPlanner, RealToComplex};
 
 use super::SeparateError;
+use crate::audio::periodic_hann;
 use crate::inference::{Convention, InferenceError, ModelPack, ModelSession};
 
 /// Samples between STFT frames in every MDX-Net model.
@@ -334,13 +335,6 @@ pub(crate) fn reflect(q: isize, len: usize) -> usize {
         q = if q < 0 { -q } else { 2 * last - q };
     }
     q as usize
-}
-
-/// The periodic Hann window (`torch.hann_window(n)`).
-pub(crate) fn periodic_hann(n: usize) -> Vec<f32> {
-    (0..n)
-        .map(|i| (0.5 - 0.5 * (std::f64::consts::TAU * i as f64 / n as f64).cos()) as f32)
-        .collect()
 }
 
 /// The symmetric Hann window (`np.hanning(n)`; `[1]` for one sample).
